@@ -1,0 +1,21 @@
+//! Sans-I/O core of oidc-edge, an OpenID Provider built around the end of a session.
+//!
+//! The core never touches a socket, a clock or a random number generator: the host passes
+//! time in and supplies entropy through [`host::Entropy`]. Everything here builds for
+//! `wasm32-unknown-unknown` without `std` (the `std` feature only adds conveniences).
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod error;
+pub mod host;
+pub mod jose;
+pub mod logout;
+pub mod time;
+
+pub use error::Error;
+pub use time::UnixTime;
