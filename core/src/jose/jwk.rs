@@ -86,6 +86,15 @@ pub enum KeyType {
     Rsa,
 }
 
+impl fmt::Display for KeyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::EcP256 => "an EC P-256",
+            Self::Rsa => "an RSA",
+        })
+    }
+}
+
 /// A parsed JSON Web Key with its metadata.
 #[derive(Clone, Debug)]
 pub struct Jwk {
@@ -137,7 +146,9 @@ fn required<'a>(v: &'a Option<String>, what: &'static str) -> Result<&'a str, Jo
 }
 
 fn decode_fixed<const N: usize>(s: &str, what: &'static str) -> Result<[u8; N], JoseError> {
-    b64::decode(s)?.try_into().map_err(|_| JoseError::InvalidKey(what))
+    b64::decode(s)?
+        .try_into()
+        .map_err(|_| JoseError::InvalidKey(what))
 }
 
 /// Decode a base64url unsigned big-endian integer (RFC 7518 §2 "Base64urlUInt").
@@ -159,7 +170,8 @@ fn ec_public_from_xy(x: &[u8; 32], y: &[u8; 32]) -> Result<p256::PublicKey, Jose
     sec1[1..33].copy_from_slice(x);
     sec1[33..].copy_from_slice(y);
     // Rejects points not on the curve and the identity: no invalid-curve attacks.
-    p256::PublicKey::from_sec1_bytes(&sec1).map_err(|_| JoseError::InvalidKey("point is not on P-256"))
+    p256::PublicKey::from_sec1_bytes(&sec1)
+        .map_err(|_| JoseError::InvalidKey("point is not on P-256"))
 }
 
 /// The affine coordinates of a P-256 public key.
@@ -177,7 +189,9 @@ pub(crate) fn ec_xy(public: &p256::PublicKey) -> Result<([u8; 32], [u8; 32]), Jo
 
 fn check_rsa_size(bits: usize) -> Result<(), JoseError> {
     if !(RSA_MIN_BITS..=RSA_MAX_BITS).contains(&bits) {
-        return Err(JoseError::InvalidKey("RSA modulus must be 2048 to 4096 bits"));
+        return Err(JoseError::InvalidKey(
+            "RSA modulus must be 2048 to 4096 bits",
+        ));
     }
     Ok(())
 }
@@ -185,8 +199,8 @@ fn check_rsa_size(bits: usize) -> Result<(), JoseError> {
 impl Jwk {
     /// Parse a JWK from its JSON text.
     pub fn from_json(json: &str) -> Result<Self, JoseError> {
-        let value: Value =
-            serde_json::from_str(json).map_err(|_| JoseError::Malformed("JWK is not valid JSON"))?;
+        let value: Value = serde_json::from_str(json)
+            .map_err(|_| JoseError::Malformed("JWK is not valid JSON"))?;
         Self::from_value(&value)
     }
 
@@ -216,7 +230,9 @@ impl Jwk {
             }
             "RSA" => {
                 if raw.oth.is_some() {
-                    return Err(JoseError::InvalidKey("multi-prime RSA keys are not supported"));
+                    return Err(JoseError::InvalidKey(
+                        "multi-prime RSA keys are not supported",
+                    ));
                 }
                 let n = decode_uint(required(&raw.n, "n")?, "n")?;
                 let e = decode_uint(required(&raw.e, "e")?, "e")?;
@@ -228,7 +244,9 @@ impl Jwk {
                     Some(d) => {
                         let d = decode_uint(d, "d")?;
                         let primes = match (&raw.p, &raw.q) {
-                            (Some(p), Some(q)) => alloc::vec![decode_uint(p, "p")?, decode_uint(q, "q")?],
+                            (Some(p), Some(q)) => {
+                                alloc::vec![decode_uint(p, "p")?, decode_uint(q, "q")?]
+                            }
                             (None, None) => Vec::new(),
                             _ => return Err(JoseError::InvalidKey("p and q must come together")),
                         };
@@ -294,7 +312,10 @@ impl Jwk {
 
     /// Whether this JWK holds private material.
     pub fn is_private(&self) -> bool {
-        matches!(self.material, KeyMaterial::EcPrivate(_) | KeyMaterial::RsaPrivate(_))
+        matches!(
+            self.material,
+            KeyMaterial::EcPrivate(_) | KeyMaterial::RsaPrivate(_)
+        )
     }
 
     /// The P-256 public key, if this is an EC key.
@@ -388,7 +409,9 @@ impl Jwk {
                     if let [p, q] = primes {
                         put("p", encode_uint(p.as_ref()));
                         put("q", encode_uint(q.as_ref()));
-                        if let (Some(dp), Some(dq), Some(qi)) = (k.dp(), k.dq(), k.crt_coefficient()) {
+                        if let (Some(dp), Some(dq), Some(qi)) =
+                            (k.dp(), k.dq(), k.crt_coefficient())
+                        {
                             put("dp", encode_uint(dp));
                             put("dq", encode_uint(dq));
                             put("qi", encode_uint(&qi));
@@ -452,8 +475,8 @@ impl JwkSet {
     /// skipped, as RFC 7517 §5 asks; a malformed key of a supported type, a private key, a
     /// duplicate `kid` or more than [`MAX_KEYS`] keys make the whole set invalid.
     pub fn from_json(json: &str) -> Result<Self, JoseError> {
-        let value: Value =
-            serde_json::from_str(json).map_err(|_| JoseError::Malformed("JWKS is not valid JSON"))?;
+        let value: Value = serde_json::from_str(json)
+            .map_err(|_| JoseError::Malformed("JWKS is not valid JSON"))?;
         Self::from_value(&value)
     }
 
@@ -478,7 +501,9 @@ impl JwkSet {
             }
             let jwk = Jwk::from_value(k)?;
             if jwk.is_private() {
-                return Err(JoseError::InvalidKey("a public JWKS must not hold private keys"));
+                return Err(JoseError::InvalidKey(
+                    "a public JWKS must not hold private keys",
+                ));
             }
             if jwk.kid.is_some() && out.iter().any(|o| o.kid == jwk.kid) {
                 return Err(JoseError::InvalidKey("duplicate kid in JWKS"));
@@ -508,14 +533,20 @@ mod tests {
             r#"{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","alg":"RS256","kid":"2011-04-29"}"#,
         )
         .unwrap();
-        assert_eq!(jwk.thumbprint().unwrap(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+        assert_eq!(
+            jwk.thumbprint().unwrap(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
     }
 
     #[test]
     fn ec_private_must_match_public() {
         // x/y of one key with d of another.
         let bad = r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"r_kHyZ-a06rmxM3yESK84r1otSg-aQcVStkRhA-iCM8"}"#;
-        assert_eq!(Jwk::from_json(bad).unwrap_err(), JoseError::InvalidKey("d does not match x and y"));
+        assert_eq!(
+            Jwk::from_json(bad).unwrap_err(),
+            JoseError::InvalidKey("d does not match x and y")
+        );
     }
 
     #[test]

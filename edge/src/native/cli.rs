@@ -1,0 +1,456 @@
+//! The `oidc-edge` command line: keys, JWKS, and logout tokens to test relying parties with.
+//!
+//! Exit codes: 0 success; 1 a token was rejected or an RP did not accept a delivery;
+//! 2 bad input (unreadable file, wrong key for the algorithm, malformed token, bad option).
+
+use std::io::{Read as _, Write as _};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use oidc_edge_core::UnixTime;
+use oidc_edge_core::jose::jwk::KeyType;
+use oidc_edge_core::jose::{ContentEnc, Jwk, JwkSet, JwsAlg, KeyMgmtAlg};
+use oidc_edge_core::logout::token::{
+    self, LogoutCause, LogoutTokenError, LogoutTokenKeys, LogoutTokenParams,
+};
+use serde_json::Value;
+
+use super::{OsEntropy, now};
+
+/// Largest key or JWKS file read, in bytes.
+const MAX_FILE: u64 = 256 * 1024;
+/// Largest response body printed by `send`, in bytes.
+const MAX_BODY_SHOWN: usize = 4096;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "oidc-edge",
+    version,
+    about = "oidc-edge: an OpenID Provider for session lifecycle and back-channel logout"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Generate a private signing key (JWK) and print it.
+    Keygen {
+        /// ES256, RS256 or PS256.
+        #[arg(long)]
+        alg: String,
+        /// RSA modulus size (2048 to 4096).
+        #[arg(long, default_value_t = 2048)]
+        bits: usize,
+        /// Key id (default: the RFC 7638 thumbprint).
+        #[arg(long)]
+        kid: Option<String>,
+        /// `sig` for an OP signing key (the default), `enc` for an RP's ID-token encryption key.
+        #[arg(long = "use", default_value = "sig", value_parser = ["sig", "enc"])]
+        key_use: String,
+    },
+    /// Print the public JWKS of a private key.
+    Jwks {
+        /// The private key (JWK file).
+        #[arg(long)]
+        key: String,
+    },
+    /// Mint, verify and send back-channel logout tokens.
+    #[command(subcommand, name = "logout-token")]
+    LogoutToken(LogoutTokenCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum LogoutTokenCommand {
+    /// Mint a logout token and print it.
+    Mint(MintArgs),
+    /// Read a logout token on stdin and run every check of Back-Channel Logout 1.0 §2.6.
+    Verify {
+        /// The OP's public keys (JWKS file).
+        #[arg(long)]
+        jwks: String,
+        /// The expected issuer.
+        #[arg(long)]
+        iss: String,
+        /// This RP's client id.
+        #[arg(long)]
+        aud: String,
+        /// The RP's private key, for tokens encrypted to it (then encryption is required).
+        #[arg(long = "decrypt-with")]
+        decrypt_with: Option<String>,
+        /// Accept only this signature algorithm (default: ES256, RS256 and PS256).
+        #[arg(long = "sign-alg")]
+        sign_alg: Option<String>,
+        /// Clock skew tolerated, in seconds.
+        #[arg(long = "leeway-secs", default_value_t = 60)]
+        leeway_secs: u64,
+        /// Verify as of this Unix time instead of now.
+        #[arg(long)]
+        now: Option<u64>,
+    },
+    /// Mint a logout token and POST it to a relying party's back-channel logout URI.
+    Send {
+        /// The RP's backchannel_logout_uri.
+        uri: String,
+        #[command(flatten)]
+        mint: MintArgs,
+        /// Request timeout in milliseconds.
+        #[arg(long = "timeout-ms", default_value_t = 5000)]
+        timeout_ms: u64,
+    },
+}
+
+#[derive(Args, Debug)]
+struct MintArgs {
+    /// The OP's private signing key (JWK file).
+    #[arg(long)]
+    key: String,
+    /// Issuer.
+    #[arg(long)]
+    iss: String,
+    /// The RP's client id.
+    #[arg(long)]
+    aud: String,
+    /// Subject, as in the RP's ID token.
+    #[arg(long)]
+    sub: Option<String>,
+    /// Session id, as in the RP's ID token.
+    #[arg(long)]
+    sid: Option<String>,
+    /// CLIENT_LOGOUT, SESSION_TERMINATION, SESSION_MAX_TIMEOUT or SESSION_IDLE_TIMEOUT.
+    #[arg(long)]
+    cause: Option<String>,
+    /// Lifetime (exp - iat) in seconds, at most 120.
+    #[arg(long = "exp-secs", default_value_t = 120)]
+    exp_secs: u64,
+    /// Signature algorithm (default: the key's `alg`, else ES256 for EC and RS256 for RSA keys).
+    #[arg(long = "sign-alg")]
+    sign_alg: Option<String>,
+    /// AM's auditTrackingId (default: a fresh UUID).
+    #[arg(long = "tracking-id")]
+    tracking_id: Option<String>,
+    /// Nest the token in a JWE to this public key (JWK file).
+    #[arg(long = "encrypt-to", requires_all = ["alg", "enc"])]
+    encrypt_to: Option<String>,
+    /// JWE key management: RSA-OAEP-256, ECDH-ES, ECDH-ES+A128KW, ECDH-ES+A256KW.
+    #[arg(long, requires = "encrypt_to")]
+    alg: Option<String>,
+    /// JWE content encryption: A128CBC-HS256, A256CBC-HS512, A128GCM, A256GCM.
+    #[arg(long, requires = "encrypt_to")]
+    enc: Option<String>,
+}
+
+/// How a command failed, which decides the exit code.
+#[derive(Debug)]
+enum Failure {
+    /// Bad input: exit 2.
+    Input(String),
+    /// A well-formed token or delivery that was not accepted: exit 1.
+    Rejected(String),
+}
+
+fn input<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> Failure + '_ {
+    move |e| Failure::Input(format!("{what}: {e}"))
+}
+
+/// Run the command line; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Input(msg)) => {
+            eprintln!("oidc-edge: {}", one_line(&msg));
+            ExitCode::from(2)
+        }
+        Err(Failure::Rejected(msg)) => {
+            eprintln!("oidc-edge: {}", one_line(&msg));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn run(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Keygen {
+            alg,
+            bits,
+            kid,
+            key_use,
+        } => keygen(&alg, bits, kid, &key_use),
+        Command::Jwks { key } => {
+            let key = read_jwk(&key)?;
+            print_json(&JwkSet { keys: vec![key] }.to_value())
+        }
+        Command::LogoutToken(LogoutTokenCommand::Mint(args)) => {
+            let token = mint(&args)?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::LogoutToken(LogoutTokenCommand::Verify {
+            jwks,
+            iss,
+            aud,
+            decrypt_with,
+            sign_alg,
+            leeway_secs,
+            now: at,
+        }) => verify(
+            &jwks,
+            &iss,
+            &aud,
+            decrypt_with.as_deref(),
+            sign_alg.as_deref(),
+            leeway_secs,
+            at,
+        ),
+        Command::LogoutToken(LogoutTokenCommand::Send {
+            uri,
+            mint: args,
+            timeout_ms,
+        }) => send(&uri, &args, timeout_ms),
+    }
+}
+
+fn keygen(alg: &str, bits: usize, kid: Option<String>, key_use: &str) -> Result<(), Failure> {
+    let alg: JwsAlg = alg.parse().map_err(input("--alg"))?;
+    let mut key = match alg.key_type() {
+        KeyType::EcP256 => Jwk::generate_ec(&OsEntropy),
+        KeyType::Rsa => Jwk::generate_rsa(bits, &OsEntropy),
+    }
+    .map_err(input("keygen"))?;
+    // An encryption key serves any of the JWE algorithms for its type; a signing key one alg.
+    if key_use == "sig" {
+        key.alg = Some(alg.as_str().to_owned());
+    }
+    key.key_use = Some(key_use.to_owned());
+    if kid.is_some() {
+        key.kid = kid;
+    }
+    print_json(&key.to_value())
+}
+
+fn print_json(v: &Value) -> Result<(), Failure> {
+    let s = serde_json::to_string_pretty(v).map_err(input("JSON"))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{s}").map_err(input("stdout"))
+}
+
+fn read_file(path: &str) -> Result<String, Failure> {
+    let f = std::fs::File::open(path).map_err(input(path))?;
+    let mut s = String::new();
+    f.take(MAX_FILE + 1)
+        .read_to_string(&mut s)
+        .map_err(input(path))?;
+    if s.len() as u64 > MAX_FILE {
+        return Err(Failure::Input(format!(
+            "{path}: larger than {MAX_FILE} bytes"
+        )));
+    }
+    Ok(s)
+}
+
+fn read_jwk(path: &str) -> Result<Jwk, Failure> {
+    Jwk::from_json(&read_file(path)?).map_err(input(path))
+}
+
+/// The signature algorithm: the flag, else the key's `alg`, else the key type's default.
+fn signing_alg(key: &Jwk, flag: Option<&str>) -> Result<JwsAlg, Failure> {
+    let alg = match flag.or(key.alg.as_deref()) {
+        Some(a) => a.parse().map_err(input("signature algorithm"))?,
+        None => match key.key_type() {
+            KeyType::EcP256 => JwsAlg::ES256,
+            KeyType::Rsa => JwsAlg::RS256,
+        },
+    };
+    if alg.key_type() != key.key_type() {
+        return Err(Failure::Input(format!(
+            "{} key cannot sign {alg}",
+            key.key_type()
+        )));
+    }
+    if !key.is_private() {
+        return Err(Failure::Input("--key must be a private key".into()));
+    }
+    Ok(alg)
+}
+
+fn mint(args: &MintArgs) -> Result<String, Failure> {
+    let key = read_jwk(&args.key)?;
+    let alg = signing_alg(&key, args.sign_alg.as_deref())?;
+    let cause = args
+        .cause
+        .as_deref()
+        .map(str::parse::<LogoutCause>)
+        .transpose()
+        .map_err(input("--cause"))?;
+    if args.sub.is_none() && args.sid.is_none() {
+        return Err(Failure::Input(
+            "a logout token needs --sub, --sid, or both".into(),
+        ));
+    }
+    if args.exp_secs == 0 || args.exp_secs > token::MAX_LIFETIME_SECS {
+        return Err(Failure::Input(format!(
+            "--exp-secs must be 1 to {}",
+            token::MAX_LIFETIME_SECS
+        )));
+    }
+    let recipient = match &args.encrypt_to {
+        None => None,
+        Some(path) => {
+            let pubkey = read_jwk(path)?.to_public();
+            let kalg: KeyMgmtAlg = args
+                .alg
+                .as_deref()
+                .unwrap_or_default()
+                .parse()
+                .map_err(input("--alg"))?;
+            let enc: ContentEnc = args
+                .enc
+                .as_deref()
+                .unwrap_or_default()
+                .parse()
+                .map_err(input("--enc"))?;
+            if kalg.key_type() != pubkey.key_type() {
+                return Err(Failure::Input(format!(
+                    "{path}: {} key cannot be used with {kalg}",
+                    pubkey.key_type()
+                )));
+            }
+            Some((pubkey, kalg, enc))
+        }
+    };
+    let params = LogoutTokenParams {
+        issuer: &args.iss,
+        audience: &args.aud,
+        subject: args.sub.as_deref(),
+        sid: args.sid.as_deref(),
+        cause,
+        audit_tracking_id: args.tracking_id.as_deref(),
+        now: now(),
+        lifetime_secs: args.exp_secs,
+    };
+    let keys = LogoutTokenKeys {
+        signing_key: &key,
+        alg,
+        encrypt_to: recipient.as_ref().map(|(k, a, e)| (k, *a, *e)),
+    };
+    token::mint(&params, &keys, &OsEntropy).map_err(input("mint"))
+}
+
+fn verify(
+    jwks: &str,
+    iss: &str,
+    aud: &str,
+    decrypt_with: Option<&str>,
+    sign_alg: Option<&str>,
+    leeway_secs: u64,
+    at: Option<u64>,
+) -> Result<(), Failure> {
+    let set = JwkSet::from_json(&read_file(jwks)?).map_err(input(jwks))?;
+    let decrypt_key = decrypt_with.map(read_jwk).transpose()?;
+    if decrypt_key.as_ref().is_some_and(|k| !k.is_private()) {
+        return Err(Failure::Input(
+            "--decrypt-with must be a private key".into(),
+        ));
+    }
+    let algs: Vec<JwsAlg> = match sign_alg {
+        Some(a) => vec![a.parse().map_err(input("--sign-alg"))?],
+        None => JwsAlg::ALL.to_vec(),
+    };
+    let mut token = String::new();
+    std::io::stdin()
+        .take(oidc_edge_core::jose::MAX_TOKEN_LEN as u64 + 2)
+        .read_to_string(&mut token)
+        .map_err(input("stdin"))?;
+    let validation = token::LogoutTokenValidation {
+        issuer: iss,
+        audience: aud,
+        jwks: &set,
+        algs: &algs,
+        decrypt_with: decrypt_key.as_ref(),
+        now: at.map_or_else(now, UnixTime),
+        leeway_secs,
+    };
+    match token::verify(&token, &validation, &OsEntropy, None) {
+        Ok(claims) => print_json(&Value::Object(claims.claims)),
+        Err(e @ LogoutTokenError::Malformed(_)) => Err(Failure::Input(format!("{e}"))),
+        Err(e) => Err(Failure::Rejected(format!("rejected ({}): {e}", e.code()))),
+    }
+}
+
+fn send(uri: &str, args: &MintArgs, timeout_ms: u64) -> Result<(), Failure> {
+    let url = url::Url::parse(uri).map_err(input("URI"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.fragment().is_some() {
+        return Err(Failure::Input(
+            "the URI must be absolute http(s) without a fragment".into(),
+        ));
+    }
+    let token = mint(args)?;
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_millis(timeout_ms))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(input("HTTP client"))?;
+    let resp = client
+        .post(url)
+        .form(&[("logout_token", token.as_str())])
+        .send()
+        .map_err(|e| Failure::Rejected(format!("request to {uri} failed: {}", describe(&e))))?;
+    let status = resp.status();
+    let mut out = format!("HTTP {}\n", status);
+    for name in [
+        "content-type",
+        "cache-control",
+        "www-authenticate",
+        "retry-after",
+        "location",
+    ] {
+        if let Some(v) = resp.headers().get(name).and_then(|v| v.to_str().ok()) {
+            out.push_str(&format!("{name}: {v}\n"));
+        }
+    }
+    let body = resp.text().unwrap_or_default();
+    let shown: String = body.chars().take(MAX_BODY_SHOWN).collect();
+    out.push('\n');
+    out.push_str(&shown);
+    println!("{}", out.trim_end());
+    if status.as_u16() == 200 || status.as_u16() == 204 {
+        Ok(())
+    } else {
+        Err(Failure::Rejected(format!(
+            "{uri} answered HTTP {}",
+            status.as_u16()
+        )))
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        format!("could not connect ({})", root_cause(e))
+    } else {
+        root_cause(e)
+    }
+}
+
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}

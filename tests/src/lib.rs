@@ -1,0 +1,29 @@
+//! Shared helpers for oidc-edge's end-to-end and interoperability tests.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+pub use oidc_edge::native::OsEntropy;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Whether a test that needs an optional resource must fail (CI) rather than skip.
+pub fn required(var: &str) -> bool {
+    std::env::var(var).is_ok_and(|v| v == "1")
+}
+
+/// Print a loud notice that a test is skipped for want of `what`, or panic when `var` is set.
+pub fn skip_or_fail(var: &str, what: &str) {
+    if required(var) {
+        panic!("{what} is missing and {var}=1 requires it");
+    }
+    eprintln!(
+        "\n==================== SKIPPED ====================\n{what} is missing: test skipped (set {var}=1 to make this fail)\n=================================================\n"
+    );
+}
