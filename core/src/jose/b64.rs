@@ -27,7 +27,10 @@ mod tests {
         assert_eq!(encode([0xfb, 0xff]), "-_8");
         assert_eq!(decode("-_8").unwrap(), [0xfb, 0xff]);
         assert!(decode("-_8=").is_err(), "padding refused");
-        assert!(decode("-_9").is_err(), "non-canonical trailing bits refused");
+        assert!(
+            decode("-_9").is_err(),
+            "non-canonical trailing bits refused"
+        );
         assert!(decode("+/8").is_err(), "standard alphabet refused");
         assert!(decode("a b").is_err());
     }

@@ -33,7 +33,12 @@ pub enum KeyMgmtAlg {
 
 impl KeyMgmtAlg {
     /// Every supported key management algorithm.
-    pub const ALL: [Self; 4] = [Self::RsaOaep256, Self::EcdhEs, Self::EcdhEsA128Kw, Self::EcdhEsA256Kw];
+    pub const ALL: [Self; 4] = [
+        Self::RsaOaep256,
+        Self::EcdhEs,
+        Self::EcdhEsA128Kw,
+        Self::EcdhEsA256Kw,
+    ];
 
     /// The registered name.
     pub const fn as_str(self) -> &'static str {
@@ -78,7 +83,12 @@ pub enum ContentEnc {
 
 impl ContentEnc {
     /// Every supported content encryption algorithm.
-    pub const ALL: [Self; 4] = [Self::A128CbcHs256, Self::A256CbcHs512, Self::A128Gcm, Self::A256Gcm];
+    pub const ALL: [Self; 4] = [
+        Self::A128CbcHs256,
+        Self::A256CbcHs512,
+        Self::A128Gcm,
+        Self::A256Gcm,
+    ];
 
     /// The registered name.
     pub const fn as_str(self) -> &'static str {
@@ -259,7 +269,8 @@ fn cbc_hs_tag<M: Mac + KeyInit>(
     ciphertext: &[u8],
     len: usize,
 ) -> Result<Vec<u8>, JoseError> {
-    let mut mac = <M as KeyInit>::new_from_slice(mac_key).map_err(|_| JoseError::Crypto("MAC key"))?;
+    let mut mac =
+        <M as KeyInit>::new_from_slice(mac_key).map_err(|_| JoseError::Crypto("MAC key"))?;
     let al = (aad.len() as u64).wrapping_mul(8).to_be_bytes();
     mac.update(aad);
     mac.update(iv);
@@ -388,7 +399,14 @@ pub struct EncryptOptions<'a> {
 impl<'a> EncryptOptions<'a> {
     /// Options with `alg` and `enc` and nothing else.
     pub fn new(alg: KeyMgmtAlg, enc: ContentEnc) -> Self {
-        Self { alg, enc, cty: None, typ: None, iss: None, aud: None }
+        Self {
+            alg,
+            enc,
+            cty: None,
+            typ: None,
+            iss: None,
+            aud: None,
+        }
     }
 }
 
@@ -405,12 +423,16 @@ pub fn encrypt(
     let alg = opts.alg;
     let enc = opts.enc;
     if recipient.key_type() != alg.key_type() || !recipient.allows(KeyOp::Encrypt, alg.as_str()) {
-        return Err(JoseError::InvalidKey("key cannot be encrypted to with this algorithm"));
+        return Err(JoseError::InvalidKey(
+            "key cannot be encrypted to with this algorithm",
+        ));
     }
     let mut epk = None;
     let (cek, encrypted_key) = match alg {
         KeyMgmtAlg::RsaOaep256 => {
-            let public = recipient.rsa_public().ok_or(JoseError::InvalidKey("RSA key"))?;
+            let public = recipient
+                .rsa_public()
+                .ok_or(JoseError::InvalidKey("RSA key"))?;
             let mut cek = vec![0u8; enc.key_len()];
             entropy.fill(&mut cek)?;
             let ek = public
@@ -419,7 +441,9 @@ pub fn encrypt(
             (cek, ek)
         }
         KeyMgmtAlg::EcdhEs | KeyMgmtAlg::EcdhEsA128Kw | KeyMgmtAlg::EcdhEsA256Kw => {
-            let their = recipient.ec_public().ok_or(JoseError::InvalidKey("EC key"))?;
+            let their = recipient
+                .ec_public()
+                .ok_or(JoseError::InvalidKey("EC key"))?;
             let eph = Jwk::generate_ec(entropy)?;
             let KeyMaterial::EcPrivate(eph_secret) = &eph.material else {
                 return Err(JoseError::Crypto("ephemeral key"));
@@ -428,7 +452,12 @@ pub fn encrypt(
             let (alg_id, len) = ecdh_target(alg, enc);
             let derived = concat_kdf(z.raw_secret_bytes(), alg_id, &[], &[], len);
             let (x, y) = ec_xy(&eph_secret.public_key())?;
-            epk = Some(Epk { kty: "EC", crv: "P-256", x: b64::encode(x), y: b64::encode(y) });
+            epk = Some(Epk {
+                kty: "EC",
+                crv: "P-256",
+                x: b64::encode(x),
+                y: b64::encode(y),
+            });
             if alg == KeyMgmtAlg::EcdhEs {
                 (derived, Vec::new())
             } else {
@@ -454,7 +483,13 @@ pub fn encrypt(
     let mut iv = vec![0u8; enc.iv_len()];
     entropy.fill(&mut iv)?;
     let (ct, tag) = encrypt_content(enc, &cek, &iv, protected.as_bytes(), plaintext)?;
-    let parts = [protected, b64::encode(encrypted_key), b64::encode(iv), b64::encode(ct), b64::encode(tag)];
+    let parts = [
+        protected,
+        b64::encode(encrypted_key),
+        b64::encode(iv),
+        b64::encode(ct),
+        b64::encode(tag),
+    ];
     Ok(parts.join("."))
 }
 
@@ -547,7 +582,12 @@ impl<'a> Decrypter<'a> {
             _ => return Err(JoseError::NoMatchingKey),
         };
         let plaintext = decrypt_content(enc, &cek, &iv, h.as_bytes(), &ciphertext, &tag)?;
-        Ok(Decrypted { header, alg, enc, plaintext })
+        Ok(Decrypted {
+            header,
+            alg,
+            enc,
+            plaintext,
+        })
     }
 }
 
@@ -557,7 +597,9 @@ fn parse_epk(epk: Option<&Value>) -> Result<p256::PublicKey, JoseError> {
     if epk.get("d").is_some() {
         return Err(JoseError::Malformed("epk must be a public key"));
     }
-    if epk.get("kty").and_then(Value::as_str) != Some("EC") || epk.get("crv").and_then(Value::as_str) != Some("P-256") {
+    if epk.get("kty").and_then(Value::as_str) != Some("EC")
+        || epk.get("crv").and_then(Value::as_str) != Some("P-256")
+    {
         return Err(JoseError::InvalidKey("epk must be an EC P-256 key"));
     }
     let jwk = Jwk::from_value(epk)?;
@@ -598,10 +640,16 @@ mod tests {
         let rng = Counter(core::cell::Cell::new(7));
         let key = Jwk::generate_ec(&rng).unwrap();
         let public = key.to_public();
-        for alg in [KeyMgmtAlg::EcdhEs, KeyMgmtAlg::EcdhEsA128Kw, KeyMgmtAlg::EcdhEsA256Kw] {
+        for alg in [
+            KeyMgmtAlg::EcdhEs,
+            KeyMgmtAlg::EcdhEsA128Kw,
+            KeyMgmtAlg::EcdhEsA256Kw,
+        ] {
             for enc in ContentEnc::ALL {
                 let t = encrypt(b"secret", &public, &EncryptOptions::new(alg, enc), &rng).unwrap();
-                let d = Decrypter::new(&key, &KeyMgmtAlg::ALL, &ContentEnc::ALL).decrypt(&t, &rng).unwrap();
+                let d = Decrypter::new(&key, &KeyMgmtAlg::ALL, &ContentEnc::ALL)
+                    .decrypt(&t, &rng)
+                    .unwrap();
                 assert_eq!(d.plaintext, b"secret");
                 assert_eq!((d.alg, d.enc), (alg, enc));
                 // Flip one bit of the tag: opaque failure.
@@ -611,7 +659,9 @@ mod tests {
                 parts[4] = b64::encode(tag);
                 let bad = parts.join(".");
                 assert_eq!(
-                    Decrypter::new(&key, &KeyMgmtAlg::ALL, &ContentEnc::ALL).decrypt(&bad, &rng).unwrap_err(),
+                    Decrypter::new(&key, &KeyMgmtAlg::ALL, &ContentEnc::ALL)
+                        .decrypt(&bad, &rng)
+                        .unwrap_err(),
                     JoseError::Decrypt
                 );
             }
@@ -623,7 +673,10 @@ mod tests {
     fn rfc7518_b3_a256cbc_hs512() {
         let hex = |s: &str| -> Vec<u8> {
             let s: String = s.split_whitespace().collect();
-            (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+            (0..s.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+                .collect()
         };
         let k = hex("00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f 10 11 12 13 14 15 16 17 18 19 1a 1b 1c 1d 1e 1f
                      20 21 22 23 24 25 26 27 28 29 2a 2b 2c 2d 2e 2f 30 31 32 33 34 35 36 37 38 39 3a 3b 3c 3d 3e 3f");
@@ -639,10 +692,15 @@ mod tests {
                      36 eb d9 70 66 29 6a e6 42 7e a7 5c 2e 08 46 a1 1a 09 cc f5 37 0d c8 0b fe cb ad 28 c7 3f 09 b3
                      a3 b7 5e 66 2a 25 94 41 0a e4 96 b2 e2 e6 60 9e 31 e6 e0 2c c8 37 f0 53 d2 1f 37 ff 4f 51 95 0b
                      be 26 38 d0 9d d7 a4 93 09 30 80 6d 07 03 b1 f6");
-        let t = hex("4d d3 b4 c0 88 a7 f4 5c 21 68 39 64 5b 20 12 bf 2e 62 69 a8 c5 6a 81 6d bc 1b 26 77 61 95 5b c5");
+        let t = hex(
+            "4d d3 b4 c0 88 a7 f4 5c 21 68 39 64 5b 20 12 bf 2e 62 69 a8 c5 6a 81 6d bc 1b 26 77 61 95 5b c5",
+        );
         let (ct, tag) = encrypt_content(ContentEnc::A256CbcHs512, &k, &iv, &a, &p).unwrap();
         assert_eq!(ct, e);
         assert_eq!(tag, t);
-        assert_eq!(decrypt_content(ContentEnc::A256CbcHs512, &k, &iv, &a, &ct, &tag).unwrap(), p);
+        assert_eq!(
+            decrypt_content(ContentEnc::A256CbcHs512, &k, &iv, &a, &ct, &tag).unwrap(),
+            p
+        );
     }
 }

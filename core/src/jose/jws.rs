@@ -114,7 +114,12 @@ pub fn sign(
 }
 
 /// The raw signature over `signing_input` (exposed for benchmarks and vectors).
-pub fn sign_raw(key: &Jwk, alg: JwsAlg, signing_input: &[u8], entropy: &dyn Entropy) -> Result<Vec<u8>, JoseError> {
+pub fn sign_raw(
+    key: &Jwk,
+    alg: JwsAlg,
+    signing_input: &[u8],
+    entropy: &dyn Entropy,
+) -> Result<Vec<u8>, JoseError> {
     match (&key.material, alg) {
         (KeyMaterial::EcPrivate(secret), JwsAlg::ES256) => {
             let sk = p256::ecdsa::SigningKey::from(secret);
@@ -127,18 +132,27 @@ pub fn sign_raw(key: &Jwk, alg: JwsAlg, signing_input: &[u8], entropy: &dyn Entr
         (KeyMaterial::RsaPrivate(k), JwsAlg::PS256) => k
             .pss_sign_with_rng::<Sha256, _>(&mut HostRng(entropy), signing_input)
             .map_err(|_| JoseError::Crypto("PS256 signing")),
-        _ => Err(JoseError::InvalidKey("a private key of the algorithm's type is needed")),
+        _ => Err(JoseError::InvalidKey(
+            "a private key of the algorithm's type is needed",
+        )),
     }
 }
 
-/// Check `sig` over `signing_input` with one public key.
-fn verify_raw(key: &Jwk, alg: JwsAlg, signing_input: &[u8], sig: &[u8]) -> bool {
+/// Check `sig` over `signing_input` with one key, and nothing more: `use`, `key_ops` and the
+/// key's `alg` are not consulted, which is [`Verifier`]'s job (exposed for vectors).
+pub fn verify_signature(key: &Jwk, alg: JwsAlg, signing_input: &[u8], sig: &[u8]) -> bool {
     match alg {
         JwsAlg::ES256 => {
-            let Some(public) = key.ec_public() else { return false };
+            let Some(public) = key.ec_public() else {
+                return false;
+            };
             // JWS carries R || S (64 bytes), never DER.
-            let Ok(sig) = p256::ecdsa::Signature::from_slice(sig) else { return false };
-            p256::ecdsa::VerifyingKey::from(public).verify(signing_input, &sig).is_ok()
+            let Ok(sig) = p256::ecdsa::Signature::from_slice(sig) else {
+                return false;
+            };
+            p256::ecdsa::VerifyingKey::from(public)
+                .verify(signing_input, &sig)
+                .is_ok()
         }
         JwsAlg::RS256 => key
             .rsa_public()
@@ -196,10 +210,14 @@ impl<'a> Verifier<'a> {
         let mut any = false;
         let ok = candidates.any(|k| {
             any = true;
-            verify_raw(k, alg, signing_input, &sig)
+            verify_signature(k, alg, signing_input, &sig)
         });
         match (ok, any) {
-            (true, _) => Ok(Verified { header, alg, payload }),
+            (true, _) => Ok(Verified {
+                header,
+                alg,
+                payload,
+            }),
             (false, true) => Err(JoseError::InvalidSignature),
             (false, false) => Err(JoseError::NoMatchingKey),
         }
@@ -223,14 +241,26 @@ mod tests {
     }
 
     fn set_of(k: &Jwk) -> JwkSet {
-        JwkSet { keys: alloc::vec![k.to_public()] }
+        JwkSet {
+            keys: alloc::vec![k.to_public()],
+        }
     }
 
     #[test]
     fn es256_round_trip_and_tamper() {
         let rng = Counter(core::cell::Cell::new(1));
         let key = Jwk::generate_ec(&rng).unwrap();
-        let t = sign(&key, JwsAlg::ES256, b"hello", SignOptions { typ: Some("logout+jwt"), cty: None }, &rng).unwrap();
+        let t = sign(
+            &key,
+            JwsAlg::ES256,
+            b"hello",
+            SignOptions {
+                typ: Some("logout+jwt"),
+                cty: None,
+            },
+            &rng,
+        )
+        .unwrap();
         let keys = set_of(&key);
         let v = Verifier::new(&keys, &[JwsAlg::ES256]).verify(&t).unwrap();
         assert_eq!(v.payload, b"hello");
@@ -242,7 +272,12 @@ mod tests {
         ));
         let mut bad = String::from(&t[..t.len() - 2]);
         bad.push_str(if t.ends_with("AA") { "BA" } else { "AA" });
-        assert_eq!(Verifier::new(&keys, &[JwsAlg::ES256]).verify(&bad).unwrap_err(), JoseError::InvalidSignature);
+        assert_eq!(
+            Verifier::new(&keys, &[JwsAlg::ES256])
+                .verify(&bad)
+                .unwrap_err(),
+            JoseError::InvalidSignature
+        );
     }
 
     #[test]
@@ -250,10 +285,16 @@ mod tests {
         // {"alg":"none"} . {} . (empty)
         let t = "eyJhbGciOiJub25lIn0.e30.";
         let keys = JwkSet::default();
-        assert!(matches!(Verifier::new(&keys, &JwsAlg::ALL).verify(t), Err(JoseError::UnsupportedAlgorithm(_))));
+        assert!(matches!(
+            Verifier::new(&keys, &JwsAlg::ALL).verify(t),
+            Err(JoseError::UnsupportedAlgorithm(_))
+        ));
         // {"alg":"HS256"}
         let t = "eyJhbGciOiJIUzI1NiJ9.e30.AAAA";
-        assert!(matches!(Verifier::new(&keys, &JwsAlg::ALL).verify(t), Err(JoseError::UnsupportedAlgorithm(_))));
+        assert!(matches!(
+            Verifier::new(&keys, &JwsAlg::ALL).verify(t),
+            Err(JoseError::UnsupportedAlgorithm(_))
+        ));
     }
 
     #[test]
@@ -261,6 +302,9 @@ mod tests {
         // {"alg":"ES256","crit":["exp"],"exp":1}
         let t = "eyJhbGciOiJFUzI1NiIsImNyaXQiOlsiZXhwIl0sImV4cCI6MX0.e30.AAAA";
         let keys = JwkSet::default();
-        assert_eq!(Verifier::new(&keys, &JwsAlg::ALL).verify(t).unwrap_err(), JoseError::UnsupportedHeader("crit"));
+        assert_eq!(
+            Verifier::new(&keys, &JwsAlg::ALL).verify(t).unwrap_err(),
+            JoseError::UnsupportedHeader("crit")
+        );
     }
 }

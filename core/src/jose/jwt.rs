@@ -34,7 +34,14 @@ pub struct Validation<'a> {
 impl<'a> Validation<'a> {
     /// Checks at `now` with a 60-second leeway, requiring `exp` and `iat`.
     pub fn new(now: UnixTime) -> Self {
-        Self { now, leeway_secs: 60, issuer: None, audience: None, require_exp: true, require_iat: true }
+        Self {
+            now,
+            leeway_secs: 60,
+            issuer: None,
+            audience: None,
+            require_exp: true,
+            require_iat: true,
+        }
     }
 }
 
@@ -76,7 +83,9 @@ pub fn validate(claims: &Claims, v: &Validation<'_>) -> Result<(), ClaimsError> 
         }
     }
     match numeric_date(claims, "iat")? {
-        Some(iat) if iat > now.saturating_add(v.leeway_secs) => return Err(ClaimsError::IssuedInFuture),
+        Some(iat) if iat > now.saturating_add(v.leeway_secs) => {
+            return Err(ClaimsError::IssuedInFuture);
+        }
         None if v.require_iat => return Err(ClaimsError::Missing("iat")),
         _ => {}
     }
@@ -121,7 +130,10 @@ pub fn sign_and_maybe_encrypt(
     match encrypt_to {
         None => Ok(jws),
         Some((recipient, opts)) => {
-            let opts = EncryptOptions { cty: Some("JWT"), ..*opts };
+            let opts = EncryptOptions {
+                cty: Some("JWT"),
+                ..*opts
+            };
             jwe::encrypt(jws.as_bytes(), recipient, &opts, entropy)
         }
     }
@@ -154,16 +166,25 @@ pub fn open(
             if !cty.is_some_and(|c| c.eq_ignore_ascii_case("JWT")) {
                 return Err(JoseError::Malformed("an encrypted JWT needs cty \"JWT\"").into());
             }
-            let inner = String::from_utf8(dec.plaintext).map_err(|_| JoseError::Malformed("nested JWT"))?;
+            let inner =
+                String::from_utf8(dec.plaintext).map_err(|_| JoseError::Malformed("nested JWT"))?;
             (Some(dec.header), inner)
         }
-        (4, None) => return Err(JoseError::Malformed("token is encrypted but no decryption key was given").into()),
+        (4, None) => {
+            return Err(
+                JoseError::Malformed("token is encrypted but no decryption key was given").into(),
+            );
+        }
         (_, Some(_)) => return Err(JoseError::Malformed("token must be encrypted").into()),
         (_, None) => (None, String::from(token)),
     };
     let v = verifier.verify(&inner)?;
     let claims = parse_claims(&v.payload)?;
-    Ok(Opened { jwe_header, header: v.header, claims })
+    Ok(Opened {
+        jwe_header,
+        header: v.header,
+        claims,
+    })
 }
 
 #[cfg(test)]
@@ -189,8 +210,14 @@ mod tests {
         let future = claims(r#"{"iat":2000,"exp":3000}"#);
         v.now = UnixTime(1000);
         assert_eq!(validate(&future, &v), Err(ClaimsError::IssuedInFuture));
-        assert_eq!(validate(&claims(r#"{"iat":1000}"#), &v), Err(ClaimsError::Missing("exp")));
-        assert_eq!(validate(&claims(r#"{"iat":1000,"exp":"soon"}"#), &v), Err(ClaimsError::Invalid("exp")));
+        assert_eq!(
+            validate(&claims(r#"{"iat":1000}"#), &v),
+            Err(ClaimsError::Missing("exp"))
+        );
+        assert_eq!(
+            validate(&claims(r#"{"iat":1000,"exp":"soon"}"#), &v),
+            Err(ClaimsError::Invalid("exp"))
+        );
     }
 
     #[test]

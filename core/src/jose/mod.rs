@@ -35,7 +35,9 @@ pub(crate) fn split_compact<const N: usize>(token: &str) -> Result<[&str; N], Jo
     let mut parts = [""; N];
     let mut it = token.split('.');
     for part in parts.iter_mut() {
-        *part = it.next().ok_or(JoseError::Malformed("wrong number of parts"))?;
+        *part = it
+            .next()
+            .ok_or(JoseError::Malformed("wrong number of parts"))?;
     }
     if it.next().is_some() {
         return Err(JoseError::Malformed("wrong number of parts"));
@@ -46,8 +48,8 @@ pub(crate) fn split_compact<const N: usize>(token: &str) -> Result<[&str; N], Jo
 /// Decode a protected header: base64url of a JSON object, parameters we cannot honour refused.
 pub(crate) fn decode_header(b64: &str) -> Result<Header, JoseError> {
     let bytes = b64::decode(b64)?;
-    let header: Header =
-        serde_json::from_slice(&bytes).map_err(|_| JoseError::Malformed("header is not a JSON object"))?;
+    let header: Header = serde_json::from_slice(&bytes)
+        .map_err(|_| JoseError::Malformed("header is not a JSON object"))?;
     // We understand no extension parameters, so any `crit` must be refused (RFC 7515 §4.1.11).
     if header.contains_key("crit") {
         return Err(JoseError::UnsupportedHeader("crit"));
@@ -59,7 +61,10 @@ pub(crate) fn decode_header(b64: &str) -> Result<Header, JoseError> {
 }
 
 /// A string-valued header parameter, or `None` when absent; a non-string is malformed.
-pub(crate) fn header_str<'h>(header: &'h Header, name: &'static str) -> Result<Option<&'h str>, JoseError> {
+pub(crate) fn header_str<'h>(
+    header: &'h Header,
+    name: &'static str,
+) -> Result<Option<&'h str>, JoseError> {
     match header.get(name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),

@@ -2,4 +2,6 @@
 
 pub mod token;
 
-pub use token::{LogoutCause, LogoutTokenError, LogoutTokenKeys, LogoutTokenParams, LogoutTokenValidation};
+pub use token::{
+    LogoutCause, LogoutTokenError, LogoutTokenKeys, LogoutTokenParams, LogoutTokenValidation,
+};

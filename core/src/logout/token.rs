@@ -37,8 +37,12 @@ pub enum LogoutCause {
 
 impl LogoutCause {
     /// Every cause.
-    pub const ALL: [Self; 4] =
-        [Self::ClientLogout, Self::SessionTermination, Self::SessionMaxTimeout, Self::SessionIdleTimeout];
+    pub const ALL: [Self; 4] = [
+        Self::ClientLogout,
+        Self::SessionTermination,
+        Self::SessionMaxTimeout,
+        Self::SessionIdleTimeout,
+    ];
 
     /// The claim value.
     pub const fn as_str(self) -> &'static str {
@@ -136,13 +140,25 @@ pub fn random_uuid(entropy: &dyn Entropy) -> Result<String, Error> {
     let mut b: [u8; 16] = crate::host::random(entropy)?;
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h = |r: core::ops::Range<usize>| b[r].iter().map(|x| format!("{x:02x}")).collect::<String>();
-    Ok(format!("{}-{}-{}-{}-{}", h(0..4), h(4..6), h(6..8), h(8..10), h(10..16)))
+    let h =
+        |r: core::ops::Range<usize>| b[r].iter().map(|x| format!("{x:02x}")).collect::<String>();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        h(0..4),
+        h(4..6),
+        h(6..8),
+        h(8..10),
+        h(10..16)
+    ))
 }
 
 /// Mint a logout token: a JWS with `typ: logout+jwt`, nested in a JWE (`cty: JWT`, `iss` and
 /// `aud` copied into its header) when the client asked for encryption.
-pub fn mint(params: &LogoutTokenParams<'_>, keys: &LogoutTokenKeys<'_>, entropy: &dyn Entropy) -> Result<String, Error> {
+pub fn mint(
+    params: &LogoutTokenParams<'_>,
+    keys: &LogoutTokenKeys<'_>,
+    entropy: &dyn Entropy,
+) -> Result<String, Error> {
     if params.subject.is_none() && params.sid.is_none() {
         return Err(Error::Claims(ClaimsError::Missing("sub or sid")));
     }
@@ -161,7 +177,9 @@ pub fn mint(params: &LogoutTokenParams<'_>, keys: &LogoutTokenKeys<'_>, entropy:
         iat: params.now.secs(),
         exp: params.now.plus(params.lifetime_secs).secs(),
         jti: &jti,
-        events: Events { backchannel_logout: Map::new() },
+        events: Events {
+            backchannel_logout: Map::new(),
+        },
         sid: params.sid,
         audit_tracking_id: &tracking,
         cause: params.cause.map(LogoutCause::as_str),
@@ -179,7 +197,14 @@ pub fn mint(params: &LogoutTokenParams<'_>, keys: &LogoutTokenKeys<'_>, entropy:
         (Some((k, _, _)), Some(o)) => Some((k, o)),
         _ => None,
     };
-    Ok(jwt::sign_and_maybe_encrypt(&claims, keys.signing_key, keys.alg, Some(LOGOUT_TYP), encrypt_to, entropy)?)
+    Ok(jwt::sign_and_maybe_encrypt(
+        &claims,
+        keys.signing_key,
+        keys.alg,
+        Some(LOGOUT_TYP),
+        encrypt_to,
+        entropy,
+    )?)
 }
 
 /// Why a logout token was rejected. [`LogoutTokenError::code`] is stable for callers.
@@ -278,7 +303,9 @@ impl From<Error> for LogoutTokenError {
                 JoseError::Decrypt => Self::DecryptionFailed,
                 JoseError::InvalidSignature => Self::InvalidSignature,
                 JoseError::NoMatchingKey => Self::NoMatchingKey,
-                JoseError::UnsupportedAlgorithm(a) | JoseError::AlgorithmNotAllowed(a) => Self::Algorithm(a),
+                JoseError::UnsupportedAlgorithm(a) | JoseError::AlgorithmNotAllowed(a) => {
+                    Self::Algorithm(a)
+                }
                 JoseError::Malformed(m)
                     if m.starts_with("token is encrypted") || m.starts_with("token must be") =>
                 {
@@ -293,7 +320,9 @@ impl From<Error> for LogoutTokenError {
                 ClaimsError::AudienceMismatch => Self::AudienceMismatch,
                 ClaimsError::Missing(n) | ClaimsError::Invalid(n) => Self::InvalidClaim(n),
                 ClaimsError::NotYetValid => Self::InvalidClaim("nbf"),
-                ClaimsError::NotAnObject => Self::Malformed(String::from("claims are not a JSON object")),
+                ClaimsError::NotAnObject => {
+                    Self::Malformed(String::from("claims are not a JSON object"))
+                }
             },
             Error::Entropy(_) => Self::Malformed(String::from("entropy")),
         }
@@ -354,7 +383,9 @@ pub fn verify(
 ) -> Result<LogoutTokenClaims, LogoutTokenError> {
     let token = token.trim();
     // Step 1: decrypt with the keys and algorithms registered for ID tokens.
-    let decrypter = v.decrypt_with.map(|k| Decrypter::new(k, &KeyMgmtAlg::ALL, &ContentEnc::ALL));
+    let decrypter = v
+        .decrypt_with
+        .map(|k| Decrypter::new(k, &KeyMgmtAlg::ALL, &ContentEnc::ALL));
     // Step 2: the signature, as for an ID token, with only the configured algorithms.
     let verifier = Verifier::new(v.jwks, v.algs);
     let opened = jwt::open(token, &verifier, decrypter.as_ref(), entropy)?;
@@ -369,7 +400,9 @@ pub fn verify(
         let t = typ.as_str().unwrap_or("");
         let t = t.strip_prefix("application/").unwrap_or(t);
         if !t.eq_ignore_ascii_case(LOGOUT_TYP) {
-            return Err(LogoutTokenError::WrongType(String::from(typ.as_str().unwrap_or("?"))));
+            return Err(LogoutTokenError::WrongType(String::from(
+                typ.as_str().unwrap_or("?"),
+            )));
         }
     }
     let claims = opened.claims;
@@ -405,6 +438,15 @@ pub fn verify(
             return Err(LogoutTokenError::Replayed);
         }
     }
-    let cause = claims.get("cause").and_then(Value::as_str).and_then(|c| c.parse().ok());
-    Ok(LogoutTokenClaims { claims, sub, sid, jti, cause })
+    let cause = claims
+        .get("cause")
+        .and_then(Value::as_str)
+        .and_then(|c| c.parse().ok());
+    Ok(LogoutTokenClaims {
+        claims,
+        sub,
+        sid,
+        jti,
+        cause,
+    })
 }
