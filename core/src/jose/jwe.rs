@@ -285,6 +285,13 @@ fn cbc_hs_tag<M: Mac + KeyInit>(
 
 /// AES key wrap (RFC 3394) of `cek` under `kek` (16 or 32 bytes).
 pub fn aes_key_wrap(kek: &[u8], cek: &[u8]) -> Result<Vec<u8>, JoseError> {
+    // RFC 3394 wraps two or more 64-bit blocks; empty key data would "wrap" to the bare
+    // integrity check value, whatever the KEK (Wycheproof EmptyKey), and unwrap refuses it.
+    if cek.len() < 16 || !cek.len().is_multiple_of(8) {
+        return Err(JoseError::Crypto(
+            "key data must be 16 or more bytes, in 8-byte blocks",
+        ));
+    }
     let mut out = vec![0u8; cek.len() + 8];
     let r = match kek.len() {
         16 => aes_kw::KwAes128::new_from_slice(kek)
@@ -304,7 +311,7 @@ pub fn aes_key_wrap(kek: &[u8], cek: &[u8]) -> Result<Vec<u8>, JoseError> {
 
 /// AES key unwrap (RFC 3394); any failure is [`JoseError::Decrypt`].
 pub fn aes_key_unwrap(kek: &[u8], wrapped: &[u8]) -> Result<Vec<u8>, JoseError> {
-    if wrapped.len() < 24 || wrapped.len() % 8 != 0 {
+    if wrapped.len() < 24 || !wrapped.len().is_multiple_of(8) {
         return Err(JoseError::Decrypt);
     }
     let mut out = vec![0u8; wrapped.len() - 8];

@@ -77,10 +77,10 @@ pub fn validate(claims: &Claims, v: &Validation<'_>) -> Result<(), ClaimsError> 
         None if v.require_exp => return Err(ClaimsError::Missing("exp")),
         _ => {}
     }
-    if let Some(nbf) = numeric_date(claims, "nbf")? {
-        if now.saturating_add(v.leeway_secs) < nbf {
-            return Err(ClaimsError::NotYetValid);
-        }
+    if let Some(nbf) = numeric_date(claims, "nbf")?
+        && now.saturating_add(v.leeway_secs) < nbf
+    {
+        return Err(ClaimsError::NotYetValid);
     }
     match numeric_date(claims, "iat")? {
         Some(iat) if iat > now.saturating_add(v.leeway_secs) => {

@@ -433,10 +433,10 @@ pub fn verify(
     }
     let jti = opt_string(&claims, "jti")?.ok_or(LogoutTokenError::InvalidClaim("jti"))?;
     // Step 7: replay.
-    if let Some(seen) = seen_jti {
-        if seen(&jti) {
-            return Err(LogoutTokenError::Replayed);
-        }
+    if let Some(seen) = seen_jti
+        && seen(&jti)
+    {
+        return Err(LogoutTokenError::Replayed);
     }
     let cause = claims
         .get("cause")
