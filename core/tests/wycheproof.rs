@@ -424,7 +424,7 @@ mod wycheproof {
                     b64::encode(ct),
                     b64::encode(tag)
                 );
-                let me = Jwk::from_material(KeyMaterial::EcPrivate(secret));
+                let me = Jwk::from_material(KeyMaterial::EcPrivate(secret.into()));
                 let decrypted = Decrypter::new(&me, &[KeyMgmtAlg::EcdhEs], &[ContentEnc::A128Gcm])
                     .decrypt(&token, &rng);
 

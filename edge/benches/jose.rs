@@ -39,7 +39,7 @@ fn bench(c: &mut Criterion) {
     let KeyMaterial::RsaPrivate(rsa_key) = &rsa.material else {
         unreachable!()
     };
-    let p256_key = p256::ecdsa::SigningKey::from(ec_secret);
+    let p256_key = ec_secret.signing_key().clone();
     let mut rng = getrandom::SysRng;
 
     let mut g = c.benchmark_group("sign");

@@ -13,7 +13,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256, Sha512};
 use subtle::ConstantTimeEq;
 
-use super::jwk::{Jwk, KeyMaterial, KeyOp, KeyType, ec_xy};
+use super::jwk::{EcPrivateKey, Jwk, KeyMaterial, KeyOp, KeyType, ec_xy};
 use super::{Header, b64, decode_header, header_str, split_compact};
 use crate::error::JoseError;
 use crate::host::{Entropy, HostRng};
@@ -451,10 +451,7 @@ pub fn encrypt(
             let their = recipient
                 .ec_public()
                 .ok_or(JoseError::InvalidKey("EC key"))?;
-            let eph = Jwk::generate_ec(entropy)?;
-            let KeyMaterial::EcPrivate(eph_secret) = &eph.material else {
-                return Err(JoseError::Crypto("ephemeral key"));
-            };
+            let eph_secret = EcPrivateKey::random(entropy)?;
             let z = eph_secret.diffie_hellman(&their);
             let (alg_id, len) = ecdh_target(alg, enc);
             let derived = concat_kdf(z.raw_secret_bytes(), alg_id, &[], &[], len);

@@ -52,13 +52,76 @@ impl KeyOp {
     }
 }
 
+/// A P-256 private key whose public half is computed once, when the key is made: deriving it
+/// is a scalar multiplication, which costs as much as the signature itself.
+#[derive(Clone)]
+pub struct EcPrivateKey {
+    signing: p256::ecdsa::SigningKey,
+}
+
+impl EcPrivateKey {
+    /// The key for the scalar `d` (32 big-endian bytes); zero and values ≥ n are refused.
+    pub fn from_slice(d: &[u8]) -> Result<Self, JoseError> {
+        let signing =
+            p256::ecdsa::SigningKey::from_slice(d).map_err(|_| JoseError::InvalidKey("d"))?;
+        Ok(Self { signing })
+    }
+
+    /// A fresh random key from the host's entropy.
+    pub fn random(entropy: &dyn Entropy) -> Result<Self, JoseError> {
+        // A uniformly random 32-byte string is a valid scalar with overwhelming probability;
+        // the bound only keeps a broken RNG from looping forever.
+        for _ in 0..16 {
+            let bytes: [u8; 32] = crate::host::random(entropy)?;
+            if let Ok(key) = Self::from_slice(&bytes) {
+                return Ok(key);
+            }
+        }
+        Err(JoseError::Entropy)
+    }
+
+    /// The public key.
+    pub fn public_key(&self) -> p256::PublicKey {
+        p256::PublicKey::from(self.signing.verifying_key())
+    }
+
+    /// The ECDSA signing key.
+    pub fn signing_key(&self) -> &p256::ecdsa::SigningKey {
+        &self.signing
+    }
+
+    /// ECDH with `their` public key.
+    pub fn diffie_hellman(&self, their: &p256::PublicKey) -> p256::ecdh::SharedSecret {
+        p256::ecdh::diffie_hellman(self.signing.as_nonzero_scalar(), their.as_affine())
+    }
+
+    /// The scalar `d` as 32 big-endian bytes.
+    pub fn to_bytes(&self) -> p256::FieldBytes {
+        self.signing.to_bytes()
+    }
+}
+
+impl fmt::Debug for EcPrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EcPrivateKey([redacted])")
+    }
+}
+
+impl From<p256::SecretKey> for EcPrivateKey {
+    fn from(secret: p256::SecretKey) -> Self {
+        Self {
+            signing: secret.into(),
+        }
+    }
+}
+
 /// The key material of a JWK.
 #[derive(Clone)]
 pub enum KeyMaterial {
     /// A P-256 public key.
     EcPublic(p256::PublicKey),
-    /// A P-256 private key (its public half is derived).
-    EcPrivate(p256::SecretKey),
+    /// A P-256 private key.
+    EcPrivate(EcPrivateKey),
     /// An RSA public key.
     RsaPublic(rsa::PublicKey),
     /// An RSA private key.
@@ -249,8 +312,7 @@ impl Jwk {
                     None => KeyMaterial::EcPublic(public),
                     Some(d) => {
                         let d = decode_fixed::<32>(d, "d")?;
-                        let secret = p256::SecretKey::from_slice(&d)
-                            .map_err(|_| JoseError::InvalidKey("d"))?;
+                        let secret = EcPrivateKey::from_slice(&d)?;
                         if secret.public_key() != public {
                             return Err(JoseError::InvalidKey("d does not match x and y"));
                         }
@@ -305,15 +367,9 @@ impl Jwk {
 
     /// Generate a fresh P-256 key; its `kid` is its RFC 7638 thumbprint.
     pub fn generate_ec(entropy: &dyn Entropy) -> Result<Self, JoseError> {
-        // Rejection sampling: a uniformly random 32-byte string is a valid scalar with
-        // overwhelming probability; the bound only keeps a broken RNG from looping forever.
-        for _ in 0..16 {
-            let bytes: [u8; 32] = crate::host::random(entropy)?;
-            if let Ok(secret) = p256::SecretKey::from_slice(&bytes) {
-                return Ok(Self::from_material(KeyMaterial::EcPrivate(secret)));
-            }
-        }
-        Err(JoseError::Entropy)
+        Ok(Self::from_material(KeyMaterial::EcPrivate(
+            EcPrivateKey::random(entropy)?,
+        )))
     }
 
     /// Generate a fresh RSA key of `bits` bits (2048 to 4096) with e = 65537.

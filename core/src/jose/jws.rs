@@ -122,8 +122,7 @@ pub fn sign_raw(
 ) -> Result<Vec<u8>, JoseError> {
     match (&key.material, alg) {
         (KeyMaterial::EcPrivate(secret), JwsAlg::ES256) => {
-            let sk = p256::ecdsa::SigningKey::from(secret);
-            let sig: p256::ecdsa::Signature = sk.sign(signing_input);
+            let sig: p256::ecdsa::Signature = secret.signing_key().sign(signing_input);
             Ok(sig.to_bytes().to_vec())
         }
         (KeyMaterial::RsaPrivate(k), JwsAlg::RS256) => k
