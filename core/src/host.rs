@@ -52,6 +52,21 @@ impl rand_core::TryRng for HostRng<'_> {
 
 impl rand_core::TryCryptoRng for HostRng<'_> {}
 
+/// Test entropy: a deterministic byte sequence (not random; for unit tests only).
+#[cfg(test)]
+pub(crate) struct CountingEntropy(pub(crate) core::cell::Cell<u8>, pub(crate) u8);
+
+#[cfg(test)]
+impl Entropy for CountingEntropy {
+    fn fill(&self, dest: &mut [u8]) -> Result<(), EntropyError> {
+        for b in dest {
+            self.0.set(self.0.get().wrapping_add(self.1));
+            *b = self.0.get();
+        }
+        Ok(())
+    }
+}
+
 /// Fill a fresh array with random bytes from the host.
 pub(crate) fn random<const N: usize>(entropy: &dyn Entropy) -> Result<[u8; N], EntropyError> {
     let mut out = [0u8; N];

@@ -226,18 +226,7 @@ impl<'a> Verifier<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::EntropyError;
-
-    struct Counter(core::cell::Cell<u8>);
-    impl Entropy for Counter {
-        fn fill(&self, dest: &mut [u8]) -> Result<(), EntropyError> {
-            for b in dest {
-                self.0.set(self.0.get().wrapping_add(151));
-                *b = self.0.get();
-            }
-            Ok(())
-        }
-    }
+    use crate::host::CountingEntropy;
 
     fn set_of(k: &Jwk) -> JwkSet {
         JwkSet {
@@ -247,7 +236,7 @@ mod tests {
 
     #[test]
     fn es256_round_trip_and_tamper() {
-        let rng = Counter(core::cell::Cell::new(1));
+        let rng = CountingEntropy(core::cell::Cell::new(1), 151);
         let key = Jwk::generate_ec(&rng).unwrap();
         let t = sign(
             &key,
