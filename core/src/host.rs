@@ -73,3 +73,76 @@ pub(crate) fn random<const N: usize>(entropy: &dyn Entropy) -> Result<[u8; N], E
     entropy.fill(&mut out)?;
     Ok(out)
 }
+
+/// Why the store failed. Stringly by nature: it carries the host's own message for logs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreError(pub alloc::string::String);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "store: {}", self.0)
+    }
+}
+
+impl core::error::Error for StoreError {}
+
+/// One page of keys from [`Store::list`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListPage {
+    /// Keys in lexicographic order.
+    pub keys: alloc::vec::Vec<alloc::string::String>,
+    /// Where the next page starts; `None` when this was the last page.
+    pub cursor: Option<alloc::string::String>,
+}
+
+/// A key-value store, as Workers KV offers: **eventually consistent** (a write may be seen
+/// late at another location, up to about a minute), no transactions, **no compare-and-swap**,
+/// optional expiry per key. The core is written for exactly that: single-use codes and
+/// session ends are designed around it (see the README), and a strongly consistent backend
+/// can replace it without change.
+#[allow(async_fn_in_trait)] // Workers futures are !Send: no Send bound, by design.
+pub trait Store {
+    /// The value at `key`, or `None` (also for an expired key).
+    async fn get(&self, key: &str) -> Result<Option<alloc::vec::Vec<u8>>, StoreError>;
+    /// Write `value` at `key`, expiring after `ttl_secs` when given (hosts may round it up to
+    /// their minimum, 60 s on Workers KV).
+    async fn put(&self, key: &str, value: &[u8], ttl_secs: Option<u64>) -> Result<(), StoreError>;
+    /// Delete `key`; deleting a missing key is not an error.
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+    /// Keys starting with `prefix`, at most `limit`, resuming after `cursor`.
+    async fn list(&self, prefix: &str, cursor: Option<&str>, limit: usize) -> Result<ListPage, StoreError>;
+}
+
+/// The wall clock.
+pub trait Clock {
+    /// Now, in whole seconds since the epoch.
+    fn now(&self) -> crate::UnixTime;
+}
+
+/// Settings the host owns: where the provider is reachable and its secrets.
+#[derive(Clone)]
+pub struct HostConfig {
+    /// The public base URL, without a trailing slash (`https://id.example`); the issuer of
+    /// realm R is `{base_url}/realms/{R}`.
+    pub base_url: alloc::string::String,
+    /// The bearer token of the admin API.
+    pub admin_token: alloc::string::String,
+    /// The 256-bit key that seals private signing keys at rest (AES-256-GCM).
+    pub master_key: [u8; 32],
+}
+
+impl fmt::Debug for HostConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HostConfig")
+            .field("base_url", &self.base_url)
+            .field("admin_token", &"[redacted]")
+            .field("master_key", &"[redacted]")
+            .finish()
+    }
+}
+
+/// Everything the provider needs from its host.
+pub trait Host: Store + Clock + Entropy {
+    /// The host's settings.
+    fn config(&self) -> &HostConfig;
+}

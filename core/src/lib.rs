@@ -18,8 +18,10 @@ extern crate std;
 
 pub mod error;
 pub mod host;
+pub mod http;
 pub mod jose;
 pub mod logout;
+pub mod provider;
 pub mod time;
 
 pub use error::Error;
