@@ -15,6 +15,8 @@ pub enum Error {
     Claims(ClaimsError),
     /// The host could not provide random bytes.
     Entropy(EntropyError),
+    /// The host's store failed.
+    Store(crate::host::StoreError),
 }
 
 /// Why a JOSE operation failed. Decryption failures are deliberately one opaque variant.
@@ -73,6 +75,7 @@ impl fmt::Display for Error {
             Self::Jose(e) => e.fmt(f),
             Self::Claims(e) => e.fmt(f),
             Self::Entropy(e) => e.fmt(f),
+            Self::Store(e) => e.fmt(f),
         }
     }
 }
@@ -135,5 +138,11 @@ impl From<EntropyError> for Error {
 impl From<EntropyError> for JoseError {
     fn from(_: EntropyError) -> Self {
         Self::Entropy
+    }
+}
+
+impl From<crate::host::StoreError> for Error {
+    fn from(e: crate::host::StoreError) -> Self {
+        Self::Store(e)
     }
 }

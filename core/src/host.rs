@@ -110,7 +110,12 @@ pub trait Store {
     /// Delete `key`; deleting a missing key is not an error.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
     /// Keys starting with `prefix`, at most `limit`, resuming after `cursor`.
-    async fn list(&self, prefix: &str, cursor: Option<&str>, limit: usize) -> Result<ListPage, StoreError>;
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<ListPage, StoreError>;
 }
 
 /// The wall clock.
@@ -145,4 +150,9 @@ impl fmt::Debug for HostConfig {
 pub trait Host: Store + Clock + Entropy {
     /// The host's settings.
     fn config(&self) -> &HostConfig;
+
+    /// Write one line to the operator's log (JSON lines for audit events; never secrets).
+    fn log(&self, line: &str) {
+        let _ = line;
+    }
 }

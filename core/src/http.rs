@@ -55,14 +55,23 @@ pub struct Request {
 impl Request {
     /// A request with no headers and no body.
     pub fn new(method: Method, path_and_query: &str) -> Self {
-        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
-        Self { method, path: String::from(path), query: String::from(query), headers: Vec::new(), body: Vec::new() }
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        Self {
+            method,
+            path: String::from(path),
+            query: String::from(query),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
     }
 
     /// Add a header (the name is lower-cased).
     #[must_use]
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.to_ascii_lowercase(), String::from(value)));
+        self.headers
+            .push((name.to_ascii_lowercase(), String::from(value)));
         self
     }
 
@@ -75,7 +84,10 @@ impl Request {
 
     /// The first value of header `name` (lower case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The value of cookie `name`.
@@ -98,7 +110,8 @@ impl Request {
     pub fn form(&self) -> Option<Params> {
         let ct = self.header("content-type")?;
         let mime = ct.split(';').next().unwrap_or("").trim();
-        mime.eq_ignore_ascii_case("application/x-www-form-urlencoded").then(|| Params::parse(&self.body))
+        mime.eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            .then(|| Params::parse(&self.body))
     }
 
     /// The `Authorization: Bearer` token, if any.
@@ -117,7 +130,11 @@ pub struct Params(pub Vec<(String, String)>);
 impl Params {
     /// Parse `application/x-www-form-urlencoded` bytes.
     pub fn parse(bytes: &[u8]) -> Self {
-        Self(form_urlencoded::parse(bytes).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+        Self(
+            form_urlencoded::parse(bytes)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
     }
 
     /// The value of `name` when it occurs exactly once; `Err` when it repeats.
@@ -132,7 +149,11 @@ impl Params {
 
     /// The value of `name`, ignoring repeats (first wins) and empty values.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
     }
 }
 
@@ -159,7 +180,11 @@ pub struct Response {
 impl Response {
     /// An empty response with `status`.
     pub fn empty(status: u16) -> Self {
-        Self { status, headers: Vec::new(), body: Vec::new() }
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
     }
 
     /// A JSON response. Every JSON answer of the provider is `no-store`: most carry tokens or
@@ -195,7 +220,9 @@ impl Response {
 
     /// A redirect (302 Found) to `location`.
     pub fn redirect(location: &str) -> Self {
-        Self::empty(302).with_header("location", location).with_header("cache-control", "no-store")
+        Self::empty(302)
+            .with_header("location", location)
+            .with_header("cache-control", "no-store")
     }
 
     /// The OAuth error shape: `{"error", "error_description"}`.
@@ -205,7 +232,13 @@ impl Response {
             error: &'a str,
             error_description: &'a str,
         }
-        Self::json(status, &E { error, error_description: description })
+        Self::json(
+            status,
+            &E {
+                error,
+                error_description: description,
+            },
+        )
     }
 
     /// Add a header.
@@ -224,7 +257,10 @@ impl Response {
 
     /// The first value of header `name`.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -246,7 +282,10 @@ pub fn html_escape(s: &str) -> String {
 
 /// Percent-decode one path segment; `None` when it is not UTF-8.
 pub fn decode_segment(seg: &str) -> Option<String> {
-    percent_encoding::percent_decode_str(seg).decode_utf8().ok().map(|c| String::from(c.as_ref()))
+    percent_encoding::percent_decode_str(seg)
+        .decode_utf8()
+        .ok()
+        .map(|c| String::from(c.as_ref()))
 }
 
 #[cfg(test)]
@@ -258,7 +297,10 @@ mod tests {
         let r = Request::new(Method::Post, "/x?a=1&b=%20two&a=3")
             .with_header("Cookie", "one=1; oidc_edge_session=abc")
             .with_header("Authorization", "Bearer  t0k ")
-            .with_header("Content-Type", "application/x-www-form-urlencoded; charset=UTF-8")
+            .with_header(
+                "Content-Type",
+                "application/x-www-form-urlencoded; charset=UTF-8",
+            )
             .with_body("grant_type=authorization_code&code=c%2B1");
         let q = r.query_params();
         assert!(q.one("a").is_err());
@@ -266,6 +308,9 @@ mod tests {
         assert_eq!(r.cookie("oidc_edge_session"), Some("abc"));
         assert_eq!(r.bearer(), Some("t0k"));
         assert_eq!(r.form().unwrap().get("code"), Some("c+1"));
-        assert_eq!(html_escape("<a href=\"x\">'&'"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;");
+        assert_eq!(
+            html_escape("<a href=\"x\">'&'"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;"
+        );
     }
 }

@@ -21,7 +21,12 @@ pub mod host;
 pub mod http;
 pub mod jose;
 pub mod logout;
+pub mod model;
 pub mod provider;
+pub mod realm;
+pub mod registry;
+pub mod secrets;
+pub mod session;
 pub mod time;
 
 pub use error::Error;

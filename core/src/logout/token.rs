@@ -324,7 +324,8 @@ impl From<Error> for LogoutTokenError {
                     Self::Malformed(String::from("claims are not a JSON object"))
                 }
             },
-            Error::Entropy(_) => Self::Malformed(String::from("entropy")),
+            Error::Entropy(x) => Self::Malformed(format!("{x}")),
+            Error::Store(x) => Self::Malformed(format!("{x}")),
         }
     }
 }

@@ -1,0 +1,303 @@
+//! What the provider stores, and where (DESIGN.md "Storage": one JSON document per key).
+
+use alloc::{format, string::String, vec::Vec};
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde_json::Value;
+
+use crate::host::{Store, StoreError};
+
+/// Storage keys. Every key the provider writes is built here.
+pub mod keys {
+    use alloc::{format, string::String};
+
+    /// `realm/{R}`
+    pub fn realm(r: &str) -> String {
+        format!("realm/{r}")
+    }
+    /// `key/{R}/{kid}`: a sealed private signing key.
+    pub fn signing_key(r: &str, kid: &str) -> String {
+        format!("key/{r}/{kid}")
+    }
+    /// `client/{R}/{id}`
+    pub fn client(r: &str, id: &str) -> String {
+        format!("client/{r}/{id}")
+    }
+    /// `user/{R}/{name}`
+    pub fn user(r: &str, name: &str) -> String {
+        format!("user/{r}/{name}")
+    }
+    /// `session/{R}/{id}`
+    pub fn session(r: &str, id: &str) -> String {
+        format!("session/{r}/{id}")
+    }
+    /// `usess/{R}/{user}/{id}`: index of a user's sessions.
+    pub fn user_session(r: &str, user: &str, id: &str) -> String {
+        format!("usess/{r}/{user}/{id}")
+    }
+    /// `code/{R}/{hash}`: an authorization code, by the hash of its value.
+    pub fn code(r: &str, hash: &str) -> String {
+        format!("code/{r}/{hash}")
+    }
+}
+
+/// How dynamic registration is gated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Registration {
+    /// Anyone may register a client.
+    #[default]
+    Open,
+    /// An initial access token is needed (RFC 7591 §3).
+    Token,
+}
+
+/// A realm's settings (the admin API's document).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RealmConfig {
+    /// Longest a session may live, in seconds.
+    pub session_max_time_secs: u64,
+    /// Longest a session may sit idle, in seconds.
+    pub session_idle_time_secs: u64,
+    /// ID-token signing algorithm for clients that registered none (OIDC Core: RS256).
+    pub id_token_signing_alg: String,
+    /// Whether dynamic registration is open or needs an initial access token.
+    pub registration: Registration,
+    /// Lifetime of access tokens, in seconds.
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of ID tokens, in seconds.
+    pub id_token_ttl_secs: u64,
+    /// Whether clients may register back-channel logout URIs on loopback or private
+    /// addresses (off by default: an SSRF guard; on for the demo realm).
+    pub allow_private_uris: bool,
+    /// The initial access token for `registration: token` (write-only: stored hashed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration_token: Option<String>,
+}
+
+impl Default for RealmConfig {
+    fn default() -> Self {
+        Self {
+            session_max_time_secs: 8 * 3600,
+            session_idle_time_secs: 30 * 60,
+            id_token_signing_alg: String::from("RS256"),
+            registration: Registration::Open,
+            access_token_ttl_secs: 3600,
+            id_token_ttl_secs: 3600,
+            allow_private_uris: false,
+            registration_token: None,
+        }
+    }
+}
+
+/// Whether a signing key is the one in use or kept for tokens already issued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStatus {
+    /// Signs new tokens.
+    Active,
+    /// Published in the JWKS only, until the next rotation.
+    Previous,
+}
+
+/// A realm's signing key as the realm document lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RealmKey {
+    /// Key id (RFC 7638 thumbprint).
+    pub kid: String,
+    /// `EC` (ES256) or `RSA` (RS256, PS256).
+    pub kty: String,
+    /// Active or previous.
+    pub status: KeyStatus,
+    /// The public JWK.
+    pub public: Value,
+}
+
+/// A realm: its name, settings and keys.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Realm {
+    /// The realm's name, as in its URLs.
+    pub name: String,
+    /// Settings.
+    pub config: RealmConfig,
+    /// SHA-256 (base64url) of the initial access token, for `registration: token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_token_hash: Option<String>,
+    /// Signing keys.
+    pub keys: Vec<RealmKey>,
+    /// When the realm was created.
+    pub created: u64,
+}
+
+/// A sealed private key (`key/{R}/{kid}`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SealedKey {
+    /// Key id.
+    pub kid: String,
+    /// base64url(nonce ‖ AES-256-GCM ciphertext ‖ tag) of the private JWK's JSON.
+    pub sealed: String,
+}
+
+/// A registered client (`client/{R}/{id}`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Client {
+    /// The validated metadata, as registered.
+    pub metadata: crate::registry::ClientMetadata,
+    /// `client_id`.
+    pub client_id: String,
+    /// SHA-256 (base64url) of the client secret; `None` for public clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_hash: Option<String>,
+    /// SHA-256 (base64url) of the RFC 7592 registration access token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_token_hash: Option<String>,
+    /// When the client was registered.
+    pub issued_at: u64,
+}
+
+/// A user (`user/{R}/{name}`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct User {
+    /// Login name.
+    pub username: String,
+    /// PBKDF2 hash in the form `$pbkdf2-sha256$i=N$salt$hash`.
+    pub password_hash: String,
+    /// Stable subject identifier (random, never reused).
+    pub sub: String,
+    /// `email` claim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// `name` claim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// When the user was created.
+    pub created: u64,
+}
+
+/// A client that obtained an ID token from a session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Participant {
+    /// The client.
+    pub client_id: String,
+    /// When it first received an ID token from this session.
+    pub since: u64,
+}
+
+/// A server-side session (`session/{R}/{id}`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Session {
+    /// Public handle: base64url of SHA-256 of the session token (the cookie value), so the
+    /// admin API can name sessions without holding anything that logs in.
+    pub id: String,
+    /// The user's login name.
+    pub user: String,
+    /// The user's `sub`.
+    pub sub: String,
+    /// When the user authenticated.
+    pub auth_time: u64,
+    /// When the session was created.
+    pub created: u64,
+    /// Last recorded activity (written at most every `idle/10` seconds).
+    pub last_access: u64,
+    /// `created + session_max_time_secs`.
+    pub max_expires_at: u64,
+    /// Idle timeout in force when the session was created, in seconds.
+    pub idle_timeout_secs: u64,
+    /// base64url secret from which each client's `sid` is derived.
+    pub sid_key: String,
+    /// Clients that received an ID token from this session.
+    pub participants: Vec<Participant>,
+}
+
+/// An authorization code (`code/{R}/{hash}`), single use.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AuthorizationCode {
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The exact redirect URI of the request.
+    pub redirect_uri: String,
+    /// The session it came from (public id).
+    pub session_id: String,
+    /// The user's login name.
+    pub user: String,
+    /// `nonce` of the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// PKCE S256 challenge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_challenge: Option<String>,
+    /// Granted scope.
+    pub scope: String,
+    /// When the user authenticated.
+    pub auth_time: u64,
+    /// When the code stops being valid.
+    pub expires_at: u64,
+}
+
+/// Read and decode a JSON document; a document that no longer decodes is a store error.
+pub async fn load<T: DeserializeOwned, S: Store + ?Sized>(
+    store: &S,
+    key: &str,
+) -> Result<Option<T>, StoreError> {
+    match store.get(key).await? {
+        None => Ok(None),
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError(format!("{key}: undecodable document: {e}"))),
+    }
+}
+
+/// Encode and write a JSON document.
+pub async fn save<T: Serialize, S: Store + ?Sized>(
+    store: &S,
+    key: &str,
+    value: &T,
+    ttl_secs: Option<u64>,
+) -> Result<(), StoreError> {
+    let bytes = serde_json::to_vec(value).map_err(|e| StoreError(format!("{key}: {e}")))?;
+    store.put(key, &bytes, ttl_secs).await
+}
+
+/// Delete every key under `prefix`, page by page.
+pub async fn delete_prefix<S: Store + ?Sized>(
+    store: &S,
+    prefix: &str,
+) -> Result<usize, StoreError> {
+    let mut n = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = store.list(prefix, cursor.as_deref(), 100).await?;
+        for k in &page.keys {
+            store.delete(k).await?;
+            n += 1;
+        }
+        match page.cursor {
+            Some(c) if !page.keys.is_empty() => cursor = Some(c),
+            _ => return Ok(n),
+        }
+    }
+}
+
+/// Every key under `prefix`, up to `max`.
+pub async fn list_all<S: Store + ?Sized>(
+    store: &S,
+    prefix: &str,
+    max: usize,
+) -> Result<Vec<String>, StoreError> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = store.list(prefix, cursor.as_deref(), 100).await?;
+        let done = page.keys.is_empty();
+        out.extend(page.keys);
+        if out.len() >= max {
+            out.truncate(max);
+            return Ok(out);
+        }
+        match page.cursor {
+            Some(c) if !done => cursor = Some(c),
+            _ => return Ok(out),
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! The admin API: realms, their keys, clients and users, behind the host's admin token.
+
+use alloc::{format, string::String};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Fail, Result, valid_username};
+use crate::host::Host;
+use crate::http::{Method, Request, Response};
+use crate::model::{self, Client, Realm, RealmConfig, User, keys};
+use crate::registry::{AuthMethod, ClientMetadata};
+use crate::{realm, secrets};
+
+/// Check the bearer admin token, in constant time.
+pub(super) fn authorize<H: Host>(req: &Request, host: &H) -> Result<()> {
+    let expected = &host.config().admin_token;
+    match req.bearer() {
+        Some(t) if !expected.is_empty() && secrets::ct_eq(t, expected) => Ok(()),
+        Some(_) => Err(Fail::new(
+            401,
+            "invalid_token",
+            "the admin token is not valid",
+        )),
+        None => Err(Fail::new(
+            401,
+            "invalid_token",
+            "the admin API needs a bearer token",
+        )),
+    }
+}
+
+pub(super) async fn route<H: Host>(req: &Request, host: &H, segs: &[&str]) -> Result<Response> {
+    let m = req.method;
+    match segs {
+        ["realms", r] => match m {
+            Method::Put => put_realm(req, host, r).await,
+            Method::Get => Ok(Response::json(200, &realm_view(&load(host, r).await?))),
+            Method::Delete => delete_realm(host, r).await,
+            _ => Err(super::method_not_allowed()),
+        },
+        ["realms", r, "keys", "rotate"] if m == Method::Post => {
+            let mut realm = load(host, r).await?;
+            realm::rotate(host, &mut realm).await?;
+            Ok(Response::json(200, &realm_view(&realm)))
+        }
+        ["realms", r, "clients", id] => {
+            let realm = load(host, r).await?;
+            match m {
+                Method::Put => put_client(req, host, &realm, id).await,
+                Method::Get => {
+                    let c: Client = model::load(host, &keys::client(r, id))
+                        .await?
+                        .ok_or_else(|| not_found("client"))?;
+                    Ok(Response::json(200, &client_view(&c, None)))
+                }
+                Method::Delete => delete(host, &keys::client(r, id), "client").await,
+                _ => Err(super::method_not_allowed()),
+            }
+        }
+        ["realms", r, "users", name] => {
+            let realm = load(host, r).await?;
+            if !valid_username(name) {
+                return Err(Fail::bad_request("invalid user name"));
+            }
+            match m {
+                Method::Put => put_user(req, host, &realm, name).await,
+                Method::Get => {
+                    let u: User = model::load(host, &keys::user(r, name))
+                        .await?
+                        .ok_or_else(|| not_found("user"))?;
+                    Ok(Response::json(200, &user_view(&u)))
+                }
+                Method::Delete => delete(host, &keys::user(r, name), "user").await,
+                _ => Err(super::method_not_allowed()),
+            }
+        }
+        _ => Err(super::not_found()),
+    }
+}
+
+fn not_found(what: &str) -> Fail {
+    Fail::new(404, "not_found", format!("no such {what}"))
+}
+
+async fn load<H: Host>(host: &H, name: &str) -> Result<Realm> {
+    if !realm::valid_name(name) {
+        return Err(not_found("realm"));
+    }
+    realm::load(host, name)
+        .await?
+        .ok_or_else(|| not_found("realm"))
+}
+
+async fn delete<H: Host>(host: &H, key: &str, what: &str) -> Result<Response> {
+    if host.get(key).await?.is_none() {
+        return Err(not_found(what));
+    }
+    host.delete(key).await?;
+    Ok(Response::empty(204))
+}
+
+pub(super) fn json_body(req: &Request) -> Result<Value> {
+    let ct = req.header("content-type").unwrap_or("");
+    if !ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .eq_ignore_ascii_case("application/json")
+    {
+        return Err(Fail::bad_request("the body must be application/json"));
+    }
+    serde_json::from_slice(&req.body).map_err(|_| Fail::bad_request("the body is not valid JSON"))
+}
+
+fn realm_view(r: &Realm) -> Value {
+    json!({
+        "realm": r.name,
+        "config": r.config,
+        "keys": r.keys.iter().map(|k| json!({"kid": k.kid, "kty": k.kty, "status": k.status})).collect::<alloc::vec::Vec<_>>(),
+        "created": r.created,
+    })
+}
+
+async fn put_realm<H: Host>(req: &Request, host: &H, name: &str) -> Result<Response> {
+    if !realm::valid_name(name) {
+        return Err(Fail::bad_request(
+            "a realm name is 1 to 64 of a-z, 0-9, '-' and '_'",
+        ));
+    }
+    let body = if req.body.is_empty() {
+        json!({})
+    } else {
+        json_body(req)?
+    };
+    let mut config = RealmConfig::deserialize(&body)
+        .map_err(|e| Fail::bad_request(format!("realm config: {e}")))?;
+    validate_config(&config)?;
+    match realm::load(host, name).await? {
+        None => {
+            let realm = realm::create(host, name, config).await?;
+            Ok(Response::json(201, &realm_view(&realm)))
+        }
+        Some(mut realm) => {
+            if let Some(t) = config.registration_token.take() {
+                realm.registration_token_hash = Some(secrets::hash(&t));
+            }
+            realm.config = config;
+            model::save(host, &keys::realm(name), &realm, None).await?;
+            Ok(Response::json(200, &realm_view(&realm)))
+        }
+    }
+}
+
+fn validate_config(c: &RealmConfig) -> Result<()> {
+    let bad = |m: &str| Err(Fail::bad_request(String::from(m)));
+    if c.id_token_signing_alg
+        .parse::<crate::jose::JwsAlg>()
+        .is_err()
+    {
+        return bad("id_token_signing_alg must be ES256, RS256 or PS256");
+    }
+    if !(60..=365 * 86400).contains(&c.session_max_time_secs)
+        || !(60..=c.session_max_time_secs).contains(&c.session_idle_time_secs)
+    {
+        return bad(
+            "session times: 60 s <= session_idle_time_secs <= session_max_time_secs <= 365 days",
+        );
+    }
+    if !(60..=86400).contains(&c.access_token_ttl_secs)
+        || !(60..=86400).contains(&c.id_token_ttl_secs)
+    {
+        return bad("token lifetimes must be 60 s to one day");
+    }
+    if c.registration_token.as_ref().is_some_and(|t| t.len() < 16) {
+        return bad("registration_token must be at least 16 characters");
+    }
+    Ok(())
+}
+
+async fn delete_realm<H: Host>(host: &H, name: &str) -> Result<Response> {
+    load(host, name).await?;
+    for prefix in ["client/", "user/", "key/", "session/", "usess/", "code/"] {
+        model::delete_prefix(host, &format!("{prefix}{name}/")).await?;
+    }
+    host.delete(&keys::realm(name)).await?;
+    Ok(Response::empty(204))
+}
+
+/// A client as the APIs show it: its metadata plus identifiers; the secret only when it was
+/// just issued.
+pub(super) fn client_view(c: &Client, secret: Option<&str>) -> Value {
+    let mut v = serde_json::to_value(&c.metadata).unwrap_or_else(|_| json!({}));
+    if let Value::Object(m) = &mut v {
+        m.insert(
+            String::from("client_id"),
+            Value::String(c.client_id.clone()),
+        );
+        m.insert(String::from("client_id_issued_at"), json!(c.issued_at));
+        if let Some(s) = secret {
+            m.insert(
+                String::from("client_secret"),
+                Value::String(String::from(s)),
+            );
+            m.insert(String::from("client_secret_expires_at"), json!(0));
+        }
+    }
+    v
+}
+
+/// Whether `id` is a usable client id: 1–128 URL-safe characters.
+pub(super) fn valid_client_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+}
+
+async fn put_client<H: Host>(req: &Request, host: &H, realm: &Realm, id: &str) -> Result<Response> {
+    if !valid_client_id(id) {
+        return Err(Fail::bad_request(
+            "a client id is 1 to 128 of A-Z, a-z, 0-9, '-', '.', '_' and '~'",
+        ));
+    }
+    let body = json_body(req)?;
+    let metadata = ClientMetadata::from_json(&body, &realm.config.id_token_signing_alg)
+        .map_err(|e| Fail::new(400, e.code(), e.description()))?;
+    let key = keys::client(&realm.name, id);
+    let existing: Option<Client> = model::load(host, &key).await?;
+    // A confidential client keeps its secret unless a new one is given; one is made if none.
+    let given = body.get("client_secret").and_then(Value::as_str);
+    if given.is_some_and(|s| s.len() < 16) {
+        return Err(Fail::new(
+            400,
+            "invalid_client_metadata",
+            "client_secret must be at least 16 characters",
+        ));
+    }
+    let (secret_hash, issued_secret) = if metadata.token_endpoint_auth_method == AuthMethod::None {
+        (None, None)
+    } else if let Some(s) = given {
+        (Some(secrets::hash(s)), Some(String::from(s)))
+    } else if let Some(h) = existing.as_ref().and_then(|c| c.secret_hash.clone()) {
+        (Some(h), None)
+    } else {
+        let s = secrets::random_token(host)?;
+        (Some(secrets::hash(&s)), Some(s))
+    };
+    let client = Client {
+        metadata,
+        client_id: String::from(id),
+        secret_hash,
+        registration_token_hash: existing
+            .as_ref()
+            .and_then(|c| c.registration_token_hash.clone()),
+        issued_at: existing.as_ref().map_or(host.now().secs(), |c| c.issued_at),
+    };
+    model::save(host, &key, &client, None).await?;
+    let status = if existing.is_some() { 200 } else { 201 };
+    Ok(Response::json(
+        status,
+        &client_view(&client, issued_secret.as_deref()),
+    ))
+}
+
+fn user_view(u: &User) -> Value {
+    json!({"username": u.username, "sub": u.sub, "email": u.email, "name": u.name, "created": u.created})
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserBody {
+    password: Option<String>,
+    email: Option<String>,
+    name: Option<String>,
+}
+
+async fn put_user<H: Host>(req: &Request, host: &H, realm: &Realm, name: &str) -> Result<Response> {
+    let body: UserBody = serde_json::from_value(json_body(req)?)
+        .map_err(|e| Fail::bad_request(format!("user: {e}")))?;
+    if body
+        .password
+        .as_ref()
+        .is_some_and(|p| p.is_empty() || p.len() > secrets::MAX_PASSWORD)
+    {
+        return Err(Fail::bad_request("password must be 1 to 1024 bytes"));
+    }
+    if body
+        .email
+        .as_ref()
+        .is_some_and(|e| e.len() > 254 || !e.contains('@'))
+        || body.name.as_ref().is_some_and(|n| n.len() > 200)
+    {
+        return Err(Fail::bad_request(
+            "email must be an address of at most 254 characters; name at most 200",
+        ));
+    }
+    let key = keys::user(&realm.name, name);
+    let existing: Option<User> = model::load(host, &key).await?;
+    let password_hash = match (&body.password, &existing) {
+        (Some(p), _) => secrets::hash_password(p, host)?,
+        (None, Some(u)) => u.password_hash.clone(),
+        (None, None) => return Err(Fail::bad_request("a new user needs a password")),
+    };
+    let user = User {
+        username: String::from(name),
+        password_hash,
+        sub: match &existing {
+            Some(u) => u.sub.clone(),
+            None => crate::logout::token::random_id(host)?,
+        },
+        email: body
+            .email
+            .or_else(|| existing.as_ref().and_then(|u| u.email.clone())),
+        name: body
+            .name
+            .or_else(|| existing.as_ref().and_then(|u| u.name.clone())),
+        created: existing.as_ref().map_or(host.now().secs(), |u| u.created),
+    };
+    model::save(host, &key, &user, None).await?;
+    Ok(Response::json(
+        if existing.is_some() { 200 } else { 201 },
+        &user_view(&user),
+    ))
+}

@@ -1,0 +1,322 @@
+//! The token endpoint (authorization code grant), ID and access tokens, and userinfo.
+
+use alloc::string::String;
+
+use serde_json::{Map, Value, json};
+
+use super::{Fail, Result};
+use crate::host::Host;
+use crate::http::{Params, Request, Response, decode_segment};
+use crate::jose::JwsAlg;
+use crate::jose::jwe::EncryptOptions;
+use crate::jose::jws::Verifier;
+use crate::jose::jwt::{self, Validation};
+use crate::model::{self, AuthorizationCode, Client, Realm, User, keys};
+use crate::registry::AuthMethod;
+use crate::{realm, secrets, session};
+
+/// The `typ` of access tokens (RFC 9068).
+const AT_TYP: &str = "at+jwt";
+
+fn invalid_client(d: &str) -> Fail {
+    Fail::new(401, "invalid_client", d)
+}
+
+fn invalid_grant(d: &str) -> Fail {
+    Fail::new(400, "invalid_grant", d)
+}
+
+/// Authenticate the client as it registered: HTTP Basic, form post, or none (public).
+async fn authenticate_client<H: Host>(
+    req: &Request,
+    host: &H,
+    realm: &Realm,
+    form: &Params,
+) -> Result<Client> {
+    let basic = req.header("authorization").and_then(|v| {
+        let (scheme, cred) = v.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("basic").then(|| cred.trim())
+    });
+    let (client_id, secret, method) = if let Some(cred) = basic {
+        use base64::Engine as _;
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(cred)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| invalid_client("malformed Basic credentials"))?;
+        let (id, secret) = raw
+            .split_once(':')
+            .ok_or_else(|| invalid_client("malformed Basic credentials"))?;
+        // RFC 6749 §2.3.1: both halves are form-urlencoded before Basic encoding.
+        let id = decode_form_component(id)
+            .ok_or_else(|| invalid_client("malformed Basic credentials"))?;
+        let secret = decode_form_component(secret)
+            .ok_or_else(|| invalid_client("malformed Basic credentials"))?;
+        if form.get("client_secret").is_some() {
+            return Err(Fail::bad_request(
+                "use one client authentication method, not two",
+            ));
+        }
+        (id, Some(secret), AuthMethod::ClientSecretBasic)
+    } else {
+        let id = form
+            .one("client_id")
+            .map_err(Fail::bad_request)?
+            .ok_or_else(|| invalid_client("client authentication is required"))?;
+        match form.one("client_secret").map_err(Fail::bad_request)? {
+            Some(s) => (
+                String::from(id),
+                Some(String::from(s)),
+                AuthMethod::ClientSecretPost,
+            ),
+            None => (String::from(id), None, AuthMethod::None),
+        }
+    };
+    let client: Option<Client> = if super::admin::valid_client_id(&client_id) {
+        model::load(host, &keys::client(&realm.name, &client_id)).await?
+    } else {
+        None
+    };
+    let client = client.ok_or_else(|| invalid_client("unknown client or bad credentials"))?;
+    if client.metadata.token_endpoint_auth_method != method {
+        return Err(invalid_client(
+            "the client must authenticate as it registered (token_endpoint_auth_method)",
+        ));
+    }
+    if method != AuthMethod::None {
+        let ok = match (&secret, &client.secret_hash) {
+            (Some(s), Some(h)) => secrets::matches_hash(s, h),
+            _ => false,
+        };
+        if !ok {
+            return Err(invalid_client("unknown client or bad credentials"));
+        }
+    }
+    Ok(client)
+}
+
+fn decode_form_component(s: &str) -> Option<String> {
+    decode_segment(&s.replace('+', "%20"))
+}
+
+/// `POST /realms/{R}/token`.
+pub(super) async fn token<H: Host>(req: &Request, host: &H, realm: &Realm) -> Result<Response> {
+    let form = req
+        .form()
+        .ok_or_else(|| Fail::bad_request("the body must be application/x-www-form-urlencoded"))?;
+    let client = authenticate_client(req, host, realm, &form).await?;
+    match form.one("grant_type").map_err(Fail::bad_request)? {
+        Some("authorization_code") => {}
+        Some(_) => {
+            return Err(Fail::new(
+                400,
+                "unsupported_grant_type",
+                "only authorization_code is supported",
+            ));
+        }
+        None => return Err(Fail::bad_request("grant_type is required")),
+    }
+    let code = form
+        .one("code")
+        .map_err(Fail::bad_request)?
+        .ok_or_else(|| Fail::bad_request("code is required"))?;
+    let key = keys::code(&realm.name, &secrets::hash(code));
+    let record: Option<AuthorizationCode> = model::load(host, &key).await?;
+    let record =
+        record.ok_or_else(|| invalid_grant("the code is invalid, expired or already used"))?;
+    // Single use: gone before anything else is decided.
+    host.delete(&key).await?;
+    let now = host.now();
+    if now.secs() >= record.expires_at {
+        return Err(invalid_grant(
+            "the code is invalid, expired or already used",
+        ));
+    }
+    if record.client_id != client.client_id {
+        return Err(invalid_grant("the code was issued to another client"));
+    }
+    if form.one("redirect_uri").map_err(Fail::bad_request)? != Some(record.redirect_uri.as_str()) {
+        return Err(invalid_grant(
+            "redirect_uri does not match the authorization request",
+        ));
+    }
+    let verifier = form.one("code_verifier").map_err(Fail::bad_request)?;
+    match (&record.code_challenge, verifier) {
+        (Some(challenge), Some(v)) => {
+            let well_formed = (43..=128).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+            if !well_formed || !secrets::pkce_s256_matches(v, challenge) {
+                return Err(invalid_grant("PKCE verification failed"));
+            }
+        }
+        (Some(_), None) => return Err(invalid_grant("code_verifier is required")),
+        (None, Some(_)) => {
+            return Err(invalid_grant(
+                "code_verifier given but the request had no code_challenge",
+            ));
+        }
+        (None, None) => {}
+    }
+    let Some(mut sess) = session::find_by_id(host, &realm.name, &record.session_id).await? else {
+        return Err(invalid_grant("the session has ended"));
+    };
+    let user: User = model::load(host, &keys::user(&realm.name, &record.user))
+        .await?
+        .ok_or_else(|| invalid_grant("the user no longer exists"))?;
+    if sess.add_participant(&client.client_id, now) {
+        session::save(host, &realm.name, &sess).await?;
+    }
+    let issuer = realm::issuer(host, &realm.name);
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(issuer));
+    claims.insert("sub".into(), json!(user.sub));
+    claims.insert("aud".into(), json!(client.client_id));
+    claims.insert(
+        "exp".into(),
+        json!(now.plus(realm.config.id_token_ttl_secs).secs()),
+    );
+    claims.insert("iat".into(), json!(now.secs()));
+    claims.insert("auth_time".into(), json!(record.auth_time));
+    if let Some(n) = &record.nonce {
+        claims.insert("nonce".into(), json!(n));
+    }
+    claims.insert("sid".into(), json!(sess.sid_for(&client.client_id)));
+    add_profile_claims(&mut claims, &user, &record.scope);
+    let alg = client.metadata.signing_alg();
+    let signing_key = realm::signing_key(host, realm, alg).await?;
+    let encryption = client.metadata.encryption();
+    let enc_opts = encryption
+        .as_ref()
+        .map(|(_, a, e)| EncryptOptions::new(*a, *e));
+    let encrypt_to = match (&encryption, &enc_opts) {
+        (Some((k, _, _)), Some(o)) => Some((k, o)),
+        _ => None,
+    };
+    let id_token = jwt::sign_and_maybe_encrypt(&claims, &signing_key, alg, None, encrypt_to, host)?;
+    let access_token = access_token(host, realm, &client, &user, &record, &sess.id).await?;
+    let body = json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": realm.config.access_token_ttl_secs,
+        "id_token": id_token,
+        "scope": record.scope,
+    });
+    Ok(Response::json(200, &body))
+}
+
+fn add_profile_claims(claims: &mut Map<String, Value>, user: &User, scope: &str) {
+    let scopes: alloc::vec::Vec<&str> = scope.split(' ').collect();
+    if scopes.contains(&"email")
+        && let Some(e) = &user.email
+    {
+        claims.insert("email".into(), json!(e));
+    }
+    if scopes.contains(&"profile") {
+        if let Some(n) = &user.name {
+            claims.insert("name".into(), json!(n));
+        }
+        claims.insert("preferred_username".into(), json!(user.username));
+    }
+}
+
+/// A JWT access token (RFC 9068) signed with the realm's ES256 key; `sess` names the session
+/// so that a token dies with it.
+async fn access_token<H: Host>(
+    host: &H,
+    realm: &Realm,
+    client: &Client,
+    user: &User,
+    code: &AuthorizationCode,
+    session_id: &str,
+) -> Result<String> {
+    let now = host.now();
+    let issuer = realm::issuer(host, &realm.name);
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(issuer));
+    claims.insert("sub".into(), json!(user.sub));
+    claims.insert("aud".into(), json!(client.client_id));
+    claims.insert("client_id".into(), json!(client.client_id));
+    claims.insert("iat".into(), json!(now.secs()));
+    claims.insert(
+        "exp".into(),
+        json!(now.plus(realm.config.access_token_ttl_secs).secs()),
+    );
+    claims.insert("jti".into(), json!(crate::logout::token::random_id(host)?));
+    claims.insert("scope".into(), json!(code.scope));
+    claims.insert("sess".into(), json!(session_id));
+    claims.insert("username".into(), json!(user.username));
+    let key = realm::signing_key(host, realm, JwsAlg::ES256).await?;
+    Ok(jwt::sign_and_maybe_encrypt(
+        &claims,
+        &key,
+        JwsAlg::ES256,
+        Some(AT_TYP),
+        None,
+        host,
+    )?)
+}
+
+/// `GET/POST /realms/{R}/userinfo` with a bearer access token.
+pub(super) async fn userinfo<H: Host>(req: &Request, host: &H, realm: &Realm) -> Result<Response> {
+    let bearer = match req.bearer() {
+        Some(t) => String::from(t),
+        None => req
+            .form()
+            .and_then(|f| f.get("access_token").map(String::from))
+            .ok_or_else(|| Fail::new(401, "invalid_token", "a bearer access token is required"))?,
+    };
+    let invalid = || {
+        Fail::new(
+            401,
+            "invalid_token",
+            "the access token is invalid or expired",
+        )
+    };
+    let keys_set = realm::public_keys(realm)?;
+    let opened = jwt::open(
+        &bearer,
+        &Verifier::new(&keys_set, &[JwsAlg::ES256]),
+        None,
+        host,
+    )
+    .map_err(|_| invalid())?;
+    if opened.header.get("typ").and_then(Value::as_str) != Some(AT_TYP) {
+        return Err(invalid());
+    }
+    let mut v = Validation::new(host.now());
+    v.leeway_secs = 0;
+    let issuer = realm::issuer(host, &realm.name);
+    v.issuer = Some(&issuer);
+    jwt::validate(&opened.claims, &v).map_err(|_| invalid())?;
+    let claims = &opened.claims;
+    let sess_id = claims
+        .get("sess")
+        .and_then(Value::as_str)
+        .ok_or_else(invalid)?;
+    if session::find_by_id(host, &realm.name, sess_id)
+        .await?
+        .is_none()
+    {
+        return Err(Fail::new(
+            401,
+            "invalid_token",
+            "the session behind this access token has ended",
+        ));
+    }
+    let username = claims
+        .get("username")
+        .and_then(Value::as_str)
+        .ok_or_else(invalid)?;
+    let user: User = model::load(host, &keys::user(&realm.name, username))
+        .await?
+        .ok_or_else(invalid)?;
+    let mut out = Map::new();
+    out.insert("sub".into(), json!(user.sub));
+    add_profile_claims(
+        &mut out,
+        &user,
+        claims.get("scope").and_then(Value::as_str).unwrap_or(""),
+    );
+    Ok(Response::json(200, &Value::Object(out)))
+}

@@ -1,0 +1,168 @@
+//! Realms and their signing keys: generated on creation, sealed at rest, rotated on request.
+
+use alloc::{format, string::String, vec::Vec};
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, JoseError};
+use crate::host::Host;
+use crate::jose::jwk::KeyType;
+use crate::jose::{Jwk, JwsAlg};
+use crate::model::{self, KeyStatus, Realm, RealmConfig, RealmKey, SealedKey, keys};
+use crate::secrets;
+
+/// RSA modulus size of realm keys.
+pub const RSA_BITS: usize = 2048;
+
+/// Whether `name` is a valid realm name: 1–64 of `a-z 0-9 - _`.
+pub fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// The issuer of realm `name`.
+pub fn issuer<H: Host>(host: &H, name: &str) -> String {
+    format!("{}/realms/{name}", host.config().base_url)
+}
+
+fn seal_context(realm: &str, kid: &str) -> String {
+    format!("oidc-edge {}", keys::signing_key(realm, kid))
+}
+
+/// Generate one EC and one RSA key, seal and store the private halves, return their entries.
+async fn new_keys<H: Host>(host: &H, realm: &str) -> Result<Vec<RealmKey>, Error> {
+    let mut out = Vec::new();
+    for kty in [KeyType::EcP256, KeyType::Rsa] {
+        let mut key = match kty {
+            KeyType::EcP256 => Jwk::generate_ec(host)?,
+            KeyType::Rsa => Jwk::generate_rsa(RSA_BITS, host)?,
+        };
+        key.key_use = Some(String::from("sig"));
+        let kid = key.kid.clone().ok_or(JoseError::InvalidKey("no kid"))?;
+        let private =
+            serde_json::to_vec(&key.to_value()).map_err(|_| JoseError::Crypto("key encoding"))?;
+        let sealed = secrets::seal(
+            &host.config().master_key,
+            &seal_context(realm, &kid),
+            &private,
+            host,
+        )?;
+        model::save(
+            host,
+            &keys::signing_key(realm, &kid),
+            &SealedKey {
+                kid: kid.clone(),
+                sealed,
+            },
+            None,
+        )
+        .await
+        .map_err(store)?;
+        out.push(RealmKey {
+            kid,
+            kty: String::from(match kty {
+                KeyType::EcP256 => "EC",
+                KeyType::Rsa => "RSA",
+            }),
+            status: KeyStatus::Active,
+            public: key.to_public().to_value(),
+        });
+    }
+    Ok(out)
+}
+
+/// A store failure as a core error.
+pub fn store(e: crate::host::StoreError) -> Error {
+    Error::Store(e)
+}
+
+/// Create realm `name` with `config` and fresh keys.
+pub async fn create<H: Host>(
+    host: &H,
+    name: &str,
+    mut config: RealmConfig,
+) -> Result<Realm, Error> {
+    let registration_token_hash = config.registration_token.take().map(|t| secrets::hash(&t));
+    let keys = new_keys(host, name).await?;
+    let realm = Realm {
+        name: String::from(name),
+        config,
+        registration_token_hash,
+        keys,
+        created: host.now().secs(),
+    };
+    model::save(host, &keys::realm(name), &realm, None)
+        .await
+        .map_err(store)?;
+    Ok(realm)
+}
+
+/// Load realm `name`.
+pub async fn load<H: Host>(host: &H, name: &str) -> Result<Option<Realm>, Error> {
+    model::load(host, &keys::realm(name)).await.map_err(store)
+}
+
+/// Rotate: new active keys; the current ones become previous (still in the JWKS); keys that
+/// were already previous are deleted.
+pub async fn rotate<H: Host>(host: &H, realm: &mut Realm) -> Result<(), Error> {
+    let fresh = new_keys(host, &realm.name).await?;
+    let mut kept = Vec::new();
+    for k in realm.keys.drain(..) {
+        match k.status {
+            KeyStatus::Active => kept.push(RealmKey {
+                status: KeyStatus::Previous,
+                ..k
+            }),
+            KeyStatus::Previous => host
+                .delete(&keys::signing_key(&realm.name, &k.kid))
+                .await
+                .map_err(store)?,
+        }
+    }
+    realm.keys = fresh;
+    realm.keys.extend(kept);
+    model::save(host, &keys::realm(&realm.name), realm, None)
+        .await
+        .map_err(store)
+}
+
+/// The public JWKS: active and previous keys.
+pub fn jwks(realm: &Realm) -> Value {
+    let mut m = Map::new();
+    m.insert(
+        String::from("keys"),
+        Value::Array(realm.keys.iter().map(|k| k.public.clone()).collect()),
+    );
+    Value::Object(m)
+}
+
+/// The active private key that signs with `alg`.
+pub async fn signing_key<H: Host>(host: &H, realm: &Realm, alg: JwsAlg) -> Result<Jwk, Error> {
+    let kty = match alg.key_type() {
+        KeyType::EcP256 => "EC",
+        KeyType::Rsa => "RSA",
+    };
+    let entry = realm
+        .keys
+        .iter()
+        .find(|k| k.status == KeyStatus::Active && k.kty == kty)
+        .ok_or(JoseError::NoMatchingKey)?;
+    let sealed: SealedKey = model::load(host, &keys::signing_key(&realm.name, &entry.kid))
+        .await
+        .map_err(store)?
+        .ok_or(JoseError::NoMatchingKey)?;
+    let private = secrets::unseal(
+        &host.config().master_key,
+        &seal_context(&realm.name, &entry.kid),
+        &sealed.sealed,
+    )?;
+    let json = core::str::from_utf8(&private).map_err(|_| JoseError::Decrypt)?;
+    Ok(Jwk::from_json(json)?)
+}
+
+/// The realm's public keys as a set, for verifying its own tokens.
+pub fn public_keys(realm: &Realm) -> Result<crate::jose::JwkSet, Error> {
+    Ok(crate::jose::JwkSet::from_value(&jwks(realm))?)
+}

@@ -1,0 +1,488 @@
+//! Client metadata (RFC 7591 §2, OIDC Dynamic Registration, Back-Channel Logout §2.2):
+//! parsed, defaulted and validated in one place for the admin API and dynamic registration.
+
+use alloc::{format, string::String, vec, vec::Vec};
+use core::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::jose::jwk::{KeyOp, KeyType};
+use crate::jose::{ContentEnc, JwkSet, JwsAlg, KeyMgmtAlg};
+
+/// Most redirect URIs (or post-logout redirect URIs) one client may register.
+pub const MAX_URIS: usize = 20;
+/// Longest URI accepted.
+pub const MAX_URI_LEN: usize = 2000;
+/// Longest `client_name`.
+pub const MAX_NAME_LEN: usize = 200;
+
+/// Why metadata was refused, in RFC 7591 §3.2.2's terms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MetadataError {
+    /// `invalid_redirect_uri`.
+    RedirectUri(String),
+    /// `invalid_client_metadata`.
+    Metadata(String),
+}
+
+impl MetadataError {
+    /// The OAuth error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::RedirectUri(_) => "invalid_redirect_uri",
+            Self::Metadata(_) => "invalid_client_metadata",
+        }
+    }
+
+    /// The description.
+    pub fn description(&self) -> &str {
+        match self {
+            Self::RedirectUri(d) | Self::Metadata(d) => d,
+        }
+    }
+}
+
+impl fmt::Display for MetadataError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code(), self.description())
+    }
+}
+
+/// How a client authenticates at the token endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// HTTP Basic with client_id and client_secret.
+    ClientSecretBasic,
+    /// client_id and client_secret in the form body.
+    ClientSecretPost,
+    /// A public client: no secret; PKCE required.
+    None,
+}
+
+/// Validated client metadata, with defaults applied.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ClientMetadata {
+    /// Exact-match redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Exact-match post-logout redirect URIs.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// `authorization_code` (and `refresh_token`).
+    pub grant_types: Vec<String>,
+    /// `code`.
+    pub response_types: Vec<String>,
+    /// Token endpoint authentication.
+    pub token_endpoint_auth_method: AuthMethod,
+    /// ID-token signing algorithm.
+    pub id_token_signed_response_alg: String,
+    /// ID-token encryption key management algorithm, if the client wants encryption.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_encrypted_response_alg: Option<String>,
+    /// ID-token content encryption algorithm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_encrypted_response_enc: Option<String>,
+    /// The client's public keys (inline JWKS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<Value>,
+    /// Where logout tokens are POSTed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// Whether logout tokens must carry `sid`.
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Raw {
+    redirect_uris: Option<Value>,
+    post_logout_redirect_uris: Option<Value>,
+    grant_types: Option<Value>,
+    response_types: Option<Value>,
+    token_endpoint_auth_method: Option<Value>,
+    id_token_signed_response_alg: Option<Value>,
+    id_token_encrypted_response_alg: Option<Value>,
+    id_token_encrypted_response_enc: Option<Value>,
+    jwks: Option<Value>,
+    jwks_uri: Option<Value>,
+    backchannel_logout_uri: Option<Value>,
+    backchannel_logout_session_required: Option<Value>,
+    client_name: Option<Value>,
+}
+
+fn meta(msg: impl Into<String>) -> MetadataError {
+    MetadataError::Metadata(msg.into())
+}
+
+fn opt_str(v: Option<Value>, name: &str) -> Result<Option<String>, MetadataError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(meta(format!("{name} must be a string"))),
+    }
+}
+
+fn str_list(
+    v: Option<Value>,
+    name: &str,
+    max: usize,
+) -> Result<Option<Vec<String>>, MetadataError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(a)) => {
+            if a.len() > max {
+                return Err(meta(format!("{name} has more than {max} entries")));
+            }
+            a.into_iter()
+                .map(|x| match x {
+                    Value::String(s) => Ok(s),
+                    _ => Err(meta(format!("{name} must be an array of strings"))),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some)
+        }
+        Some(_) => Err(meta(format!("{name} must be an array of strings"))),
+    }
+}
+
+/// The parts of an absolute URI that the policies below look at.
+#[derive(Debug)]
+pub struct UriParts<'a> {
+    /// Lower-cased scheme.
+    pub scheme: String,
+    /// Host, without brackets for IPv6.
+    pub host: &'a str,
+}
+
+/// Parse an absolute `http`/`https` URI without fragment or user info.
+pub fn parse_http_uri(uri: &str) -> Result<UriParts<'_>, String> {
+    if uri.len() > MAX_URI_LEN {
+        return Err(format!("URI longer than {MAX_URI_LEN} characters"));
+    }
+    if uri.chars().any(|c| c.is_ascii_control() || c == ' ') {
+        return Err(String::from("URI contains spaces or control characters"));
+    }
+    if uri.contains('#') {
+        return Err(String::from("URI must not contain a fragment"));
+    }
+    let (scheme, rest) = uri
+        .split_once("://")
+        .ok_or_else(|| String::from("URI must be absolute"))?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return Err(String::from("URI scheme must be http or https"));
+    }
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err(String::from("URI must not contain user information"));
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (h, rest) = v6
+            .split_once(']')
+            .ok_or_else(|| String::from("URI has an invalid IPv6 host"))?;
+        match rest {
+            "" => (h, None),
+            _ => (
+                h,
+                Some(
+                    rest.strip_prefix(':')
+                        .ok_or_else(|| String::from("URI has an invalid port"))?,
+                ),
+            ),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(String::from("URI has no host"));
+    }
+    if let Some(p) = port
+        && (!p.bytes().all(|b| b.is_ascii_digit()) || p.parse::<u16>().is_err())
+    {
+        return Err(String::from("URI has an invalid port"));
+    }
+    Ok(UriParts { scheme, host })
+}
+
+/// Whether `host` names this machine (where plain http is acceptable for redirects).
+pub fn is_loopback_host(host: &str) -> bool {
+    let h = host.to_ascii_lowercase();
+    h == "localhost" || h.ends_with(".localhost") || h == "::1" || h.starts_with("127.")
+}
+
+fn check_redirect_uri(uri: &str, what: &str) -> Result<(), MetadataError> {
+    let parts = parse_http_uri(uri)
+        .map_err(|e| MetadataError::RedirectUri(format!("{what} {uri:?}: {e}")))?;
+    if parts.scheme == "http" && !is_loopback_host(parts.host) {
+        return Err(MetadataError::RedirectUri(format!(
+            "{what} {uri:?}: plain http is only allowed for loopback hosts; use https"
+        )));
+    }
+    Ok(())
+}
+
+impl ClientMetadata {
+    /// Parse and validate client metadata from JSON. `default_alg` is the realm's ID-token
+    /// signing algorithm. Unknown members are ignored (RFC 7591 §2).
+    pub fn from_json(body: &Value, default_alg: &str) -> Result<Self, MetadataError> {
+        let raw =
+            Raw::deserialize(body).map_err(|_| meta("client metadata must be a JSON object"))?;
+        let redirect_uris = str_list(raw.redirect_uris, "redirect_uris", MAX_URIS)?
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| MetadataError::RedirectUri(String::from("redirect_uris is required")))?;
+        for u in &redirect_uris {
+            check_redirect_uri(u, "redirect_uri")?;
+        }
+        let post_logout_redirect_uris = str_list(
+            raw.post_logout_redirect_uris,
+            "post_logout_redirect_uris",
+            MAX_URIS,
+        )?
+        .unwrap_or_default();
+        for u in &post_logout_redirect_uris {
+            check_redirect_uri(u, "post_logout_redirect_uri")?;
+        }
+        let response_types = str_list(raw.response_types, "response_types", 4)?
+            .unwrap_or_else(|| vec![String::from("code")]);
+        if response_types.iter().any(|r| r != "code") || response_types.is_empty() {
+            return Err(meta("only the response type \"code\" is supported"));
+        }
+        let grant_types = str_list(raw.grant_types, "grant_types", 4)?
+            .unwrap_or_else(|| vec![String::from("authorization_code")]);
+        if let Some(g) = grant_types
+            .iter()
+            .find(|g| *g != "authorization_code" && *g != "refresh_token")
+        {
+            return Err(meta(format!("unsupported grant type {g:?}")));
+        }
+        if !grant_types.iter().any(|g| g == "authorization_code") {
+            return Err(meta(
+                "response type \"code\" needs the authorization_code grant type",
+            ));
+        }
+        let token_endpoint_auth_method =
+            match opt_str(raw.token_endpoint_auth_method, "token_endpoint_auth_method")?.as_deref()
+            {
+                None | Some("client_secret_basic") => AuthMethod::ClientSecretBasic,
+                Some("client_secret_post") => AuthMethod::ClientSecretPost,
+                Some("none") => AuthMethod::None,
+                Some(other) => {
+                    return Err(meta(format!(
+                        "unsupported token_endpoint_auth_method {other:?}"
+                    )));
+                }
+            };
+        let alg = opt_str(
+            raw.id_token_signed_response_alg,
+            "id_token_signed_response_alg",
+        )?
+        .unwrap_or_else(|| String::from(default_alg));
+        if alg.parse::<JwsAlg>().is_err() {
+            return Err(meta(format!(
+                "id_token_signed_response_alg {alg:?} is not supported (ES256, RS256, PS256)"
+            )));
+        }
+        if raw.jwks_uri.is_some_and(|v| !v.is_null()) {
+            return Err(meta(
+                "jwks_uri is not supported: register the keys inline with jwks",
+            ));
+        }
+        let jwks = match raw.jwks {
+            None | Some(Value::Null) => None,
+            Some(v) => {
+                JwkSet::from_value(&v).map_err(|e| meta(format!("jwks: {e}")))?;
+                Some(v)
+            }
+        };
+        let enc_alg = opt_str(
+            raw.id_token_encrypted_response_alg,
+            "id_token_encrypted_response_alg",
+        )?;
+        let enc_enc = opt_str(
+            raw.id_token_encrypted_response_enc,
+            "id_token_encrypted_response_enc",
+        )?;
+        let (enc_alg, enc_enc) = match (enc_alg, enc_enc) {
+            (None, None) => (None, None),
+            (None, Some(_)) => {
+                return Err(meta(
+                    "id_token_encrypted_response_enc needs id_token_encrypted_response_alg",
+                ));
+            }
+            (Some(a), e) => {
+                let kalg: KeyMgmtAlg = a.parse().map_err(|_| {
+                    meta(format!(
+                        "id_token_encrypted_response_alg {a:?} is not supported"
+                    ))
+                })?;
+                // OIDC Registration §2: enc defaults to A128CBC-HS256 when alg is given.
+                let e = e.unwrap_or_else(|| String::from(ContentEnc::A128CbcHs256.as_str()));
+                e.parse::<ContentEnc>().map_err(|_| {
+                    meta(format!(
+                        "id_token_encrypted_response_enc {e:?} is not supported"
+                    ))
+                })?;
+                let set = jwks
+                    .as_ref()
+                    .map(JwkSet::from_value)
+                    .transpose()
+                    .map_err(|e| meta(format!("jwks: {e}")))?;
+                let usable = set.is_some_and(|s| {
+                    s.keys.iter().any(|k| {
+                        k.key_type() == kalg.key_type() && k.allows(KeyOp::Encrypt, kalg.as_str())
+                    })
+                });
+                if !usable {
+                    let kind = match kalg.key_type() {
+                        KeyType::EcP256 => "EC P-256",
+                        KeyType::Rsa => "RSA",
+                    };
+                    return Err(meta(format!(
+                        "ID-token encryption with {a} needs an {kind} encryption key in jwks"
+                    )));
+                }
+                (Some(a), Some(e))
+            }
+        };
+        let backchannel_logout_uri = opt_str(raw.backchannel_logout_uri, "backchannel_logout_uri")?;
+        if let Some(u) = &backchannel_logout_uri {
+            parse_http_uri(u).map_err(|e| meta(format!("backchannel_logout_uri {u:?}: {e}")))?;
+        }
+        let backchannel_logout_session_required = match raw.backchannel_logout_session_required {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => b,
+            Some(_) => {
+                return Err(meta(
+                    "backchannel_logout_session_required must be a boolean",
+                ));
+            }
+        };
+        let client_name = opt_str(raw.client_name, "client_name")?;
+        if client_name.as_ref().is_some_and(|n| n.len() > MAX_NAME_LEN) {
+            return Err(meta(format!(
+                "client_name is longer than {MAX_NAME_LEN} characters"
+            )));
+        }
+        Ok(Self {
+            redirect_uris,
+            post_logout_redirect_uris,
+            grant_types,
+            response_types,
+            token_endpoint_auth_method,
+            id_token_signed_response_alg: alg,
+            id_token_encrypted_response_alg: enc_alg,
+            id_token_encrypted_response_enc: enc_enc,
+            jwks,
+            backchannel_logout_uri,
+            backchannel_logout_session_required,
+            client_name,
+        })
+    }
+
+    /// The signing algorithm (validated at registration).
+    pub fn signing_alg(&self) -> JwsAlg {
+        self.id_token_signed_response_alg
+            .parse()
+            .unwrap_or(JwsAlg::RS256)
+    }
+
+    /// The client's encryption key and algorithms, when it registered ID-token encryption.
+    pub fn encryption(&self) -> Option<(crate::jose::Jwk, KeyMgmtAlg, ContentEnc)> {
+        let alg: KeyMgmtAlg = self
+            .id_token_encrypted_response_alg
+            .as_deref()?
+            .parse()
+            .ok()?;
+        let enc: ContentEnc = self
+            .id_token_encrypted_response_enc
+            .as_deref()?
+            .parse()
+            .ok()?;
+        let set = JwkSet::from_value(self.jwks.as_ref()?).ok()?;
+        let key = set
+            .keys
+            .into_iter()
+            .find(|k| k.key_type() == alg.key_type() && k.allows(KeyOp::Encrypt, alg.as_str()))?;
+        Some((key, alg, enc))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(v: Value) -> Result<ClientMetadata, MetadataError> {
+        ClientMetadata::from_json(&v, "RS256")
+    }
+
+    #[test]
+    fn defaults_and_limits() {
+        let m = check(json!({"redirect_uris": ["https://rp.example/cb"]})).unwrap();
+        assert_eq!(m.grant_types, ["authorization_code"]);
+        assert_eq!(m.token_endpoint_auth_method, AuthMethod::ClientSecretBasic);
+        assert_eq!(m.id_token_signed_response_alg, "RS256");
+        assert!(!m.backchannel_logout_session_required);
+        assert_eq!(check(json!({})).unwrap_err().code(), "invalid_redirect_uri");
+        assert_eq!(
+            check(json!({"redirect_uris": ["https://rp.example/cb#x"]}))
+                .unwrap_err()
+                .code(),
+            "invalid_redirect_uri"
+        );
+        assert_eq!(
+            check(json!({"redirect_uris": ["http://rp.example/cb"]}))
+                .unwrap_err()
+                .code(),
+            "invalid_redirect_uri"
+        );
+        assert!(check(json!({"redirect_uris": ["http://127.0.0.1:8080/cb"]})).is_ok());
+        assert_eq!(
+            check(json!({"redirect_uris": ["https://a/cb"], "response_types": ["token"]}))
+                .unwrap_err()
+                .code(),
+            "invalid_client_metadata"
+        );
+        assert_eq!(
+            check(
+                json!({"redirect_uris": ["https://a/cb"], "id_token_signed_response_alg": "none"})
+            )
+            .unwrap_err()
+            .code(),
+            "invalid_client_metadata"
+        );
+        assert_eq!(
+            check(
+                json!({"redirect_uris": ["https://a/cb"], "backchannel_logout_uri": "rp/logout"})
+            )
+            .unwrap_err()
+            .code(),
+            "invalid_client_metadata"
+        );
+        assert_eq!(check(json!({"redirect_uris": ["https://a/cb"], "backchannel_logout_uri": "https://rp:8443/bc?x=1#f"})).unwrap_err().code(), "invalid_client_metadata");
+        let m = check(json!({"redirect_uris": ["https://a/cb"], "backchannel_logout_uri": "https://rp:8443/bc?x=1", "backchannel_logout_session_required": true})).unwrap();
+        assert!(m.backchannel_logout_session_required);
+        let many: Vec<String> = (0..21).map(|i| format!("https://a/{i}")).collect();
+        assert!(check(json!({"redirect_uris": many})).is_err());
+    }
+
+    #[test]
+    fn encryption_needs_a_fitting_key() {
+        let err = check(json!({"redirect_uris": ["https://a/cb"], "id_token_encrypted_response_alg": "RSA-OAEP-256"})).unwrap_err();
+        assert!(err.description().contains("RSA encryption key"), "{err}");
+        let jwks = json!({"keys": [{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","use":"enc"}]});
+        let m = check(json!({"redirect_uris": ["https://a/cb"], "id_token_encrypted_response_alg": "ECDH-ES", "jwks": jwks})).unwrap();
+        assert_eq!(
+            m.id_token_encrypted_response_enc.as_deref(),
+            Some("A128CBC-HS256")
+        );
+        assert!(m.encryption().is_some());
+    }
+}

@@ -1,0 +1,197 @@
+//! Server-side sessions: creation at login, lookup by token, throttled last-access writes,
+//! per-client `sid` derivation, and the end of a session.
+
+use alloc::{string::String, vec::Vec};
+
+use crate::error::Error;
+use crate::host::Host;
+use crate::jose::b64;
+use crate::model::{self, Participant, Realm, Session, User, keys};
+use crate::secrets;
+use crate::time::UnixTime;
+
+/// The session cookie's name.
+pub const COOKIE: &str = "oidc_edge_session";
+
+/// Why a session is over, or `None` while it lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expiry {
+    /// Past `max_expires_at`.
+    MaxTime,
+    /// Idle past the idle timeout.
+    Idle,
+}
+
+impl Session {
+    /// When the idle timeout ends it. `last_access` is written lazily (see [`touch`]), so the
+    /// deadline counts from the last *written* access plus the timeout.
+    pub fn idle_deadline(&self) -> u64 {
+        self.last_access.saturating_add(self.idle_timeout_secs)
+    }
+
+    /// Whether, and why, the session has ended by time at `now`.
+    pub fn expiry(&self, now: UnixTime) -> Option<Expiry> {
+        if now.secs() >= self.max_expires_at {
+            Some(Expiry::MaxTime)
+        } else if now.secs() >= self.idle_deadline() {
+            Some(Expiry::Idle)
+        } else {
+            None
+        }
+    }
+
+    /// The earlier of the two deadlines.
+    pub fn deadline(&self) -> u64 {
+        self.max_expires_at.min(self.idle_deadline())
+    }
+
+    /// The `sid` this session presents to `client_id`: base64url(HMAC-SHA-256(sid_key,
+    /// client_id)). Stable for one client, different across clients, and not reversible to the
+    /// session or to another client's sid.
+    pub fn sid_for(&self, client_id: &str) -> String {
+        let key = b64::decode(&self.sid_key).unwrap_or_default();
+        secrets::hmac_b64(&key, client_id.as_bytes())
+    }
+
+    /// Record that `client_id` received an ID token. Returns whether that is new.
+    pub fn add_participant(&mut self, client_id: &str, now: UnixTime) -> bool {
+        if self.participants.iter().any(|p| p.client_id == client_id) {
+            return false;
+        }
+        self.participants.push(Participant {
+            client_id: String::from(client_id),
+            since: now.secs(),
+        });
+        true
+    }
+}
+
+/// The public id of the session a token (cookie value) opens.
+pub fn id_of(token: &str) -> String {
+    secrets::hash(token)
+}
+
+/// Store TTL for a session: until its maximum lifetime, plus a margin so the sweep (not the
+/// store's expiry) is what ends it and tells the relying parties.
+fn ttl(session: &Session, now: UnixTime) -> u64 {
+    session
+        .max_expires_at
+        .saturating_sub(now.secs())
+        .saturating_add(3600)
+}
+
+/// Start a session for `user`. Returns it and its token (the cookie value, shown once).
+pub async fn create<H: Host>(
+    host: &H,
+    realm: &Realm,
+    user: &User,
+) -> Result<(Session, String), Error> {
+    let now = host.now();
+    let token = secrets::random_token(host)?;
+    let sid_key: [u8; 32] = crate::host::random(host)?;
+    let session = Session {
+        id: id_of(&token),
+        user: user.username.clone(),
+        sub: user.sub.clone(),
+        auth_time: now.secs(),
+        created: now.secs(),
+        last_access: now.secs(),
+        max_expires_at: now.plus(realm.config.session_max_time_secs).secs(),
+        idle_timeout_secs: realm.config.session_idle_time_secs,
+        sid_key: b64::encode(sid_key),
+        participants: Vec::new(),
+    };
+    save(host, &realm.name, &session).await?;
+    let index_ttl = ttl(&session, now);
+    host.put(
+        &keys::user_session(&realm.name, &user.username, &session.id),
+        b"",
+        Some(index_ttl),
+    )
+    .await?;
+    Ok((session, token))
+}
+
+/// Write a session document.
+pub async fn save<H: Host>(host: &H, realm: &str, session: &Session) -> Result<(), Error> {
+    let ttl = ttl(session, host.now());
+    Ok(model::save(host, &keys::session(realm, &session.id), session, Some(ttl)).await?)
+}
+
+/// The live session behind `token`, or `None` when there is none or it has ended by time.
+pub async fn find<H: Host>(host: &H, realm: &str, token: &str) -> Result<Option<Session>, Error> {
+    find_by_id(host, realm, &id_of(token)).await
+}
+
+/// The live session with public id `id`.
+pub async fn find_by_id<H: Host>(
+    host: &H,
+    realm: &str,
+    id: &str,
+) -> Result<Option<Session>, Error> {
+    let Some(s) = model::load::<Session, _>(host, &keys::session(realm, id)).await? else {
+        return Ok(None);
+    };
+    Ok(s.expiry(host.now()).is_none().then_some(s))
+}
+
+/// Note activity. KV takes about one write per second per key, so `last_access` is written
+/// only when it has moved by a tenth of the idle timeout (at least one second): the idle
+/// deadline is then at most that much early, never late.
+pub async fn touch<H: Host>(host: &H, realm: &str, session: &mut Session) -> Result<(), Error> {
+    let now = host.now().secs();
+    let step = (session.idle_timeout_secs / 10).max(1);
+    if now >= session.last_access.saturating_add(step) {
+        session.last_access = now;
+        save(host, realm, session).await?;
+    }
+    Ok(())
+}
+
+/// The `Set-Cookie` value for a session token.
+pub fn cookie(realm: &str, token: &str, secure: bool, max_age: u64) -> String {
+    alloc::format!(
+        "{COOKIE}={token}; Path=/realms/{realm}; Max-Age={max_age}; HttpOnly; SameSite=Lax{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> Session {
+        Session {
+            id: String::from("id"),
+            user: String::from("u"),
+            sub: String::from("s"),
+            auth_time: 100,
+            created: 100,
+            last_access: 100,
+            max_expires_at: 1100,
+            idle_timeout_secs: 300,
+            sid_key: b64::encode([1u8; 32]),
+            participants: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn sid_is_per_client_and_stable() {
+        let s = session();
+        assert_eq!(s.sid_for("rp1"), s.sid_for("rp1"));
+        assert_ne!(s.sid_for("rp1"), s.sid_for("rp2"));
+        let mut other = session();
+        other.sid_key = b64::encode([2u8; 32]);
+        assert_ne!(s.sid_for("rp1"), other.sid_for("rp1"));
+    }
+
+    #[test]
+    fn expiry_by_idle_and_max() {
+        let mut s = session();
+        assert_eq!(s.expiry(UnixTime(399)), None);
+        assert_eq!(s.expiry(UnixTime(400)), Some(Expiry::Idle));
+        s.last_access = 1000;
+        assert_eq!(s.expiry(UnixTime(1099)), None);
+        assert_eq!(s.expiry(UnixTime(1100)), Some(Expiry::MaxTime));
+    }
+}
