@@ -100,6 +100,16 @@ fn bench(c: &mut Criterion) {
         g.bench_function(name, |b| b.iter(|| token::mint(&p, &keys, &e).unwrap()));
     }
     g.finish();
+
+    // The password hash a login pays for (PBKDF2-HMAC-SHA-256, PASSWORD_ITERATIONS rounds).
+    let stored =
+        oidc_edge_core::secrets::hash_password("correct horse battery staple", &e).unwrap();
+    let mut g = c.benchmark_group("password");
+    g.sample_size(20);
+    g.bench_function("verify PBKDF2-SHA256", |b| {
+        b.iter(|| oidc_edge_core::secrets::verify_password("correct horse battery staple", &stored))
+    });
+    g.finish();
 }
 
 criterion_group!(benches, bench);

@@ -46,12 +46,9 @@ fn run(args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    // A command that fails before reading stdin may be gone already: a broken pipe here is
+    // that, and its exit code tells the rest.
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
     child.wait_with_output().unwrap()
 }
 
@@ -299,10 +296,12 @@ fn verify_rejects_with_exit_1_and_bad_input_with_exit_2() {
     let later = (iat + 181).to_string();
     let (code, err) = verify(&jwks, ISS, "rp1", &["--now", &later], &token);
     assert_eq!((code, err.contains("expired")), (1, true), "{err}");
-    // A flipped signature byte.
+    // A flipped signature byte: the signature's first character (the last one also carries
+    // padding bits, and changing those makes the token malformed instead).
     let mut bad = token.trim().to_owned();
-    let last = bad.pop().unwrap();
-    bad.push(if last == 'A' { 'B' } else { 'A' });
+    let at = bad.rfind('.').unwrap() + 1;
+    let first = if &bad[at..=at] == "A" { "B" } else { "A" };
+    bad.replace_range(at..=at, first);
     let (code, err) = verify(&jwks, ISS, "rp1", &[], &bad);
     assert_eq!(code, 1, "{err}");
     // Malformed token, unreadable files, wrong key types: exit 2.
@@ -819,4 +818,64 @@ fn cli_tokens_round_trip_with_jose() {
         signed["token"].as_str().unwrap(),
     );
     assert_eq!((code, err.contains("nonce_present")), (1, true), "{err}");
+}
+
+#[test]
+fn serve_refuses_bad_flags_and_unusable_data_dirs_with_exit_2() {
+    let tmp = Tmp::new("serve");
+    let file = tmp.write("a-file", "x");
+    for args in [
+        &["serve", "--memory", "--data", "somewhere"][..],
+        &["serve", "--addr", "not-an-address"],
+        &["serve", "--no-such-flag"],
+    ] {
+        assert_eq!(run(args, "").status.code(), Some(2), "{args:?}");
+    }
+    let sub = format!("{file}/sub");
+    let (code, err) = fails(&["serve", "--data", &sub, "--addr", "127.0.0.1:0"], "");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("data directory"), "{err}");
+    let (code, err) = fails(&["serve", "--memory", "--base-url", "ftp://x"], "");
+    assert_eq!((code, err.contains("--base-url")), (2, true), "{err}");
+}
+
+#[test]
+fn serve_demo_prints_where_it_listens_and_the_walkthrough() {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--memory", "--demo", "--addr", "127.0.0.1:0"])
+        .env_remove("OIDC_EDGE_ADMIN_TOKEN")
+        .env_remove("OIDC_EDGE_MASTER_KEY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    // The walkthrough's last line names the audit endpoint.
+    while !banner.contains("/audit?") {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        banner.push_str(&line);
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let first = banner.lines().next().unwrap();
+    let base = first.strip_prefix("oidc-edge listening on ").unwrap();
+    assert!(!base.ends_with(":0"), "{first}");
+    for expected in [
+        format!("{base}/realms/demo/.well-known/openid-configuration"),
+        format!("{base}/realms/demo/register"),
+        format!("{base}/realms/demo/authorize?"),
+        format!("{base}/realms/demo/token"),
+        "demo / changeit".to_owned(),
+        "admin token (generated for this run".to_owned(),
+    ] {
+        assert!(
+            banner.contains(&expected),
+            "{expected} missing from\n{banner}"
+        );
+    }
 }

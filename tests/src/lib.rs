@@ -27,3 +27,15 @@ pub fn skip_or_fail(var: &str, what: &str) {
         "\n==================== SKIPPED ====================\n{what} is missing: test skipped (set {var}=1 to make this fail)\n=================================================\n"
     );
 }
+
+/// Start the provider in-process on a free loopback port, in memory; with `demo`, realm `demo`
+/// is seeded (open registration, user `demo` / `changeit`). It stops when dropped.
+pub fn start_server(demo: bool) -> oidc_edge::native::server::RunningServer {
+    use oidc_edge::native::server::{ServerOptions, spawn_for_test};
+    spawn_for_test(ServerOptions {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        demo,
+        ..ServerOptions::default()
+    })
+    .expect("start the test server")
+}

@@ -1,9 +1,13 @@
-//! The `oidc-edge` command line: keys, JWKS, and logout tokens to test relying parties with.
+//! The `oidc-edge` command line: the provider's HTTP server (`serve`), and keys, JWKS, and
+//! logout tokens to test relying parties with.
 //!
 //! Exit codes: 0 success; 1 a token was rejected or an RP did not accept a delivery;
-//! 2 bad input (unreadable file, wrong key for the algorithm, malformed token, bad option).
+//! 2 bad input (unreadable file, wrong key for the algorithm, malformed token, bad option,
+//! unusable data directory or address).
 
 use std::io::{Read as _, Write as _};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -16,7 +20,8 @@ use oidc_edge_core::logout::token::{
 };
 use serde_json::Value;
 
-use super::{OsEntropy, now};
+use super::server::{self, ADMIN_TOKEN_ENV, MASTER_KEY_ENV, ServerOptions};
+use super::{NativeClock, OsEntropy, now};
 
 /// Largest key or JWKS file read, in bytes.
 const MAX_FILE: u64 = 256 * 1024;
@@ -38,6 +43,8 @@ struct Cli {
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the OpenID Provider: an HTTP server with an embedded store.
+    Serve(ServeArgs),
     /// Generate a private signing key (JWK) and print it.
     Keygen {
         /// ES256, RS256 or PS256.
@@ -62,6 +69,36 @@ enum Command {
     /// Mint, verify and send back-channel logout tokens.
     #[command(subcommand, name = "logout-token")]
     LogoutToken(LogoutTokenCommand),
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = format!(
+    "Environment:\n  {ADMIN_TOKEN_ENV}  bearer token of the admin API (default: generated into the data \
+     directory and printed once; with --memory, printed at every start)\n  {MASTER_KEY_ENV}   \
+     base64url of 32 bytes sealing the signing keys (default: generated into the data directory)"
+))]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
+    addr: SocketAddr,
+    /// Public base URL (default http://ADDR); the issuer of realm R is URL/realms/R.
+    #[arg(long = "base-url", value_name = "URL")]
+    base_url: Option<String>,
+    /// Data directory: the store and generated secrets.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "./.oidc-edge",
+        conflicts_with = "memory"
+    )]
+    data: PathBuf,
+    /// Keep everything in memory instead: nothing survives a restart.
+    #[arg(long)]
+    memory: bool,
+    /// Provision realm `demo` (open registration, user demo / changeit) and print a
+    /// walkthrough.
+    #[arg(long)]
+    demo: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -186,6 +223,7 @@ fn one_line(s: &str) -> String {
 
 fn run(command: Command) -> Result<(), Failure> {
     match command {
+        Command::Serve(args) => serve(args),
         Command::Keygen {
             alg,
             bits,
@@ -224,6 +262,21 @@ fn run(command: Command) -> Result<(), Failure> {
             timeout_ms,
         }) => send(&uri, &args, timeout_ms),
     }
+}
+
+fn serve(args: ServeArgs) -> Result<(), Failure> {
+    let opts = ServerOptions {
+        addr: args.addr,
+        base_url: args.base_url,
+        data: (!args.memory).then_some(args.data),
+        demo: args.demo,
+        admin_token: None,
+        master_key: None,
+        clock: NativeClock::system(),
+    }
+    .secrets_from_env()
+    .map_err(|e| Failure::Input(e.to_string()))?;
+    server::serve_forever(opts).map_err(|e| Failure::Input(e.to_string()))
 }
 
 fn keygen(alg: &str, bits: usize, kid: Option<String>, key_use: &str) -> Result<(), Failure> {

@@ -1,0 +1,520 @@
+//! The native stores behind core's [`Store`]: [`RedbStore`], one `redb` file under the data
+//! directory, and [`MemStore`] for `--memory` and tests. Both keep each value with its expiry
+//! and answer exactly alike: an expired key reads as absent (and is deleted when seen), a list
+//! is a lexicographic prefix scan resuming *after* the cursor, the last key of the page before.
+//!
+//! Both are synchronous inside: the server runs on one thread and a redb transaction is a short
+//! local disk operation, so the `async` of the trait is only there for hosts that need it.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Mutex;
+
+use oidc_edge_core::host::{Clock, ListPage, Store, StoreError};
+use redb::{ReadableDatabase as _, ReadableTable as _, TableDefinition};
+
+use super::NativeClock;
+
+/// The one table: key → (expires at, in Unix seconds, or never; value).
+const ENTRIES: TableDefinition<&str, (Option<u64>, &[u8])> = TableDefinition::new("entries");
+
+/// Whether an entry that expires at `expires_at` is still visible at `now`.
+fn live(expires_at: Option<u64>, now: u64) -> bool {
+    expires_at.is_none_or(|at| now < at)
+}
+
+fn expiry(clock: &NativeClock, ttl_secs: Option<u64>) -> Option<u64> {
+    ttl_secs.map(|ttl| clock.now().plus(ttl).secs())
+}
+
+/// Where a prefix scan starts: at the prefix, or just after the cursor when that lies within.
+fn start_bound<'a>(prefix: &'a str, cursor: Option<&'a str>) -> Bound<&'a str> {
+    match cursor {
+        Some(c) if c >= prefix => Bound::Excluded(c),
+        _ => Bound::Included(prefix),
+    }
+}
+
+/// Collect one page from `(key, live)` pairs in key order, starting at the scan's start.
+fn page<I, E>(entries: I, prefix: &str, limit: usize) -> Result<ListPage, E>
+where
+    I: Iterator<Item = Result<(String, bool), E>>,
+{
+    // A zero limit would hand back the same cursor forever.
+    let limit = limit.max(1);
+    let mut keys = Vec::new();
+    for entry in entries {
+        let (key, is_live) = entry?;
+        if !key.starts_with(prefix) {
+            break;
+        }
+        if keys.len() == limit {
+            // Another key follows (live or not): the caller asks again from the last one.
+            let cursor = keys.last().cloned();
+            return Ok(ListPage { keys, cursor });
+        }
+        if is_live {
+            keys.push(key);
+        }
+    }
+    Ok(ListPage { keys, cursor: None })
+}
+
+/// The persistent store: one redb database file (`<data>/store.redb`).
+pub struct RedbStore {
+    db: redb::Database,
+    clock: NativeClock,
+}
+
+impl std::fmt::Debug for RedbStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedbStore").finish_non_exhaustive()
+    }
+}
+
+fn store_error(e: impl Into<redb::Error>) -> StoreError {
+    StoreError(format!("redb: {}", e.into()))
+}
+
+impl RedbStore {
+    /// Open (or create) the database at `path`. Fails when another process has it open.
+    pub fn open(path: &Path, clock: NativeClock) -> Result<Self, StoreError> {
+        let db = redb::Database::create(path).map_err(|e| {
+            StoreError(format!(
+                "cannot open {}: {}",
+                path.display(),
+                redb::Error::from(e)
+            ))
+        })?;
+        // Create the table up front so that read transactions always find it.
+        let txn = db.begin_write().map_err(store_error)?;
+        txn.open_table(ENTRIES).map_err(store_error)?;
+        txn.commit().map_err(store_error)?;
+        Ok(Self { db, clock })
+    }
+
+    fn get_sync(&self, key: &str) -> Result<Option<Vec<u8>>, redb::Error> {
+        let now = self.clock.now().secs();
+        let found = {
+            let txn = self.db.begin_read()?;
+            let table = txn.open_table(ENTRIES)?;
+            table.get(key)?.map(|g| {
+                let (expires_at, value) = g.value();
+                (expires_at, value.to_vec())
+            })
+        };
+        match found {
+            Some((expires_at, value)) if live(expires_at, now) => Ok(Some(value)),
+            Some(_) => {
+                self.remove_if_expired(key, now)?;
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Delete `key` if it is (still) expired at `now`: a fresh value may have been put since.
+    fn remove_if_expired(&self, key: &str, now: u64) -> Result<(), redb::Error> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut table = txn.open_table(ENTRIES)?;
+            let expired = table.get(key)?.is_some_and(|g| !live(g.value().0, now));
+            if expired {
+                table.remove(key)?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn put_sync(&self, key: &str, value: &[u8], ttl_secs: Option<u64>) -> Result<(), redb::Error> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut table = txn.open_table(ENTRIES)?;
+            table.insert(key, (expiry(&self.clock, ttl_secs), value))?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn delete_sync(&self, key: &str) -> Result<(), redb::Error> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut table = txn.open_table(ENTRIES)?;
+            table.remove(key)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn list_sync(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<ListPage, redb::Error> {
+        let now = self.clock.now().secs();
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(ENTRIES)?;
+        let range = table.range::<&str>((start_bound(prefix, cursor), Bound::Unbounded))?;
+        let entries = range.map(|item| {
+            item.map(|(k, v)| (k.value().to_owned(), live(v.value().0, now)))
+                .map_err(redb::Error::from)
+        });
+        page(entries, prefix, limit)
+    }
+
+    /// Delete every expired entry; returns how many. The server runs this now and then so
+    /// that keys nobody reads again (codes, audit events) do not pile up.
+    pub fn purge_expired(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now().secs();
+        let purge = || -> Result<usize, redb::Error> {
+            let txn = self.db.begin_write()?;
+            let removed = {
+                let mut table = txn.open_table(ENTRIES)?;
+                let mut removed = 0;
+                for item in table.extract_if(|_, (expires_at, _)| !live(expires_at, now))? {
+                    item?;
+                    removed += 1;
+                }
+                removed
+            };
+            txn.commit()?;
+            Ok(removed)
+        };
+        purge().map_err(store_error)
+    }
+}
+
+impl Store for RedbStore {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get_sync(key).map_err(store_error)
+    }
+
+    async fn put(&self, key: &str, value: &[u8], ttl_secs: Option<u64>) -> Result<(), StoreError> {
+        self.put_sync(key, value, ttl_secs).map_err(store_error)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.delete_sync(key).map_err(store_error)
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<ListPage, StoreError> {
+        self.list_sync(prefix, cursor, limit).map_err(store_error)
+    }
+}
+
+/// A value with its expiry (Unix seconds), as [`MemStore`] keeps it.
+type MemEntries = BTreeMap<String, (Option<u64>, Vec<u8>)>;
+
+/// An in-memory store with the same semantics as [`RedbStore`]; forgets everything on exit.
+#[derive(Debug, Default)]
+pub struct MemStore {
+    entries: Mutex<MemEntries>,
+    clock: NativeClock,
+}
+
+impl MemStore {
+    /// An empty store reading time from `clock`.
+    pub fn new(clock: NativeClock) -> Self {
+        Self {
+            entries: Mutex::default(),
+            clock,
+        }
+    }
+
+    fn entries(&self) -> Result<std::sync::MutexGuard<'_, MemEntries>, StoreError> {
+        // A poisoned lock means a panic mid-operation; every operation is a single map call,
+        // so the map is still consistent, but say so rather than guess.
+        self.entries
+            .lock()
+            .map_err(|_| StoreError("memory store lock poisoned".into()))
+    }
+
+    /// Delete every expired entry; returns how many.
+    pub fn purge_expired(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now().secs();
+        let mut entries = self.entries()?;
+        let before = entries.len();
+        entries.retain(|_, (expires_at, _)| live(*expires_at, now));
+        Ok(before - entries.len())
+    }
+}
+
+impl Store for MemStore {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let now = self.clock.now().secs();
+        let mut entries = self.entries()?;
+        match entries.get(key) {
+            Some((expires_at, value)) if live(*expires_at, now) => Ok(Some(value.clone())),
+            Some(_) => {
+                entries.remove(key);
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn put(&self, key: &str, value: &[u8], ttl_secs: Option<u64>) -> Result<(), StoreError> {
+        let expires_at = expiry(&self.clock, ttl_secs);
+        self.entries()?
+            .insert(key.to_owned(), (expires_at, value.to_vec()));
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.entries()?.remove(key);
+        Ok(())
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<ListPage, StoreError> {
+        let now = self.clock.now().secs();
+        let entries = self.entries()?;
+        let range = entries.range::<str, _>((start_bound(prefix, cursor), Bound::Unbounded));
+        page(
+            range.map(|(k, (expires_at, _))| {
+                Ok::<_, StoreError>((k.clone(), live(*expires_at, now)))
+            }),
+            prefix,
+            limit,
+        )
+    }
+}
+
+/// The store a native host runs on: persistent (`--data`) or in memory (`--memory`).
+#[derive(Debug)]
+pub enum NativeStore {
+    /// A redb file under the data directory.
+    Redb(RedbStore),
+    /// In memory.
+    Mem(MemStore),
+}
+
+impl NativeStore {
+    /// Delete every expired entry; returns how many.
+    pub fn purge_expired(&self) -> Result<usize, StoreError> {
+        match self {
+            Self::Redb(s) => s.purge_expired(),
+            Self::Mem(s) => s.purge_expired(),
+        }
+    }
+}
+
+impl Store for NativeStore {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self {
+            Self::Redb(s) => s.get(key).await,
+            Self::Mem(s) => s.get(key).await,
+        }
+    }
+
+    async fn put(&self, key: &str, value: &[u8], ttl_secs: Option<u64>) -> Result<(), StoreError> {
+        match self {
+            Self::Redb(s) => s.put(key, value, ttl_secs).await,
+            Self::Mem(s) => s.put(key, value, ttl_secs).await,
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        match self {
+            Self::Redb(s) => s.delete(key).await,
+            Self::Mem(s) => s.delete(key).await,
+        }
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<ListPage, StoreError> {
+        match self {
+            Self::Redb(s) => s.list(prefix, cursor, limit).await,
+            Self::Mem(s) => s.list(prefix, cursor, limit).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oidc_edge_core::UnixTime;
+
+    /// Drive a store future to completion: these stores never wait.
+    fn block<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    struct TmpDir(std::path::PathBuf);
+
+    impl TmpDir {
+        fn new(name: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!(
+                "oidc-edge-store-{name}-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            Self(dir)
+        }
+    }
+
+    impl Drop for TmpDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Run `check` against both stores, each with its own manual clock.
+    fn both(name: &str, check: impl Fn(&NativeStore, &NativeClock)) {
+        let clock = NativeClock::manual(UnixTime(1_000_000));
+        check(&NativeStore::Mem(MemStore::new(clock.clone())), &clock);
+        let dir = TmpDir::new(name);
+        let clock = NativeClock::manual(UnixTime(1_000_000));
+        let store = RedbStore::open(&dir.0.join("store.redb"), clock.clone()).unwrap();
+        check(&NativeStore::Redb(store), &clock);
+    }
+
+    #[test]
+    fn put_get_delete() {
+        both("basic", |s, _| {
+            block(async {
+                assert_eq!(s.get("a").await.unwrap(), None);
+                s.put("a", b"one", None).await.unwrap();
+                assert_eq!(s.get("a").await.unwrap().as_deref(), Some(&b"one"[..]));
+                s.put("a", b"two", None).await.unwrap();
+                assert_eq!(s.get("a").await.unwrap().as_deref(), Some(&b"two"[..]));
+                s.delete("a").await.unwrap();
+                assert_eq!(s.get("a").await.unwrap(), None);
+                s.delete("a").await.unwrap();
+                s.delete("never-there").await.unwrap();
+            });
+        });
+    }
+
+    #[test]
+    fn ttl_expiry() {
+        both("ttl", |s, clock| {
+            block(async {
+                s.put("code/demo/x", b"c", Some(60)).await.unwrap();
+                s.put("realm/demo", b"r", None).await.unwrap();
+                s.put("code/demo/gone", b"g", Some(0)).await.unwrap();
+                assert_eq!(s.get("code/demo/gone").await.unwrap(), None);
+                clock.advance(59);
+                assert!(s.get("code/demo/x").await.unwrap().is_some());
+                let page = s.list("code/", None, 10).await.unwrap();
+                assert_eq!(page.keys, ["code/demo/x"]);
+                clock.advance(1);
+                assert_eq!(s.get("code/demo/x").await.unwrap(), None);
+                assert!(s.list("code/", None, 10).await.unwrap().keys.is_empty());
+                assert!(s.get("realm/demo").await.unwrap().is_some());
+                // A fresh put after expiry is visible again.
+                s.put("code/demo/x", b"new", Some(60)).await.unwrap();
+                assert_eq!(
+                    s.get("code/demo/x").await.unwrap().as_deref(),
+                    Some(&b"new"[..])
+                );
+                clock.advance(3600);
+                s.put("audit/demo/1", b"a", Some(10)).await.unwrap();
+                assert_eq!(s.purge_expired().unwrap(), 1);
+                assert!(s.get("realm/demo").await.unwrap().is_some());
+                assert!(s.get("audit/demo/1").await.unwrap().is_some());
+            });
+        });
+    }
+
+    #[test]
+    fn prefix_listing_across_pages() {
+        both("list", |s, clock| {
+            block(async {
+                for k in [
+                    "usess/demo/alice/1",
+                    "usess/demo/alice/2",
+                    "usess/demo/alice/3",
+                ] {
+                    s.put(k, b"", None).await.unwrap();
+                }
+                s.put("usess/demo/alice/4", b"", Some(5)).await.unwrap();
+                s.put("usess/demo/alice/5", b"", None).await.unwrap();
+                // Neighbours that share part of the prefix stay out.
+                s.put("usess/demo/alic", b"", None).await.unwrap();
+                s.put("usess/demo/alicf/1", b"", None).await.unwrap();
+                s.put("usess/demo/bob/1", b"", None).await.unwrap();
+                clock.advance(5);
+
+                let prefix = "usess/demo/alice/";
+                let mut seen = Vec::new();
+                let mut cursor: Option<String> = None;
+                let mut pages = 0;
+                loop {
+                    let page = s.list(prefix, cursor.as_deref(), 2).await.unwrap();
+                    pages += 1;
+                    assert!(page.keys.len() <= 2);
+                    seen.extend(page.keys.iter().cloned());
+                    match page.cursor {
+                        Some(c) => {
+                            assert_eq!(Some(&c), page.keys.last());
+                            cursor = Some(c);
+                        }
+                        None => break,
+                    }
+                    assert!(pages < 10);
+                }
+                assert_eq!(
+                    seen,
+                    [
+                        "usess/demo/alice/1",
+                        "usess/demo/alice/2",
+                        "usess/demo/alice/3",
+                        "usess/demo/alice/5"
+                    ]
+                );
+                assert_eq!(pages, 2);
+
+                let all = s.list("usess/", None, 100).await.unwrap();
+                assert_eq!(all.keys.len(), 7);
+                assert_eq!(all.cursor, None);
+                let exact = s.list("usess/demo/", None, 7).await.unwrap();
+                assert_eq!(exact.cursor, None, "no key follows the 7th");
+                assert!(s.list("nothing/", None, 10).await.unwrap().keys.is_empty());
+                // A cursor before the prefix starts at the prefix.
+                let from = s.list(prefix, Some("a"), 1).await.unwrap();
+                assert_eq!(from.keys, ["usess/demo/alice/1"]);
+                // A zero limit still makes progress.
+                assert_eq!(s.list(prefix, None, 0).await.unwrap().keys.len(), 1);
+            });
+        });
+    }
+
+    #[test]
+    fn redb_persists_and_refuses_a_second_opener() {
+        let dir = TmpDir::new("persist");
+        let path = dir.0.join("store.redb");
+        let clock = NativeClock::manual(UnixTime(10));
+        {
+            let s = RedbStore::open(&path, clock.clone()).unwrap();
+            block(s.put("realm/demo", b"kept", None)).unwrap();
+            assert!(RedbStore::open(&path, clock.clone()).is_err());
+        }
+        let s = RedbStore::open(&path, clock).unwrap();
+        assert_eq!(
+            block(s.get("realm/demo")).unwrap().as_deref(),
+            Some(&b"kept"[..])
+        );
+    }
+}
