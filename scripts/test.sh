@@ -3,7 +3,8 @@
 #
 # Set-up is pinned and stays inside the repository's ignored folders:
 #   - the wasm32-unknown-unknown target (rustup), for the no_std build of core;
-#   - tests/js/node_modules from tests/js/package-lock.json (`npm ci`), for interop with `jose`.
+#   - tests/js/node_modules from tests/js/package-lock.json (`npm ci`), for interop with the
+#     `jose` and `openid-client` packages.
 # Optional resources make tests print a SKIPPED notice; CI sets OIDC_EDGE_REQUIRE_VECTORS=1 and
 # OIDC_EDGE_REQUIRE_INTEROP=1 so that a missing one fails instead.
 set -euo pipefail
