@@ -35,6 +35,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "no_std core for wasm32"
 cargo build -p oidc-edge-core --no-default-features --target wasm32-unknown-unknown --locked
 
+step "the Workers binding compiles for wasm32 (edge/src/worker)"
+cargo build -p oidc-edge --target wasm32-unknown-unknown --locked
+
 step "tests"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -122,6 +122,51 @@ pub trait Store {
 pub trait Clock {
     /// Now, in whole seconds since the epoch.
     fn now(&self) -> crate::UnixTime;
+
+    /// Now, in milliseconds since the epoch (delivery retries are scheduled in ms).
+    fn now_ms(&self) -> u64 {
+        self.now().secs().saturating_mul(1000)
+    }
+}
+
+/// One back-channel logout POST for the host to perform.
+#[derive(Clone, Copy, Debug)]
+pub struct Post<'a> {
+    /// The RP's `backchannel_logout_uri`.
+    pub uri: &'a str,
+    /// The form body, `logout_token=...`.
+    pub body: &'a str,
+    /// Give up after this long.
+    pub timeout_ms: u64,
+    /// Whether the URI may resolve to loopback or private addresses (the realm's
+    /// `allow_private_uris`); when not, the host refuses such addresses (SSRF guard).
+    pub allow_private: bool,
+}
+
+/// What came of a POST.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PostOutcome {
+    /// The RP answered with this status.
+    Status(u16),
+    /// No answer within the timeout.
+    Timeout,
+    /// No answer: the reason (connection refused, DNS, TLS, refused by the SSRF guard...).
+    Failed(alloc::string::String),
+}
+
+/// The host's side of back-channel logout: a durable queue for deliveries, and HTTP.
+#[allow(async_fn_in_trait)] // Workers futures are !Send: no Send bound, by design.
+pub trait Deliver {
+    /// Put deliveries on the host's durable queue. Must not return before they are durable:
+    /// the logout call answers only after this, so a crash can repeat a delivery but never
+    /// lose one. Native: the store's outbox; Workers: a Queue.
+    async fn enqueue(
+        &self,
+        deliveries: alloc::vec::Vec<crate::logout::delivery::Delivery>,
+    ) -> Result<(), StoreError>;
+
+    /// POST a logout token.
+    async fn post(&self, post: Post<'_>) -> PostOutcome;
 }
 
 /// Settings the host owns: where the provider is reachable and its secrets.
@@ -134,6 +179,8 @@ pub struct HostConfig {
     pub admin_token: alloc::string::String,
     /// The 256-bit key that seals private signing keys at rest (AES-256-GCM).
     pub master_key: [u8; 32],
+    /// Timeouts, retries and concurrency of back-channel deliveries.
+    pub delivery: crate::logout::delivery::DeliveryPolicy,
 }
 
 impl fmt::Debug for HostConfig {
@@ -142,12 +189,13 @@ impl fmt::Debug for HostConfig {
             .field("base_url", &self.base_url)
             .field("admin_token", &"[redacted]")
             .field("master_key", &"[redacted]")
+            .field("delivery", &self.delivery)
             .finish()
     }
 }
 
 /// Everything the provider needs from its host.
-pub trait Host: Store + Clock + Entropy {
+pub trait Host: Store + Clock + Entropy + Deliver {
     /// The host's settings.
     fn config(&self) -> &HostConfig;
 

@@ -69,7 +69,7 @@ pub struct ClientMetadata {
     /// Exact-match post-logout redirect URIs.
     #[serde(default)]
     pub post_logout_redirect_uris: Vec<String>,
-    /// `authorization_code` (and `refresh_token`).
+    /// `authorization_code` (the only grant type the provider issues).
     pub grant_types: Vec<String>,
     /// `code`.
     pub response_types: Vec<String>,
@@ -217,6 +217,41 @@ pub fn is_loopback_host(host: &str) -> bool {
     h == "localhost" || h.ends_with(".localhost") || h == "::1" || h.starts_with("127.")
 }
 
+/// Whether `host` names a loopback, private, link-local, shared or otherwise non-public
+/// address (literal IPs and `localhost`; names are checked again after resolution by hosts).
+pub fn is_private_host(host: &str) -> bool {
+    use core::net::{IpAddr, Ipv4Addr};
+    if is_loopback_host(host) || host.eq_ignore_ascii_case("localhost.") {
+        return true;
+    }
+    let v4_private = |a: Ipv4Addr| {
+        let o = a.octets();
+        a.is_private()
+            || a.is_loopback()
+            || a.is_link_local()
+            || a.is_unspecified()
+            || a.is_broadcast()
+            || a.is_multicast()
+            || (o[0] == 100 && (64..128).contains(&o[1])) // shared address space (CGNAT)
+            || o[0] == 0
+    };
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V4(a)) => v4_private(a),
+        Ok(IpAddr::V6(a)) => {
+            if let Some(v4) = a.to_ipv4_mapped() {
+                return v4_private(v4);
+            }
+            let seg = a.segments();
+            a.is_loopback()
+                || a.is_unspecified()
+                || a.is_multicast()
+                || (seg[0] & 0xfe00) == 0xfc00 // unique local
+                || (seg[0] & 0xffc0) == 0xfe80 // link local
+        }
+        Err(_) => false,
+    }
+}
+
 fn check_redirect_uri(uri: &str, what: &str) -> Result<(), MetadataError> {
     let parts = parse_http_uri(uri)
         .map_err(|e| MetadataError::RedirectUri(format!("{what} {uri:?}: {e}")))?;
@@ -231,7 +266,15 @@ fn check_redirect_uri(uri: &str, what: &str) -> Result<(), MetadataError> {
 impl ClientMetadata {
     /// Parse and validate client metadata from JSON. `default_alg` is the realm's ID-token
     /// signing algorithm. Unknown members are ignored (RFC 7591 §2).
-    pub fn from_json(body: &Value, default_alg: &str) -> Result<Self, MetadataError> {
+    ///
+    /// `allow_private` is the realm's `allow_private_uris`: without it, a
+    /// `backchannel_logout_uri` naming a loopback or private address is refused (SSRF guard;
+    /// hosts check resolved addresses again when they deliver).
+    pub fn from_json(
+        body: &Value,
+        default_alg: &str,
+        allow_private: bool,
+    ) -> Result<Self, MetadataError> {
         let raw =
             Raw::deserialize(body).map_err(|_| meta("client metadata must be a JSON object"))?;
         let redirect_uris = str_list(raw.redirect_uris, "redirect_uris", MAX_URIS)?
@@ -353,7 +396,13 @@ impl ClientMetadata {
         };
         let backchannel_logout_uri = opt_str(raw.backchannel_logout_uri, "backchannel_logout_uri")?;
         if let Some(u) = &backchannel_logout_uri {
-            parse_http_uri(u).map_err(|e| meta(format!("backchannel_logout_uri {u:?}: {e}")))?;
+            let parts = parse_http_uri(u)
+                .map_err(|e| meta(format!("backchannel_logout_uri {u:?}: {e}")))?;
+            if !allow_private && is_private_host(parts.host) {
+                return Err(meta(format!(
+                    "backchannel_logout_uri {u:?} points at a loopback or private address, which this realm does not allow (allow_private_uris)"
+                )));
+            }
         }
         let backchannel_logout_session_required = match raw.backchannel_logout_session_required {
             None | Some(Value::Null) => false,
@@ -420,7 +469,7 @@ mod tests {
     use serde_json::json;
 
     fn check(v: Value) -> Result<ClientMetadata, MetadataError> {
-        ClientMetadata::from_json(&v, "RS256")
+        ClientMetadata::from_json(&v, "RS256", false)
     }
 
     #[test]
@@ -469,6 +518,33 @@ mod tests {
         assert_eq!(check(json!({"redirect_uris": ["https://a/cb"], "backchannel_logout_uri": "https://rp:8443/bc?x=1#f"})).unwrap_err().code(), "invalid_client_metadata");
         let m = check(json!({"redirect_uris": ["https://a/cb"], "backchannel_logout_uri": "https://rp:8443/bc?x=1", "backchannel_logout_session_required": true})).unwrap();
         assert!(m.backchannel_logout_session_required);
+        for private in [
+            "http://127.0.0.1:9/bc",
+            "http://localhost/bc",
+            "https://10.1.2.3/bc",
+            "https://[::1]/bc",
+            "http://192.168.0.1/bc",
+            "http://169.254.169.254/latest",
+            "http://[::ffff:10.0.0.1]/bc",
+        ] {
+            let err = check(
+                json!({"redirect_uris": ["https://a/cb"], "backchannel_logout_uri": private}),
+            )
+            .unwrap_err();
+            assert!(
+                err.description().contains("allow_private_uris"),
+                "{private}: {err}"
+            );
+            assert!(
+                ClientMetadata::from_json(
+                    &json!({"redirect_uris": ["https://a/cb"], "backchannel_logout_uri": private}),
+                    "RS256",
+                    true
+                )
+                .is_ok()
+            );
+        }
+        assert!(check(json!({"redirect_uris": ["https://a/cb"], "backchannel_logout_uri": "https://8.8.8.8/bc"})).is_ok());
         let many: Vec<String> = (0..21).map(|i| format!("https://a/{i}")).collect();
         assert!(check(json!({"redirect_uris": many})).is_err());
     }

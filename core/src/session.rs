@@ -23,10 +23,18 @@ pub enum Expiry {
 }
 
 impl Session {
-    /// When the idle timeout ends it. `last_access` is written lazily (see [`touch`]), so the
-    /// deadline counts from the last *written* access plus the timeout.
+    /// How far `last_access` may lag behind real activity (see [`touch`]).
+    pub fn touch_step(&self) -> u64 {
+        (self.idle_timeout_secs / 10).max(1)
+    }
+
+    /// When the idle timeout ends it. `last_access` is written lazily (see [`touch`]): the
+    /// real last activity lies within one [`Session::touch_step`] after it, so the deadline
+    /// adds that slack and a session is never ended early, at most one step late.
     pub fn idle_deadline(&self) -> u64 {
-        self.last_access.saturating_add(self.idle_timeout_secs)
+        self.last_access
+            .saturating_add(self.idle_timeout_secs)
+            .saturating_add(self.touch_step())
     }
 
     /// Whether, and why, the session has ended by time at `now`.
@@ -109,6 +117,7 @@ pub async fn create<H: Host>(
         Some(index_ttl),
     )
     .await?;
+    index(host, &realm.name, &session).await?;
     Ok((session, token))
 }
 
@@ -140,12 +149,109 @@ pub async fn find_by_id<H: Host>(
 /// deadline is then at most that much early, never late.
 pub async fn touch<H: Host>(host: &H, realm: &str, session: &mut Session) -> Result<(), Error> {
     let now = host.now().secs();
-    let step = (session.idle_timeout_secs / 10).max(1);
-    if now >= session.last_access.saturating_add(step) {
+    if now >= session.last_access.saturating_add(session.touch_step()) {
+        let before = bucket(session.deadline());
         session.last_access = now;
         save(host, realm, session).await?;
+        if bucket(session.deadline()) != before {
+            index(host, realm, session).await?;
+        }
     }
     Ok(())
+}
+
+/// Expiry buckets are minutes: the sweep reads every bucket up to the current one.
+fn bucket(deadline_secs: u64) -> u64 {
+    deadline_secs / 60
+}
+
+/// `exp/{bucket}/{R}/{id}`: the expiry index (the store has no expiry events of its own).
+pub fn exp_key(deadline_secs: u64, realm: &str, id: &str) -> String {
+    alloc::format!("exp/{:012}/{realm}/{id}", bucket(deadline_secs))
+}
+
+/// Index a session under its current deadline.
+async fn index<H: Host>(host: &H, realm: &str, session: &Session) -> Result<(), Error> {
+    let ttl = ttl(session, host.now());
+    Ok(host
+        .put(
+            &exp_key(session.deadline(), realm, &session.id),
+            b"",
+            Some(ttl),
+        )
+        .await?)
+}
+
+/// Load a session whether or not its time is up (the sweep and the admin API need that).
+pub async fn load_any<H: Host>(host: &H, realm: &str, id: &str) -> Result<Option<Session>, Error> {
+    Ok(model::load(host, &keys::session(realm, id)).await?)
+}
+
+/// Remove a session and its user index (the expiry index is cleaned by the sweep).
+pub async fn remove<H: Host>(host: &H, realm: &str, session: &Session) -> Result<(), Error> {
+    host.delete(&keys::session(realm, &session.id)).await?;
+    host.delete(&keys::user_session(realm, &session.user, &session.id))
+        .await?;
+    Ok(())
+}
+
+/// End every session whose deadline has passed, telling its relying parties: reads the
+/// expiry index up to and including the current minute. Returns how many sessions ended.
+/// Sessions touched since they were indexed are re-indexed, not ended.
+pub async fn sweep<H: Host>(host: &H) -> Result<usize, Error> {
+    let now = host.now();
+    let current = bucket(now.secs());
+    let mut ended = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = host.list("exp/", cursor.as_deref(), 100).await?;
+        for key in &page.keys {
+            let mut parts = key.splitn(4, '/');
+            let (_, b, realm_name, id) = (parts.next(), parts.next(), parts.next(), parts.next());
+            let (Some(Ok(b)), Some(realm_name), Some(id)) =
+                (b.map(str::parse::<u64>), realm_name, id)
+            else {
+                host.delete(key).await?;
+                continue;
+            };
+            if b > current {
+                return Ok(ended);
+            }
+            let keep = match load_any(host, realm_name, id).await? {
+                None => false,
+                Some(s) => match s.expiry(now) {
+                    Some(why) => {
+                        let cause = match why {
+                            Expiry::MaxTime => crate::logout::LogoutCause::SessionMaxTimeout,
+                            Expiry::Idle => crate::logout::LogoutCause::SessionIdleTimeout,
+                        };
+                        match crate::realm::load(host, realm_name).await? {
+                            Some(realm) => {
+                                crate::logout::end::end_session(host, &realm, &s, cause).await?;
+                                ended += 1;
+                            }
+                            None => remove(host, realm_name, &s).await?,
+                        }
+                        false
+                    }
+                    // Touched since it was indexed here: index it where it is now due.
+                    None if exp_key(s.deadline(), realm_name, id) != *key => {
+                        index(host, realm_name, &s).await?;
+                        false
+                    }
+                    // Due later in the current minute: keep the entry.
+                    None => true,
+                },
+            };
+            if !keep {
+                host.delete(key).await?;
+            }
+        }
+        match page.cursor {
+            Some(c) if !page.keys.is_empty() => cursor = Some(c),
+            _ => return Ok(ended),
+        }
+    }
 }
 
 /// The `Set-Cookie` value for a session token.
@@ -188,8 +294,9 @@ mod tests {
     #[test]
     fn expiry_by_idle_and_max() {
         let mut s = session();
-        assert_eq!(s.expiry(UnixTime(399)), None);
-        assert_eq!(s.expiry(UnixTime(400)), Some(Expiry::Idle));
+        // Idle 300 s plus one touch step (30 s) of slack.
+        assert_eq!(s.expiry(UnixTime(429)), None);
+        assert_eq!(s.expiry(UnixTime(430)), Some(Expiry::Idle));
         s.last_access = 1000;
         assert_eq!(s.expiry(UnixTime(1099)), None);
         assert_eq!(s.expiry(UnixTime(1100)), Some(Expiry::MaxTime));

@@ -12,11 +12,13 @@ use std::task::{Context, Poll, Waker};
 
 use oidc_edge_core::UnixTime;
 use oidc_edge_core::host::{
-    Clock, Entropy, EntropyError, Host, HostConfig, ListPage, Store, StoreError,
+    Clock, Deliver, Entropy, EntropyError, Host, HostConfig, ListPage, Post, PostOutcome, Store,
+    StoreError,
 };
 use oidc_edge_core::http::{Method, Request, Response};
 use oidc_edge_core::jose::jws::Verifier;
 use oidc_edge_core::jose::{JwkSet, JwsAlg, b64, jwt};
+use oidc_edge_core::logout::delivery::{self, Delivery, DeliveryPolicy};
 use oidc_edge_core::provider;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -40,6 +42,10 @@ struct TestHost {
     now: Cell<u64>,
     entropy: common::TimeSeeded,
     config: HostConfig,
+    /// Every POST made: (uri, body).
+    posts: RefCell<Vec<(String, String)>>,
+    /// Scripted answers per URI, consumed in order; `Status(200)` once exhausted.
+    answers: RefCell<BTreeMap<String, Vec<PostOutcome>>>,
 }
 
 impl TestHost {
@@ -52,7 +58,15 @@ impl TestHost {
                 base_url: "https://id.example".into(),
                 admin_token: "admin-secret-token".into(),
                 master_key: [42; 32],
+                delivery: DeliveryPolicy {
+                    timeout_ms: 100,
+                    retry_max: 2,
+                    retry_base_ms: 1000,
+                    concurrency: 4,
+                },
             },
+            posts: RefCell::default(),
+            answers: RefCell::default(),
         }
     }
 
@@ -121,6 +135,22 @@ impl Clock for TestHost {
 impl Entropy for TestHost {
     fn fill(&self, dest: &mut [u8]) -> Result<(), EntropyError> {
         self.entropy.fill(dest)
+    }
+}
+
+impl Deliver for TestHost {
+    async fn enqueue(&self, deliveries: Vec<Delivery>) -> Result<(), StoreError> {
+        delivery::outbox_put(self, &deliveries).await
+    }
+    async fn post(&self, post: Post<'_>) -> PostOutcome {
+        self.posts
+            .borrow_mut()
+            .push((post.uri.to_owned(), post.body.to_owned()));
+        let mut answers = self.answers.borrow_mut();
+        match answers.get_mut(post.uri) {
+            Some(list) if !list.is_empty() => list.remove(0),
+            _ => PostOutcome::Status(200),
+        }
     }
 }
 
@@ -502,4 +532,418 @@ fn discovery_advertises_back_channel_logout() {
             .unwrap()
             .contains(&json!("RS256"))
     );
+}
+
+// ---- Back-channel logout --------------------------------------------------------------------
+
+use oidc_edge_core::jose::Jwk;
+use oidc_edge_core::logout::token::{LogoutTokenValidation, verify};
+
+/// Log `session` in to `rp` through authorize + token; returns the ID token's claims.
+fn login(h: &TestHost, rp: &Rp, session: &str, alg: JwsAlg, decrypt: Option<&Jwk>) -> Value {
+    let (verifier, challenge) = pkce();
+    let r = authorize(
+        h,
+        rp,
+        Some(session),
+        &format!("&code_challenge={challenge}&code_challenge_method=S256"),
+    );
+    assert_eq!(r.status, 302, "{}", String::from_utf8_lossy(&r.body));
+    let r = exchange(h, rp, &location_params(&r)["code"], Some(&verifier));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let token = json_of(&r)["id_token"].as_str().unwrap().to_owned();
+    let jwks = h.call(Request::new(Method::Get, "/realms/r1/jwks"));
+    let set = JwkSet::from_json(std::str::from_utf8(&jwks.body).unwrap()).unwrap();
+    let decrypter = decrypt.map(|k| {
+        oidc_edge_core::jose::jwe::Decrypter::new(
+            k,
+            &oidc_edge_core::jose::KeyMgmtAlg::ALL,
+            &oidc_edge_core::jose::ContentEnc::ALL,
+        )
+    });
+    Value::Object(
+        jwt::open(&token, &Verifier::new(&set, &[alg]), decrypter.as_ref(), h)
+            .unwrap()
+            .claims,
+    )
+}
+
+/// The logout tokens POSTed so far, by URI, verified as the RP would (§2.6).
+fn received(h: &TestHost, uri: &str, aud: &str, decrypt: Option<&Jwk>) -> Vec<Value> {
+    let jwks = h.call(Request::new(Method::Get, "/realms/r1/jwks"));
+    let set = JwkSet::from_json(std::str::from_utf8(&jwks.body).unwrap()).unwrap();
+    h.posts
+        .borrow()
+        .iter()
+        .filter(|(u, _)| u == uri)
+        .map(|(_, body)| {
+            let form = oidc_edge_core::http::Params::parse(body.as_bytes());
+            let token = form.get("logout_token").expect("logout_token field");
+            let v = LogoutTokenValidation {
+                issuer: ISS,
+                audience: aud,
+                jwks: &set,
+                algs: &JwsAlg::ALL,
+                decrypt_with: decrypt,
+                now: h.now(),
+                leeway_secs: 0,
+            };
+            Value::Object(
+                verify(token, &v, h, None)
+                    .unwrap_or_else(|e| panic!("{uri}: {e}"))
+                    .claims,
+            )
+        })
+        .collect()
+}
+
+fn run_due(h: &TestHost) -> delivery::RunReport {
+    block_on(delivery::run_due(h)).unwrap()
+}
+
+fn audit(h: &TestHost, event: &str) -> Vec<Value> {
+    let r = h.admin(
+        Method::Get,
+        &format!("/admin/realms/r1/audit?event={event}"),
+        Value::Null,
+    );
+    assert_eq!(r.status, 200);
+    json_of(&r)["result"].as_array().unwrap().clone()
+}
+
+#[test]
+fn logout_reaches_every_rp_that_holds_an_id_token() {
+    let (h, session) = setup();
+    let rp1 = register(
+        &h,
+        json!({"redirect_uris": ["https://rp1.example/cb"], "backchannel_logout_uri": "https://rp1.example/bc", "backchannel_logout_session_required": true}),
+    );
+    let rp2 = register(
+        &h,
+        json!({"redirect_uris": ["https://rp2.example/cb"], "backchannel_logout_uri": "https://rp2.example/bc", "id_token_signed_response_alg": "ES256"}),
+    );
+    let rp3 = register(&h, json!({"redirect_uris": ["https://rp3.example/cb"]}));
+    let enc_key = Jwk::generate_ec(&h).unwrap();
+    let mut public = enc_key.to_public().to_value();
+    public["use"] = json!("enc");
+    let rp4 = register(
+        &h,
+        json!({"redirect_uris": ["https://rp4.example/cb"], "backchannel_logout_uri": "https://rp4.example/bc?tenant=4", "id_token_encrypted_response_alg": "ECDH-ES+A128KW", "id_token_encrypted_response_enc": "A256GCM", "jwks": {"keys": [public]}}),
+    );
+    let _unused = register(
+        &h,
+        json!({"redirect_uris": ["https://rp5.example/cb"], "backchannel_logout_uri": "https://rp5.example/bc"}),
+    );
+    let c1 = login(&h, &rp1, &session, JwsAlg::RS256, None);
+    let c2 = login(&h, &rp2, &session, JwsAlg::ES256, None);
+    login(&h, &rp3, &session, JwsAlg::RS256, None);
+    let c4 = login(&h, &rp4, &session, JwsAlg::RS256, Some(&enc_key));
+
+    let r = h.call(
+        Request::new(Method::Post, "/realms/r1/sessions/logout")
+            .with_header("x-session-token", &session),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        json_of(&r)["backchannel_logout_deliveries"],
+        3,
+        "rp3 has no URI and rp5 never got an ID token"
+    );
+    assert!(r.header("set-cookie").unwrap().contains("Max-Age=0"));
+    // Durable before the answer: three entries in the outbox, nothing sent yet.
+    assert!(h.posts.borrow().is_empty());
+    let report = run_due(&h);
+    assert_eq!((report.attempted, report.pending), (3, 0));
+
+    let t1 = received(&h, "https://rp1.example/bc", &rp1.id, None);
+    let t2 = received(&h, "https://rp2.example/bc", &rp2.id, None);
+    let t4 = received(
+        &h,
+        "https://rp4.example/bc?tenant=4",
+        &rp4.id,
+        Some(&enc_key),
+    );
+    assert_eq!((t1.len(), t2.len(), t4.len()), (1, 1, 1));
+    assert_eq!(
+        t1[0]["sid"], c1["sid"],
+        "session_required: the sid of rp1's ID token"
+    );
+    assert!(t2[0].get("sid").is_none(), "rp2 did not ask for sid");
+    assert!(t4[0].get("sid").is_none());
+    for (t, c) in [(&t1[0], &c1), (&t2[0], &c2), (&t4[0], &c4)] {
+        assert_eq!(t["sub"], c["sub"]);
+        assert_eq!(t["cause"], "CLIENT_LOGOUT");
+        assert!(t["auditTrackingId"].is_string());
+        assert!(t.get("nonce").is_none());
+    }
+    let body = &h.posts.borrow()[0].1;
+    assert!(body.starts_with("logout_token=ey"), "{body}");
+
+    // One audit event per attempt, in AM's words, and one for the session's end.
+    let events = audit(&h, "AM-BACK-CHANNEL-LOGOUT");
+    assert_eq!(events.len(), 3);
+    assert!(events.iter().any(|e| e["operation"]
+        == "Sent logout request to https://rp1.example/bc, which responded with HTTP code 200."));
+    for e in &events {
+        for f in [
+            "_id",
+            "timestamp",
+            "eventName",
+            "transactionId",
+            "userId",
+            "trackingIds",
+            "realm",
+            "component",
+            "operation",
+        ] {
+            assert!(e.get(f).is_some(), "audit event lacks {f}: {e}");
+        }
+        assert_eq!(e["realm"], "/r1");
+    }
+    assert_eq!(audit(&h, "AM-SESSION-LOGGED_OUT").len(), 1);
+
+    // The session is over: authorize asks to log in again; logging out again is refused.
+    let r = authorize(&h, &rp1, Some(&session), "");
+    assert_eq!(r.status, 200, "the login form");
+    let r = h.call(
+        Request::new(Method::Post, "/realms/r1/sessions/logout")
+            .with_header("x-session-token", &session),
+    );
+    assert_eq!(
+        (r.status, json_of(&r)["error"].as_str()),
+        (401, Some("invalid_token"))
+    );
+}
+
+#[test]
+fn transient_failures_are_retried_rejections_are_not_and_exhaustion_dead_letters() {
+    let (h, session) = setup();
+    let rps: Vec<Rp> = (1..=3)
+        .map(|i| register(&h, json!({"redirect_uris": [format!("https://rp{i}.example/cb")], "backchannel_logout_uri": format!("https://rp{i}.example/bc")})))
+        .collect();
+    for rp in &rps {
+        login(&h, rp, &session, JwsAlg::RS256, None);
+    }
+    h.answers.borrow_mut().insert(
+        "https://rp1.example/bc".into(),
+        vec![PostOutcome::Status(503), PostOutcome::Status(200)],
+    );
+    h.answers.borrow_mut().insert(
+        "https://rp2.example/bc".into(),
+        vec![PostOutcome::Status(400)],
+    );
+    h.answers.borrow_mut().insert(
+        "https://rp3.example/bc".into(),
+        vec![PostOutcome::Timeout; 3],
+    );
+    let sessions = json_of(&h.admin(
+        Method::Get,
+        "/admin/realms/r1/sessions?user=alice",
+        Value::Null,
+    ));
+    assert_eq!(sessions["resultCount"], 1);
+    assert_eq!(
+        sessions["result"][0]["clients"].as_array().unwrap().len(),
+        3
+    );
+    let id = sessions["result"][0]["id"].as_str().unwrap().to_owned();
+    let r = h.admin(
+        Method::Delete,
+        &format!("/admin/realms/r1/sessions/{id}"),
+        Value::Null,
+    );
+    assert_eq!(r.status, 204);
+
+    assert_eq!(run_due(&h).attempted, 3);
+    assert_eq!(run_due(&h).attempted, 0, "retries wait for their backoff");
+    h.now.set(h.now.get() + 2);
+    assert_eq!(
+        run_due(&h).attempted,
+        2,
+        "rp1 and rp3 again; rp2 refused for good"
+    );
+    h.now.set(h.now.get() + 3);
+    assert_eq!(run_due(&h).attempted, 1, "rp3's third and last attempt");
+    assert_eq!(run_due(&h).pending, 0);
+
+    let t1 = received(&h, "https://rp1.example/bc", &rps[0].id, None);
+    assert_eq!(t1.len(), 2);
+    assert_ne!(t1[0]["jti"], t1[1]["jti"], "minted afresh per attempt");
+    assert_eq!(
+        t1[0]["auditTrackingId"], t1[1]["auditTrackingId"],
+        "tracking id kept"
+    );
+    assert_eq!(t1[0]["cause"], "SESSION_TERMINATION");
+    assert_eq!(
+        received(&h, "https://rp2.example/bc", &rps[1].id, None).len(),
+        1
+    );
+    assert_eq!(
+        h.posts
+            .borrow()
+            .iter()
+            .filter(|(u, _)| u == "https://rp3.example/bc")
+            .count(),
+        3
+    );
+
+    let ops: Vec<String> = audit(&h, "AM-BACK-CHANNEL-LOGOUT")
+        .iter()
+        .map(|e| e["operation"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ops.len(), 6);
+    assert!(
+        ops.contains(
+            &"Sent logout request to https://rp1.example/bc, which responded with HTTP code 503."
+                .to_owned()
+        )
+    );
+    assert!(
+        ops.contains(
+            &"Sent logout request to https://rp2.example/bc, which responded with HTTP code 400."
+                .to_owned()
+        )
+    );
+    assert_eq!(
+        ops.iter()
+            .filter(|o| o.contains("rp3.example") && o.contains("timeout"))
+            .count(),
+        3
+    );
+    let dead = json_of(&h.admin(
+        Method::Get,
+        "/admin/realms/r1/deliveries?state=dead",
+        Value::Null,
+    ));
+    assert_eq!(dead["resultCount"], 1);
+    assert_eq!(dead["result"][0]["client_id"], rps[2].id.as_str());
+    assert_eq!(audit(&h, "AM-SESSION-DESTROYED").len(), 1);
+}
+
+#[test]
+fn the_sweep_ends_idle_and_overlong_sessions() {
+    let (h, session) = setup(); // idle 600 s, max 8 h
+    let rp = register(
+        &h,
+        json!({"redirect_uris": ["https://rp.example/cb"], "backchannel_logout_uri": "https://rp.example/bc"}),
+    );
+    login(&h, &rp, &session, JwsAlg::RS256, None);
+    // Activity moves the idle deadline: 300 s, touch, 400 s: still alive.
+    h.now.set(h.now.get() + 300);
+    assert_eq!(authorize(&h, &rp, Some(&session), "").status, 302);
+    h.now.set(h.now.get() + 400);
+    assert_eq!(block_on(provider::sweep(&h)).unwrap(), 0);
+    // Idle past 600 s (+ one 60 s touch step of slack, + the minute bucket).
+    h.now.set(h.now.get() + 400);
+    assert_eq!(block_on(provider::sweep(&h)).unwrap(), 1);
+    run_due(&h);
+    let t = received(&h, "https://rp.example/bc", &rp.id, None);
+    assert_eq!(t[0]["cause"], "SESSION_IDLE_TIMEOUT");
+    assert_eq!(audit(&h, "AM-SESSION-IDLE_TIMED_OUT").len(), 1);
+    h.posts.borrow_mut().clear();
+
+    // Max time: 1200 s, however active.
+    assert_eq!(
+        h.admin(
+            Method::Put,
+            "/admin/realms/r1",
+            json!({"session_max_time_secs": 1200, "session_idle_time_secs": 600})
+        )
+        .status,
+        200
+    );
+    let r = h.call(
+        Request::new(Method::Post, "/realms/r1/authenticate")
+            .with_header("content-type", "application/json")
+            .with_body(r#"{"username":"alice","password":"correct horse"}"#),
+    );
+    let s2 = json_of(&r)["tokenId"].as_str().unwrap().to_owned();
+    login(&h, &rp, &s2, JwsAlg::RS256, None);
+    for _ in 0..3 {
+        h.now.set(h.now.get() + 300);
+        assert_eq!(block_on(provider::sweep(&h)).unwrap(), 0);
+        assert_eq!(
+            authorize(&h, &rp, Some(&s2), "").status,
+            302,
+            "still signed in"
+        );
+    }
+    h.now.set(h.now.get() + 299);
+    assert_eq!(
+        block_on(provider::sweep(&h)).unwrap(),
+        0,
+        "one second short of the maximum"
+    );
+    h.now.set(h.now.get() + 1);
+    assert_eq!(block_on(provider::sweep(&h)).unwrap(), 1);
+    run_due(&h);
+    let t = received(&h, "https://rp.example/bc", &rp.id, None);
+    assert_eq!(
+        (t.len(), t[0]["cause"].as_str()),
+        (1, Some("SESSION_MAX_TIMEOUT"))
+    );
+    assert_eq!(
+        block_on(provider::sweep(&h)).unwrap(),
+        0,
+        "nothing left to end"
+    );
+}
+
+#[test]
+fn rp_initiated_logout_redirects_only_to_registered_uris() {
+    let (h, session) = setup();
+    let rp = register(
+        &h,
+        json!({"redirect_uris": ["https://rp.example/cb"], "post_logout_redirect_uris": ["https://rp.example/bye"], "backchannel_logout_uri": "https://rp.example/bc"}),
+    );
+    let (verifier, challenge) = pkce();
+    let r = authorize(
+        &h,
+        &rp,
+        Some(&session),
+        &format!("&code_challenge={challenge}&code_challenge_method=S256"),
+    );
+    let r = exchange(&h, &rp, &location_params(&r)["code"], Some(&verifier));
+    let id_token = json_of(&r)["id_token"].as_str().unwrap().to_owned();
+    let cookie = format!("oidc_edge_session={session}");
+    let bad = h.call(Request::new(Method::Get, &format!("/realms/r1/end_session?id_token_hint={id_token}&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F")).with_header("cookie", &cookie));
+    assert_eq!(bad.status, 400);
+    assert!(bad.header("location").is_none());
+    let r = h.call(Request::new(Method::Get, &format!("/realms/r1/end_session?id_token_hint={id_token}&post_logout_redirect_uri=https%3A%2F%2Frp.example%2Fbye&state=s1")).with_header("cookie", &cookie));
+    assert_eq!(r.status, 302);
+    assert_eq!(
+        r.header("location"),
+        Some("https://rp.example/bye?state=s1")
+    );
+    run_due(&h);
+    let t = received(&h, "https://rp.example/bc", &rp.id, None);
+    assert_eq!(
+        (t.len(), t[0]["cause"].as_str()),
+        (1, Some("CLIENT_LOGOUT"))
+    );
+}
+
+#[test]
+fn private_backchannel_uris_need_the_realm_to_allow_them() {
+    let (h, _) = setup();
+    let body = json!({"redirect_uris": ["https://rp.example/cb"], "backchannel_logout_uri": "http://127.0.0.1:9999/bc"});
+    let r = h.call(
+        Request::new(Method::Post, "/realms/r1/register")
+            .with_header("content-type", "application/json")
+            .with_body(body.to_string()),
+    );
+    assert_eq!(
+        (r.status, json_of(&r)["error"].as_str()),
+        (400, Some("invalid_client_metadata"))
+    );
+    assert_eq!(
+        h.admin(
+            Method::Put,
+            "/admin/realms/r1",
+            json!({"session_idle_time_secs": 600, "allow_private_uris": true})
+        )
+        .status,
+        200
+    );
+    register(&h, body);
 }

@@ -5,6 +5,10 @@ use std::path::{Path, PathBuf};
 
 pub use oidc_edge::native::OsEntropy;
 
+pub mod op;
+pub mod process;
+pub mod rp;
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -28,14 +32,29 @@ pub fn skip_or_fail(var: &str, what: &str) {
     );
 }
 
+/// Options for a test server: a free loopback port, in memory, everything else the default.
+/// Change what a test needs (`clock`, `data`, `delivery`, `sweep_interval`...) and pass them to
+/// [`start_server_with`].
+pub fn test_options() -> oidc_edge::native::server::ServerOptions {
+    oidc_edge::native::server::ServerOptions {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        ..oidc_edge::native::server::ServerOptions::default()
+    }
+}
+
 /// Start the provider in-process on a free loopback port, in memory; with `demo`, realm `demo`
 /// is seeded (open registration, user `demo` / `changeit`). It stops when dropped.
 pub fn start_server(demo: bool) -> oidc_edge::native::server::RunningServer {
-    use oidc_edge::native::server::{ServerOptions, spawn_for_test};
-    spawn_for_test(ServerOptions {
-        addr: "127.0.0.1:0".parse().unwrap(),
+    start_server_with(oidc_edge::native::server::ServerOptions {
         demo,
-        ..ServerOptions::default()
+        ..test_options()
     })
-    .expect("start the test server")
+}
+
+/// Start the provider in-process with `opts`, as given (start from [`test_options`]). It
+/// stops when dropped.
+pub fn start_server_with(
+    opts: oidc_edge::native::server::ServerOptions,
+) -> oidc_edge::native::server::RunningServer {
+    oidc_edge::native::server::spawn_for_test(opts).expect("start the test server")
 }

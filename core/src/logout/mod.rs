@@ -1,5 +1,8 @@
-//! Back-channel logout: the logout token and, later, the fan-out plan and delivery outcomes.
+//! Back-channel logout: logout tokens, the end of a session and its fan-out plan, and the
+//! delivery state machine.
 
+pub mod delivery;
+pub mod end;
 pub mod token;
 
 pub use token::{

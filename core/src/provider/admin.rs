@@ -58,6 +58,40 @@ pub(super) async fn route<H: Host>(req: &Request, host: &H, segs: &[&str]) -> Re
                 _ => Err(super::method_not_allowed()),
             }
         }
+        ["realms", r, "sessions"] if m == Method::Get => {
+            list_sessions(req, host, &load(host, r).await?).await
+        }
+        ["realms", r, "sessions", id] if m == Method::Delete => {
+            let realm = load(host, r).await?;
+            let s = crate::session::load_any(host, r, id)
+                .await?
+                .ok_or_else(|| not_found("session"))?;
+            crate::logout::end::end_session(
+                host,
+                &realm,
+                &s,
+                crate::logout::LogoutCause::SessionTermination,
+            )
+            .await?;
+            Ok(Response::empty(204))
+        }
+        ["realms", r, "audit"] if m == Method::Get => {
+            load(host, r).await?;
+            let q = req.query_params();
+            let since = match q.get("since") {
+                None => 0,
+                Some(t) => crate::audit::parse_rfc3339_ms(t)
+                    .ok_or_else(|| Fail::bad_request("since must be an RFC 3339 date-time"))?,
+            };
+            let events = crate::audit::query(host, r, q.get("event"), since).await?;
+            Ok(Response::json(
+                200,
+                &json!({ "result": events, "resultCount": events.len() }),
+            ))
+        }
+        ["realms", r, "deliveries"] if m == Method::Get => {
+            list_deliveries(req, host, &load(host, r).await?).await
+        }
         ["realms", r, "users", name] => {
             let realm = load(host, r).await?;
             if !valid_username(name) {
@@ -224,8 +258,12 @@ async fn put_client<H: Host>(req: &Request, host: &H, realm: &Realm, id: &str) -
         ));
     }
     let body = json_body(req)?;
-    let metadata = ClientMetadata::from_json(&body, &realm.config.id_token_signing_alg)
-        .map_err(|e| Fail::new(400, e.code(), e.description()))?;
+    let metadata = ClientMetadata::from_json(
+        &body,
+        &realm.config.id_token_signing_alg,
+        realm.config.allow_private_uris,
+    )
+    .map_err(|e| Fail::new(400, e.code(), e.description()))?;
     let key = keys::client(&realm.name, id);
     let existing: Option<Client> = model::load(host, &key).await?;
     // A confidential client keeps its secret unless a new one is given; one is made if none.
@@ -322,5 +360,83 @@ async fn put_user<H: Host>(req: &Request, host: &H, realm: &Realm, name: &str) -
     Ok(Response::json(
         if existing.is_some() { 200 } else { 201 },
         &user_view(&user),
+    ))
+}
+
+fn session_view(s: &crate::model::Session) -> Value {
+    json!({
+        "id": s.id,
+        "user": s.user,
+        "created": s.created,
+        "last_access": s.last_access,
+        "expires": s.deadline(),
+        "clients": s.participants.iter().map(|p| p.client_id.as_str()).collect::<alloc::vec::Vec<_>>(),
+    })
+}
+
+/// `GET /admin/realms/{R}/sessions[?user=NAME]`: live sessions (at most 1000).
+async fn list_sessions<H: Host>(req: &Request, host: &H, realm: &Realm) -> Result<Response> {
+    let q = req.query_params();
+    let now = host.now();
+    let mut out = alloc::vec::Vec::new();
+    let ids: alloc::vec::Vec<String> = match q.get("user") {
+        Some(user) => {
+            if !valid_username(user) {
+                return Err(Fail::bad_request("invalid user name"));
+            }
+            let prefix = format!("usess/{}/{user}/", realm.name);
+            model::list_all(host, &prefix, 1000)
+                .await?
+                .into_iter()
+                .map(|k| String::from(&k[prefix.len()..]))
+                .collect()
+        }
+        None => {
+            let prefix = format!("session/{}/", realm.name);
+            model::list_all(host, &prefix, 1000)
+                .await?
+                .into_iter()
+                .map(|k| String::from(&k[prefix.len()..]))
+                .collect()
+        }
+    };
+    for id in ids {
+        if let Some(s) = crate::session::load_any(host, &realm.name, &id).await?
+            && s.expiry(now).is_none()
+        {
+            out.push(session_view(&s));
+        }
+    }
+    Ok(Response::json(
+        200,
+        &json!({ "result": out, "resultCount": out.len() }),
+    ))
+}
+
+/// `GET /admin/realms/{R}/deliveries[?state=pending|dead]`: deliveries still queued here
+/// (native outbox) and dead letters.
+async fn list_deliveries<H: Host>(req: &Request, host: &H, realm: &Realm) -> Result<Response> {
+    use crate::logout::delivery::Delivery;
+    let want = req.query_params().get("state").map(String::from);
+    let mut out = alloc::vec::Vec::new();
+    let sources: [(&str, String); 2] = [
+        ("pending", String::from("outbox/")),
+        ("dead", format!("dead/{}/", realm.name)),
+    ];
+    for (state, prefix) in sources {
+        if want.as_deref().is_some_and(|w| w != state) {
+            continue;
+        }
+        for k in model::list_all(host, &prefix, 1000).await? {
+            if let Some(d) = model::load::<Delivery, _>(host, &k).await?
+                && d.realm == realm.name
+            {
+                out.push(serde_json::to_value(&d).unwrap_or(Value::Null));
+            }
+        }
+    }
+    Ok(Response::json(
+        200,
+        &json!({ "result": out, "resultCount": out.len() }),
     ))
 }

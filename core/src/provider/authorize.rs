@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{Fail, Result, secure_cookies, valid_username};
 use crate::host::Host;
-use crate::http::{Method, Params, Request, Response, encode_params, html_escape};
+use crate::http::{Params, Request, Response, encode_params, html_escape};
 use crate::model::{self, AuthorizationCode, Client, Realm, User, keys};
 use crate::registry::AuthMethod;
 use crate::{realm, secrets, session};
@@ -64,25 +64,12 @@ impl Validated {
 }
 
 fn error_page(status: u16, title: &str, detail: &str) -> Response {
-    Response::html(
-        status,
-        format!(
-            "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title></head><body style=\"font-family:sans-serif;max-width:32em;margin:4em auto\"><h1>{t}</h1><p>{d}</p></body></html>",
-            t = html_escape(title),
-            d = html_escape(detail)
-        ),
-    )
+    super::page(status, title, detail)
 }
 
 /// `GET/POST /realms/{R}/authorize`.
 pub(super) async fn authorize<H: Host>(req: &Request, host: &H, realm: &Realm) -> Result<Response> {
-    let params = if req.method == Method::Post {
-        req.form().ok_or_else(|| {
-            Fail::bad_request("the body must be application/x-www-form-urlencoded")
-        })?
-    } else {
-        req.query_params()
-    };
+    let params = super::params(req)?;
     let issuer = realm::issuer(host, &realm.name);
     // Until client and redirect URI are verified, errors are shown here, never redirected.
     let one = |name: &str| {
@@ -335,9 +322,7 @@ async fn check_password<H: Host>(
 /// `POST /realms/{R}/login`: the form's answer. On success: a session cookie and back to the
 /// authorization endpoint with the original request.
 pub(super) async fn login<H: Host>(req: &Request, host: &H, realm: &Realm) -> Result<Response> {
-    let form = req
-        .form()
-        .ok_or_else(|| Fail::bad_request("the body must be application/x-www-form-urlencoded"))?;
+    let form = super::form(req)?;
     let csrf_ok = match (req.cookie(CSRF_COOKIE), form.get("csrf")) {
         (Some(c), Some(f)) => secrets::ct_eq(c, f),
         _ => false,

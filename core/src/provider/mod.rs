@@ -5,6 +5,7 @@
 
 mod admin;
 mod authorize;
+mod logout;
 mod register;
 mod token;
 
@@ -132,6 +133,12 @@ async fn route<H: Host>(req: &Request, host: &H) -> Result<Response> {
                 (["register", id], Method::Get | Method::Put | Method::Delete) => {
                     register::manage(req, host, &realm, id).await
                 }
+                (["sessions", "logout"], Method::Post) => {
+                    logout::sessions_logout(req, host, &realm).await
+                }
+                (["end_session"], Method::Get | Method::Post) => {
+                    logout::end_session_endpoint(req, host, &realm).await
+                }
                 (
                     [".well-known", "openid-configuration"]
                     | ["jwks"]
@@ -141,7 +148,9 @@ async fn route<H: Host>(req: &Request, host: &H) -> Result<Response> {
                     | ["token"]
                     | ["userinfo"]
                     | ["register"]
-                    | ["register", _],
+                    | ["register", _]
+                    | ["sessions", "logout"]
+                    | ["end_session"],
                     _,
                 ) => Err(method_not_allowed()),
                 _ => Err(not_found()),
@@ -202,6 +211,33 @@ fn discovery<H: Host>(host: &H, realm: &Realm) -> Response {
     Response::public_json(&doc, 300)
 }
 
+/// The body's form parameters; anything but `application/x-www-form-urlencoded` is refused.
+pub(crate) fn form(req: &Request) -> Result<crate::http::Params> {
+    req.form()
+        .ok_or_else(|| Fail::bad_request("the body must be application/x-www-form-urlencoded"))
+}
+
+/// The request's parameters: the query for GET, the form body for POST.
+pub(crate) fn params(req: &Request) -> Result<crate::http::Params> {
+    if req.method == Method::Post {
+        form(req)
+    } else {
+        Ok(req.query_params())
+    }
+}
+
+/// A small HTML page with a title and one paragraph.
+pub(crate) fn page(status: u16, title: &str, text: &str) -> Response {
+    Response::html(
+        status,
+        format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title></head><body style=\"font-family:sans-serif;max-width:32em;margin:4em auto\"><h1>{t}</h1><p>{x}</p></body></html>",
+            t = crate::http::html_escape(title),
+            x = crate::http::html_escape(text)
+        ),
+    )
+}
+
 /// Whether cookies must carry `Secure`: always, unless the provider is served over plain http.
 pub(crate) fn secure_cookies<H: Host>(host: &H) -> bool {
     !host.config().base_url.starts_with("http://")
@@ -210,6 +246,12 @@ pub(crate) fn secure_cookies<H: Host>(host: &H) -> bool {
 /// Whether a user name is acceptable: 1–128 printable characters, no `/`.
 pub(crate) fn valid_username(name: &str) -> bool {
     (1..=128).contains(&name.len()) && name.chars().all(|c| !c.is_control() && c != '/')
+}
+
+/// Run one expiry sweep (hosts call this on a timer or cron): ends every session past its
+/// deadline with `SESSION_MAX_TIMEOUT` or `SESSION_IDLE_TIMEOUT`. Returns how many ended.
+pub async fn sweep<H: Host>(host: &H) -> core::result::Result<usize, Error> {
+    crate::session::sweep(host).await
 }
 
 /// Provision the demo realm (`demo`, open registration, private URIs allowed, user `demo` /

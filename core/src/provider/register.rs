@@ -13,8 +13,12 @@ use crate::registry::{AuthMethod, ClientMetadata};
 use crate::{realm, secrets};
 
 fn metadata(body: &Value, realm: &Realm) -> Result<ClientMetadata> {
-    ClientMetadata::from_json(body, &realm.config.id_token_signing_alg)
-        .map_err(|e| Fail::new(400, e.code(), e.description()))
+    ClientMetadata::from_json(
+        body,
+        &realm.config.id_token_signing_alg,
+        realm.config.allow_private_uris,
+    )
+    .map_err(|e| Fail::new(400, e.code(), e.description()))
 }
 
 fn view_with_management<H: Host>(

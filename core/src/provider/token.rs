@@ -101,9 +101,7 @@ fn decode_form_component(s: &str) -> Option<String> {
 
 /// `POST /realms/{R}/token`.
 pub(super) async fn token<H: Host>(req: &Request, host: &H, realm: &Realm) -> Result<Response> {
-    let form = req
-        .form()
-        .ok_or_else(|| Fail::bad_request("the body must be application/x-www-form-urlencoded"))?;
+    let form = super::form(req)?;
     let client = authenticate_client(req, host, realm, &form).await?;
     match form.one("grant_type").map_err(Fail::bad_request)? {
         Some("authorization_code") => {}

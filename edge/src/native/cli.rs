@@ -15,6 +15,7 @@ use clap::{Args, Parser, Subcommand};
 use oidc_edge_core::UnixTime;
 use oidc_edge_core::jose::jwk::KeyType;
 use oidc_edge_core::jose::{ContentEnc, Jwk, JwkSet, JwsAlg, KeyMgmtAlg};
+use oidc_edge_core::logout::delivery::DeliveryPolicy;
 use oidc_edge_core::logout::token::{
     self, LogoutCause, LogoutTokenError, LogoutTokenKeys, LogoutTokenParams,
 };
@@ -95,10 +96,33 @@ struct ServeArgs {
     /// Keep everything in memory instead: nothing survives a restart.
     #[arg(long)]
     memory: bool,
-    /// Provision realm `demo` (open registration, user demo / changeit) and print a
-    /// walkthrough.
+    /// Provision realm `demo` (open registration, user demo / changeit, loopback and private
+    /// back-channel URIs allowed) and print a walkthrough.
     #[arg(long)]
     demo: bool,
+    /// Back-channel logout: per-request timeout, in milliseconds (a logout token lives two
+    /// minutes at most).
+    #[arg(long = "delivery-timeout-ms", value_name = "MS", default_value_t = DeliveryPolicy::default().timeout_ms,
+          value_parser = clap::value_parser!(u64).range(1..=120_000))]
+    delivery_timeout_ms: u64,
+    /// Back-channel logout: retries after a timeout, network error, 5xx, 408 or 429, before
+    /// the delivery is dead-lettered.
+    #[arg(long = "retry-max", value_name = "N", default_value_t = DeliveryPolicy::default().retry_max,
+          value_parser = clap::value_parser!(u32).range(0..=30))]
+    retry_max: u32,
+    /// Back-channel logout: the first retry waits about this long (with jitter), in
+    /// milliseconds; each further one twice as long.
+    #[arg(long = "retry-base-ms", value_name = "MS", default_value_t = DeliveryPolicy::default().retry_base_ms,
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    retry_base_ms: u64,
+    /// Back-channel logout: deliveries in flight at once.
+    #[arg(long = "delivery-concurrency", value_name = "N", default_value_t = 128,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    delivery_concurrency: u32,
+    /// How often expired sessions are ended (and their relying parties told), in seconds.
+    #[arg(long = "sweep-interval-secs", value_name = "SECS", default_value_t = server::DEFAULT_SWEEP_INTERVAL.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    sweep_interval_secs: u64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -265,7 +289,15 @@ fn run(command: Command) -> Result<(), Failure> {
 }
 
 fn serve(args: ServeArgs) -> Result<(), Failure> {
-    let opts = ServerOptions {
+    let opts = serve_options(args)
+        .secrets_from_env()
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    server::serve_forever(opts).map_err(|e| Failure::Input(e.to_string()))
+}
+
+/// The server's options as the flags give them (secrets come later, from the environment).
+fn serve_options(args: ServeArgs) -> ServerOptions {
+    ServerOptions {
         addr: args.addr,
         base_url: args.base_url,
         data: (!args.memory).then_some(args.data),
@@ -273,10 +305,14 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
         admin_token: None,
         master_key: None,
         clock: NativeClock::system(),
+        delivery: DeliveryPolicy {
+            timeout_ms: args.delivery_timeout_ms,
+            retry_max: args.retry_max,
+            retry_base_ms: args.retry_base_ms,
+            concurrency: args.delivery_concurrency as usize,
+        },
+        sweep_interval: Duration::from_secs(args.sweep_interval_secs),
     }
-    .secrets_from_env()
-    .map_err(|e| Failure::Input(e.to_string()))?;
-    server::serve_forever(opts).map_err(|e| Failure::Input(e.to_string()))
 }
 
 fn keygen(alg: &str, bits: usize, kid: Option<String>, key_use: &str) -> Result<(), Failure> {
@@ -508,4 +544,62 @@ fn root_cause(e: &dyn std::error::Error) -> String {
         cur = next;
     }
     cur.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve_args(flags: &[&str]) -> ServeArgs {
+        let argv = ["oidc-edge", "serve"].iter().chain(flags);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Serve(args) => args,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn serve_defaults_are_the_servers() {
+        let opts = serve_options(serve_args(&[]));
+        let defaults = ServerOptions::default();
+        assert_eq!(opts.delivery, defaults.delivery);
+        assert_eq!(opts.delivery, DeliveryPolicy::default());
+        assert_eq!(opts.sweep_interval, defaults.sweep_interval);
+    }
+
+    #[test]
+    fn serve_delivery_flags() {
+        let opts = serve_options(serve_args(&[
+            "--delivery-timeout-ms",
+            "250",
+            "--retry-max",
+            "0",
+            "--retry-base-ms",
+            "10",
+            "--delivery-concurrency",
+            "4",
+            "--sweep-interval-secs",
+            "2",
+        ]));
+        assert_eq!(
+            opts.delivery,
+            DeliveryPolicy {
+                timeout_ms: 250,
+                retry_max: 0,
+                retry_base_ms: 10,
+                concurrency: 4,
+            }
+        );
+        assert_eq!(opts.sweep_interval, Duration::from_secs(2));
+        for bad in [
+            ["--delivery-timeout-ms", "0"],
+            ["--delivery-concurrency", "0"],
+            ["--sweep-interval-secs", "0"],
+            ["--retry-base-ms", "0"],
+            ["--retry-max", "-1"],
+        ] {
+            let argv = ["oidc-edge", "serve"].into_iter().chain(bad);
+            assert!(Cli::try_parse_from(argv).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -1,7 +1,8 @@
-//! The native host: OS entropy, the system clock, an embedded store, the HTTP server, and the
-//! `oidc-edge` command line.
+//! The native host: OS entropy, the system clock, an embedded store, back-channel delivery
+//! (outbox worker and HTTP client), the HTTP server, and the `oidc-edge` command line.
 
 pub mod cli;
+pub mod deliver;
 pub mod server;
 pub mod store;
 
@@ -11,6 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use oidc_edge_core::UnixTime;
 use oidc_edge_core::host::{Clock, Entropy, EntropyError};
+use tokio::sync::Notify;
 
 /// Entropy from the operating system's CSPRNG.
 #[derive(Debug, Clone, Copy, Default)]
@@ -24,12 +26,15 @@ impl Entropy for OsEntropy {
 
 /// The current wall-clock time.
 pub fn now() -> UnixTime {
+    UnixTime(now_ms() / 1000)
+}
+
+/// The current wall-clock time in milliseconds since the epoch.
+fn now_ms() -> u64 {
     // A clock before 1970 is a misconfigured host; treat it as the epoch rather than panic.
-    UnixTime(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-    )
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// The native host's clock: the system clock, or a manual one that tests set, plus a shift
@@ -40,6 +45,9 @@ pub struct NativeClock {
     /// `None`: the system clock; `Some(t)`: stands still at `t`.
     fixed: Option<UnixTime>,
     shift: Arc<AtomicU64>,
+    /// Told of every [`advance`](Self::advance): timers waiting for a time on this clock (the
+    /// delivery worker's next retry) look again instead of sleeping through the jump.
+    advanced: Arc<Notify>,
 }
 
 impl NativeClock {
@@ -52,13 +60,25 @@ impl NativeClock {
     pub fn manual(start: UnixTime) -> Self {
         Self {
             fixed: Some(start),
-            shift: Arc::default(),
+            ..Self::default()
         }
+    }
+
+    /// Whether this clock stands still between [`advance`](Self::advance)s.
+    pub fn is_manual(&self) -> bool {
+        self.fixed.is_some()
     }
 
     /// Move this clock, and every clone of it, `secs` seconds forward.
     pub fn advance(&self, secs: u64) {
         self.shift.fetch_add(secs, Ordering::Relaxed);
+        self.advanced.notify_waiters();
+    }
+
+    /// Completes at the next [`advance`](Self::advance) after it is enabled (see
+    /// [`tokio::sync::futures::Notified::enable`]).
+    pub(crate) fn advanced(&self) -> tokio::sync::futures::Notified<'_> {
+        self.advanced.notified()
     }
 }
 
@@ -67,5 +87,12 @@ impl Clock for NativeClock {
         self.fixed
             .unwrap_or_else(now)
             .plus(self.shift.load(Ordering::Relaxed))
+    }
+
+    fn now_ms(&self) -> u64 {
+        let base = self
+            .fixed
+            .map_or_else(now_ms, |t| t.secs().saturating_mul(1000));
+        base.saturating_add(self.shift.load(Ordering::Relaxed).saturating_mul(1000))
     }
 }

@@ -8,6 +8,12 @@
 //! The server only translates: HTTP in, [`oidc_edge_core::http::Request`] to
 //! [`oidc_edge_core::provider::handle`], [`oidc_edge_core::http::Response`] out. The one thing
 //! it decides itself is to refuse a body larger than [`MAX_BODY`] before buffering it.
+//!
+//! Beside the connections, three tasks run on the same [`LocalSet`]: the delivery worker
+//! (back-channel logout tokens from the outbox, see [`super::deliver`]), the session sweep
+//! (every [`ServerOptions::sweep_interval`]) and the purge of expired store entries. Store
+//! calls are short and synchronous; HTTP is async, so a slow relying party never holds up a
+//! request (it can hold up the delivery worker's next round, see [`super::deliver`]).
 
 use std::convert::Infallible;
 use std::fmt;
@@ -32,10 +38,13 @@ use oidc_edge_core::host::{
 };
 use oidc_edge_core::http::{MAX_BODY, Method, Request, Response};
 use oidc_edge_core::jose::b64;
+use oidc_edge_core::logout::delivery::DeliveryPolicy;
 use oidc_edge_core::provider;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 use tokio::task::LocalSet;
 
+use super::deliver::{NativeDelivery, delivery_worker};
 use super::store::{MemStore, NativeStore, RedbStore};
 use super::{NativeClock, OsEntropy};
 
@@ -61,27 +70,43 @@ const PURGE_INTERVAL: Duration = Duration::from_secs(600);
 /// Shortest admin token accepted from the environment.
 const MIN_ADMIN_TOKEN_LEN: usize = 16;
 
-/// The native host: an embedded store, the system clock, OS entropy, and the settings.
+/// The native host: an embedded store, the system clock, OS entropy, an HTTP client for
+/// back-channel deliveries, and the settings.
 #[derive(Debug)]
 pub struct NativeHost {
     store: NativeStore,
     config: HostConfig,
     clock: NativeClock,
+    delivery: NativeDelivery,
 }
 
 impl NativeHost {
-    /// A host over `store` with `config`, reading time from `clock`.
-    pub fn new(store: NativeStore, config: HostConfig, clock: NativeClock) -> Self {
-        Self {
+    /// A host over `store` with `config`, reading time from `clock`. Fails only when the HTTP
+    /// client cannot be set up (no TLS roots, say).
+    pub fn new(store: NativeStore, config: HostConfig, clock: NativeClock) -> io::Result<Self> {
+        let delivery = NativeDelivery::new()
+            .map_err(|e| io::Error::other(format!("the delivery HTTP client: {e}")))?;
+        Ok(Self {
             store,
             config,
             clock,
-        }
+            delivery,
+        })
     }
 
     /// The store.
     pub fn store(&self) -> &NativeStore {
         &self.store
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &NativeClock {
+        &self.clock
+    }
+
+    /// The delivery machinery (HTTP client, worker wake-up).
+    pub fn delivery(&self) -> &NativeDelivery {
+        &self.delivery
     }
 }
 
@@ -112,6 +137,10 @@ impl Clock for NativeHost {
     fn now(&self) -> UnixTime {
         self.clock.now()
     }
+
+    fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
 }
 
 impl Entropy for NativeHost {
@@ -123,6 +152,10 @@ impl Entropy for NativeHost {
 impl Host for NativeHost {
     fn config(&self) -> &HostConfig {
         &self.config
+    }
+
+    fn log(&self, line: &str) {
+        log(format_args!("{line}"));
     }
 }
 
@@ -146,10 +179,20 @@ pub struct ServerOptions {
     pub master_key: Option<[u8; 32]>,
     /// The clock; tests use a manual one or advance this one.
     pub clock: NativeClock,
+    /// Back-channel delivery: per-request timeout, retries, backoff base, concurrency
+    /// (`--delivery-timeout-ms`, `--retry-max`, `--retry-base-ms`, `--delivery-concurrency`).
+    pub delivery: DeliveryPolicy,
+    /// How often expired sessions are looked for (`--sweep-interval-secs`); real time, also
+    /// with a manual clock. Tests can also sweep at once: [`RunningServer::sweep_now`].
+    pub sweep_interval: Duration,
 }
 
+/// The default of [`ServerOptions::sweep_interval`].
+pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(30);
+
 impl Default for ServerOptions {
-    /// `127.0.0.1:8787`, in memory, no demo, generated secrets, the system clock.
+    /// `127.0.0.1:8787`, in memory, no demo, generated secrets, the system clock, the default
+    /// delivery policy, a sweep every 30 s.
     fn default() -> Self {
         Self {
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8787),
@@ -159,6 +202,8 @@ impl Default for ServerOptions {
             admin_token: None,
             master_key: None,
             clock: NativeClock::system(),
+            delivery: DeliveryPolicy::default(),
+            sweep_interval: DEFAULT_SWEEP_INTERVAL,
         }
     }
 }
@@ -179,6 +224,8 @@ impl fmt::Debug for ServerOptions {
                 &self.master_key.as_ref().map(|_| "[redacted]"),
             )
             .field("clock", &self.clock)
+            .field("delivery", &self.delivery)
+            .field("sweep_interval", &self.sweep_interval)
             .finish()
     }
 }
@@ -247,6 +294,9 @@ pub enum SecretSource {
     Ephemeral,
 }
 
+/// A request for one sweep now, and where to send how many sessions it ended.
+type SweepRequest = std::sync::mpsc::Sender<Result<usize, String>>;
+
 /// A server whose socket is bound and whose host is ready; [`run`](Self::run) it.
 pub struct BoundServer {
     listener: TcpListener,
@@ -257,6 +307,9 @@ pub struct BoundServer {
     master_key_source: SecretSource,
     demo: bool,
     base_url_defaulted: bool,
+    sweep_interval: Duration,
+    sweep_requests: mpsc::UnboundedSender<SweepRequest>,
+    sweep_requests_rx: mpsc::UnboundedReceiver<SweepRequest>,
 }
 
 impl fmt::Debug for BoundServer {
@@ -276,6 +329,7 @@ pub async fn bind(opts: ServerOptions) -> io::Result<BoundServer> {
     if let Some(token) = &opts.admin_token {
         check_admin_token(token)?;
     }
+    check_delivery(&opts.delivery, opts.sweep_interval)?;
     let base_url = opts
         .base_url
         .as_deref()
@@ -325,13 +379,15 @@ pub async fn bind(opts: ServerOptions) -> io::Result<BoundServer> {
         base_url,
         admin_token,
         master_key,
+        delivery: opts.delivery,
     };
-    let host = Rc::new(NativeHost::new(store, config, opts.clock));
+    let host = Rc::new(NativeHost::new(store, config, opts.clock)?);
     if opts.demo {
         provider::seed_demo(&*host)
             .await
             .map_err(|e| io::Error::other(format!("seeding the demo realm: {e}")))?;
     }
+    let (sweep_requests, sweep_requests_rx) = mpsc::unbounded_channel();
     Ok(BoundServer {
         listener,
         local_addr,
@@ -341,7 +397,26 @@ pub async fn bind(opts: ServerOptions) -> io::Result<BoundServer> {
         master_key_source,
         demo: opts.demo,
         base_url_defaulted,
+        sweep_interval: opts.sweep_interval,
+        sweep_requests,
+        sweep_requests_rx,
     })
+}
+
+/// Settings that would make a worker spin or never send: refused at start.
+fn check_delivery(policy: &DeliveryPolicy, sweep_interval: Duration) -> io::Result<()> {
+    if policy.timeout_ms == 0 {
+        return Err(invalid("the delivery timeout must be at least 1 ms".into()));
+    }
+    if policy.concurrency == 0 {
+        return Err(invalid(
+            "the delivery concurrency must be at least 1".into(),
+        ));
+    }
+    if sweep_interval.is_zero() {
+        return Err(invalid("the sweep interval must not be zero".into()));
+    }
+    Ok(())
 }
 
 impl BoundServer {
@@ -421,6 +496,15 @@ impl BoundServer {
                 out.push_str("  master key: generated for this run\n");
             }
         }
+        let p = &self.host.config.delivery;
+        out.push_str(&format!(
+            "  back-channel logout: {} ms timeout, {} retries from {} ms, {} at once; sessions swept every {}\n",
+            p.timeout_ms,
+            p.retry_max,
+            p.retry_base_ms,
+            p.concurrency,
+            human_duration(self.sweep_interval),
+        ));
         if self.demo {
             out.push('\n');
             out.push_str(&walkthrough(base, &token_expr));
@@ -440,7 +524,15 @@ impl BoundServer {
     }
 
     async fn accept_loop(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-        let purge = tokio::task::spawn_local(purge_loop(Rc::clone(&self.host)));
+        let workers = [
+            tokio::task::spawn_local(purge_loop(Rc::clone(&self.host))),
+            tokio::task::spawn_local(delivery_worker(Rc::clone(&self.host))),
+            tokio::task::spawn_local(sweep_loop(
+                Rc::clone(&self.host),
+                self.sweep_interval,
+                self.sweep_requests_rx,
+            )),
+        ];
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -457,7 +549,9 @@ impl BoundServer {
                 },
             }
         }
-        purge.abort();
+        for worker in workers {
+            worker.abort();
+        }
         Ok(())
     }
 }
@@ -511,8 +605,10 @@ pub struct RunningServer {
     pub base_url: String,
     /// The admin API's bearer token.
     pub admin_token: String,
-    /// Its clock: [`NativeClock::advance`] moves the server's time.
+    /// Its clock: [`NativeClock::advance`] moves the server's time (and wakes the delivery
+    /// worker, so retries due by the new time go out at once).
     pub clock: NativeClock,
+    sweeps: mpsc::UnboundedSender<SweepRequest>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -532,6 +628,19 @@ impl RunningServer {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }
+
+    /// Sweep expired sessions now, as the timer does, and wait for it: returns how many
+    /// sessions it ended. Their deliveries are in the outbox when this returns and the
+    /// delivery worker is already woken. Call it from a thread other than the server's.
+    pub fn sweep_now(&self) -> io::Result<usize> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.sweeps
+            .send(tx)
+            .map_err(|_| io::Error::other("the server has stopped"))?;
+        rx.recv()
+            .map_err(|_| io::Error::other("the server stopped before the sweep ended"))?
+            .map_err(io::Error::other)
+    }
 }
 
 impl Drop for RunningServer {
@@ -549,8 +658,13 @@ impl Drop for RunningServer {
 /// listens, and hand back where. Use port 0 in `opts.addr` to get a free port.
 pub fn spawn_for_test(opts: ServerOptions) -> io::Result<RunningServer> {
     let clock = opts.clock.clone();
-    let (ready_tx, ready_rx) =
-        std::sync::mpsc::channel::<io::Result<(SocketAddr, String, String)>>();
+    type Ready = (
+        SocketAddr,
+        String,
+        String,
+        mpsc::UnboundedSender<SweepRequest>,
+    );
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<Ready>>();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("oidc-edge-server".into())
@@ -574,6 +688,7 @@ pub fn spawn_for_test(opts: ServerOptions) -> io::Result<RunningServer> {
                     server.local_addr(),
                     server.base_url().to_owned(),
                     server.admin_token().to_owned(),
+                    server.sweep_requests.clone(),
                 );
                 let _ = ready_tx.send(Ok(info));
                 let stopped = async {
@@ -585,7 +700,7 @@ pub fn spawn_for_test(opts: ServerOptions) -> io::Result<RunningServer> {
                 }
             });
         })?;
-    let (addr, base_url, admin_token) = ready_rx
+    let (addr, base_url, admin_token, sweeps) = ready_rx
         .recv()
         .map_err(|_| io::Error::other("the server thread ended before it was ready"))??;
     Ok(RunningServer {
@@ -593,6 +708,7 @@ pub fn spawn_for_test(opts: ServerOptions) -> io::Result<RunningServer> {
         base_url,
         admin_token,
         clock,
+        sweeps,
         stop: Some(stop_tx),
         thread: Some(thread),
     })
@@ -607,6 +723,51 @@ async fn purge_loop(host: Rc<NativeHost>) {
             Ok(n) => log(format_args!("store: purged {n} expired entries")),
             Err(e) => log(format_args!("store: purge failed: {e}")),
         }
+    }
+}
+
+/// End expired sessions (telling their relying parties) every `every`, at once at start (for
+/// sessions that expired while the server was down), and whenever asked.
+async fn sweep_loop(
+    host: Rc<NativeHost>,
+    every: Duration,
+    mut requests: mpsc::UnboundedReceiver<SweepRequest>,
+) {
+    let mut timer = tokio::time::interval(every);
+    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut asked = true;
+    loop {
+        let reply = tokio::select! {
+            _ = timer.tick() => None,
+            request = requests.recv(), if asked => match request {
+                Some(reply) => Some(reply),
+                None => {
+                    asked = false;
+                    continue;
+                }
+            },
+        };
+        let result = provider::sweep(&*host).await.map_err(|e| e.to_string());
+        match &result {
+            Ok(0) => {}
+            Ok(n) => log(format_args!("sweep: {n} expired session(s) ended")),
+            Err(e) => log(format_args!("sweep failed: {e}")),
+        }
+        if let Some(reply) = reply {
+            let _ = reply.send(result);
+        }
+    }
+}
+
+/// `30 s`, `2 min`, `250 ms`.
+fn human_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(60_000) {
+        format!("{} min", ms / 60_000)
+    } else if ms.is_multiple_of(1000) {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{ms} ms")
     }
 }
 
@@ -922,19 +1083,25 @@ fn walkthrough(base: &str, admin_token: &str) -> String {
     let realm = format!("{base}/realms/demo");
     let redirect = "http://127.0.0.1:9999/callback";
     let redirect_enc = "http%3A%2F%2F127.0.0.1%3A9999%2Fcallback";
+    let logged_out = "http://127.0.0.1:9999/logged-out";
+    let logged_out_enc = "http%3A%2F%2F127.0.0.1%3A9999%2Flogged-out";
     format!(
-        r#"Try it: realm `demo` has open registration and user demo / changeit.
+        r#"Try it: realm `demo` has open registration and user demo / changeit, and allows
+back-channel logout URIs on loopback (so the RP can be your own machine).
+
+  ADMIN_TOKEN={admin_token}
+  SINCE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
   # 1. Discovery
   curl -s {realm}/.well-known/openid-configuration
 
   # 2. Register a client (RFC 7591). Keep client_id and client_secret from the answer.
   curl -s {realm}/register -H 'content-type: application/json' \
-    -d '{{"client_name":"try-it","redirect_uris":["{redirect}"],"backchannel_logout_uri":"http://127.0.0.1:9999/backchannel-logout","backchannel_logout_session_required":true}}'
+    -d '{{"client_name":"try-it","redirect_uris":["{redirect}"],"post_logout_redirect_uris":["{logged_out}"],"backchannel_logout_uri":"http://127.0.0.1:9999/backchannel-logout","backchannel_logout_session_required":true}}'
   CLIENT_ID=...; CLIENT_SECRET=...
 
   # 3. Open this URL in a browser and log in as demo / changeit. Nothing listens on
-  #    127.0.0.1:9999: copy the code from the address bar you land on.
+  #    127.0.0.1:9999 yet: copy the code from the address bar you land on.
   echo "{realm}/authorize?response_type=code&scope=openid&client_id=$CLIENT_ID&redirect_uri={redirect_enc}&state=try-it&nonce=n-try-it&code_challenge={TRY_IT_CHALLENGE}&code_challenge_method=S256"
   CODE=...
 
@@ -944,15 +1111,27 @@ fn walkthrough(base: &str, admin_token: &str) -> String {
     -d code_verifier={TRY_IT_VERIFIER}
   ID_TOKEN=...
 
-  # 5. End the session: the client's backchannel_logout_uri gets a logout token
-  #    (to watch it arrive, listen on 127.0.0.1:9999 first, e.g. `nc -l 9999`).
-  #    In the same browser:
-  echo "{realm}/end_session?id_token_hint=$ID_TOKEN"
-  #    or as the admin: list the sessions of user demo, end one, read the audit trail.
-  ADMIN_TOKEN={admin_token}
+  # 5. Be the RP: in another terminal, answer one back-channel POST and print it (the form
+  #    body is logout_token=...). With netcat (`nc -l -p 9999` on some systems):
+  printf 'HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n' | nc -l 9999
+
+  # 6. End the session, one of these ways; the client's backchannel_logout_uri gets a
+  #    logout token (from a durable outbox: retried with backoff while the RP is down).
+  #  a) RP-initiated logout, in the same browser (the session cookie goes along):
+  echo "{realm}/end_session?id_token_hint=$ID_TOKEN&post_logout_redirect_uri={logged_out_enc}&state=bye"
+  #  b) as the admin: list user demo's sessions, end one by its id:
   curl -s -H "authorization: Bearer $ADMIN_TOKEN" '{realm_admin}/sessions?user=demo'
   curl -s -X DELETE -H "authorization: Bearer $ADMIN_TOKEN" {realm_admin}/sessions/SESSION_ID
-  curl -s -H "authorization: Bearer $ADMIN_TOKEN" '{realm_admin}/audit?event=AM-BACK-CHANNEL-LOGOUT'
+  #  c) a session of your own, from the JSON login (its tokenId is the session token):
+  curl -s {realm}/authenticate -H 'content-type: application/json' \
+    -d '{{"username":"demo","password":"changeit"}}'
+  TOKEN_ID=...
+  curl -s -X POST {realm}/sessions/logout -H "X-Session-Token: $TOKEN_ID"
+
+  # 7. What happened: one AM-BACK-CHANNEL-LOGOUT event per delivery attempt, and the
+  #    deliveries that ran out of retries (dead letters).
+  curl -s -H "authorization: Bearer $ADMIN_TOKEN" "{realm_admin}/audit?event=AM-BACK-CHANNEL-LOGOUT&since=$SINCE"
+  curl -s -H "authorization: Bearer $ADMIN_TOKEN" '{realm_admin}/deliveries?state=dead'
 "#,
         realm_admin = format!("{base}/admin/realms/demo"),
     )
@@ -978,9 +1157,14 @@ mod tests {
             "http://127.0.0.1:8787/realms/demo/register",
             "http://127.0.0.1:8787/realms/demo/authorize?response_type=code",
             "http://127.0.0.1:8787/realms/demo/token",
-            "http://127.0.0.1:8787/realms/demo/end_session?id_token_hint=",
+            "http://127.0.0.1:8787/realms/demo/end_session?id_token_hint=$ID_TOKEN&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A9999%2Flogged-out&state=",
+            "http://127.0.0.1:8787/realms/demo/authenticate",
+            "-X POST http://127.0.0.1:8787/realms/demo/sessions/logout -H \"X-Session-Token: ",
             "http://127.0.0.1:8787/admin/realms/demo/sessions?user=demo",
-            "http://127.0.0.1:8787/admin/realms/demo/audit?event=AM-BACK-CHANNEL-LOGOUT",
+            "-X DELETE -H \"authorization: Bearer $ADMIN_TOKEN\" http://127.0.0.1:8787/admin/realms/demo/sessions/SESSION_ID",
+            "http://127.0.0.1:8787/admin/realms/demo/audit?event=AM-BACK-CHANNEL-LOGOUT&since=$SINCE",
+            "http://127.0.0.1:8787/admin/realms/demo/deliveries?state=dead",
+            "\"post_logout_redirect_uris\":[\"http://127.0.0.1:9999/logged-out\"]",
             "ADMIN_TOKEN=$(cat x)",
         ] {
             assert!(w.contains(path), "{path} missing from\n{w}");

@@ -1,0 +1,117 @@
+//! The end of a session: plan one delivery per relying party that holds an ID token from it,
+//! make the deliveries durable, then remove the session and audit its end.
+
+use alloc::{format, string::String, vec::Vec};
+
+use super::delivery::{Delivery, DeliveryState};
+use super::token::{LogoutCause, random_id, random_uuid};
+use crate::audit::{self, AuditEvent};
+use crate::error::Error;
+use crate::host::Host;
+use crate::model::{self, Client, Realm, Session, keys};
+use crate::session;
+
+/// What ending a session did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ended {
+    /// Deliveries queued (one per RP with a `backchannel_logout_uri`).
+    pub deliveries: usize,
+    /// The audit transaction id of this logout.
+    pub transaction_id: String,
+}
+
+/// AM's event name for a session that ended for `cause`.
+pub fn session_event(cause: LogoutCause) -> &'static str {
+    match cause {
+        LogoutCause::ClientLogout => "AM-SESSION-LOGGED_OUT",
+        LogoutCause::SessionTermination => "AM-SESSION-DESTROYED",
+        LogoutCause::SessionMaxTimeout => "AM-SESSION-MAX_TIMED_OUT",
+        LogoutCause::SessionIdleTimeout => "AM-SESSION-IDLE_TIMED_OUT",
+    }
+}
+
+/// The deliveries a session's end calls for: one per participant that registered a
+/// `backchannel_logout_uri`; `sid` only for those that require it.
+pub async fn plan<H: Host>(
+    host: &H,
+    realm: &Realm,
+    s: &Session,
+    cause: LogoutCause,
+    transaction_id: &str,
+) -> Result<Vec<Delivery>, Error> {
+    let now_ms = host.now_ms();
+    let mut out = Vec::new();
+    for p in &s.participants {
+        let Some(client) =
+            model::load::<Client, _>(host, &keys::client(&realm.name, &p.client_id)).await?
+        else {
+            continue;
+        };
+        let Some(uri) = client.metadata.backchannel_logout_uri.clone() else {
+            continue;
+        };
+        out.push(Delivery {
+            id: random_id(host)?,
+            realm: realm.name.clone(),
+            session_id: s.id.clone(),
+            client_id: p.client_id.clone(),
+            uri,
+            user: s.user.clone(),
+            sub: s.sub.clone(),
+            sid: client
+                .metadata
+                .backchannel_logout_session_required
+                .then(|| s.sid_for(&p.client_id)),
+            cause,
+            tracking_id: format!("{transaction_id}-{}", out.len()),
+            attempts: 0,
+            next_attempt_ms: now_ms,
+            state: DeliveryState::Pending,
+            last_outcome: None,
+        });
+    }
+    Ok(out)
+}
+
+/// End `s` for `cause`: the deliveries are durable (handed to the host's queue) before the
+/// session is removed, so a crash in between repeats the logout rather than losing it.
+pub async fn end_session<H: Host>(
+    host: &H,
+    realm: &Realm,
+    s: &Session,
+    cause: LogoutCause,
+) -> Result<Ended, Error> {
+    let transaction_id = random_uuid(host)?;
+    let deliveries = plan(host, realm, s, cause, &transaction_id).await?;
+    let n = deliveries.len();
+    if n > 0 {
+        host.enqueue(deliveries).await?;
+    }
+    session::remove(host, &realm.name, s).await?;
+    let clients: Vec<&str> = s
+        .participants
+        .iter()
+        .map(|p| p.client_id.as_str())
+        .collect();
+    let event = AuditEvent {
+        id: String::new(),
+        timestamp: String::new(),
+        event_name: String::from(session_event(cause)),
+        transaction_id: transaction_id.clone(),
+        user_id: audit::user_id(&realm.name, &s.user),
+        tracking_ids: alloc::vec![s.id.clone()],
+        realm: String::new(),
+        component: String::from("Session"),
+        operation: format!(
+            "Session ended ({cause}); back-channel logout queued for {n} of {} client(s){}{}.",
+            clients.len(),
+            if clients.is_empty() { "" } else { ": " },
+            clients.join(", ")
+        ),
+    };
+    audit::record(host, &realm.name, event).await?;
+    Ok(Ended {
+        deliveries: n,
+        transaction_id,
+    })
+}

@@ -1,0 +1,188 @@
+//! Fan-out of one session's end to N relying parties over real HTTP: the native server runs
+//! in-process with its default delivery policy (5 s timeout, 128 in flight); N test RPs on
+//! 127.0.0.1 each validate their logout token (§2.6) and answer 200 after 100 ms. For N = 1,
+//! 10 and 100: register N clients, sign one session in to all N, then time from the logout
+//! call to the moment the N-th RP received its token (and answered it). Each N is repeated,
+//! the median reported, with the ratio to N = 1 (the goal: at most 1.3 at N = 100: the RPs
+//! are notified in parallel, not one after another).
+//!
+//! Run: `cargo bench -p oidc-edge --bench fanout` (the server's request log goes to stderr;
+//! add `2>/dev/null` for the table alone). `FANOUT_REPEAT=n` sets the repetitions (default 7),
+//! `FANOUT_STORE=redb` (or `both`) measures the embedded on-disk store instead of memory,
+//! `FANOUT_ALG=ES256` (or PS256) registers the RPs with that ID-token algorithm (default
+//! RS256, the OIDC default).
+//!
+//! The test RP and the HTTP driver are the end-to-end tests' own (`tests/src/{rp,op}.rs`),
+//! included by path: the bench measures exactly what the tests check.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+#[allow(dead_code, unused_imports)]
+#[path = "../../tests/src/op.rs"]
+mod op;
+#[allow(dead_code, unused_imports)]
+#[path = "../../tests/src/rp.rs"]
+mod rp;
+
+use std::time::{Duration, Instant};
+
+use oidc_edge::native::NativeClock;
+use oidc_edge::native::server::ServerOptions;
+use oidc_edge_core::logout::delivery::DeliveryPolicy;
+use serde_json::json;
+
+use op::{Op, Registered, Start};
+use rp::{Answer, Expect, TestRp};
+
+/// How long each RP takes to answer.
+const RP_LATENCY: Duration = Duration::from_millis(100);
+/// Longest wait for one round.
+const ROUND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One logout, timed from just before the call.
+#[derive(Clone, Copy, Debug)]
+struct Round {
+    /// The logout call's answer (the outbox is durable by then).
+    answered: Duration,
+    /// The N-th RP received its token.
+    last_received: Duration,
+    /// The N-th RP answered 200.
+    last_done: Duration,
+}
+
+struct Bench {
+    op: Op,
+    rps: Vec<(TestRp, Registered)>,
+    _data: Option<TempDir>,
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Bench {
+    fn new(n: usize, on_disk: bool, alg: &str) -> Self {
+        let data = on_disk.then(|| {
+            let dir = std::env::temp_dir().join(format!(
+                "oidc-edge-fanout-{}-{n}-{}",
+                std::process::id(),
+                Instant::now().elapsed().as_nanos()
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            TempDir(dir)
+        });
+        let op = Op::start(Start {
+            options: ServerOptions {
+                addr: "127.0.0.1:0".parse().unwrap(),
+                data: data.as_ref().map(|d| d.0.clone()),
+                clock: NativeClock::system(),
+                delivery: DeliveryPolicy::default(),
+                sweep_interval: Duration::from_secs(3600),
+                ..ServerOptions::default()
+            },
+            realm_config: json!({}),
+        });
+        let rps = (0..n)
+            .map(|_| {
+                let rp = TestRp::start();
+                rp.answer(Answer::After(RP_LATENCY, 200));
+                let reg = op.register(json!({
+                    "backchannel_logout_uri": rp.uri(),
+                    "id_token_signed_response_alg": alg,
+                }));
+                rp.expect(Expect::new(&op.issuer, &reg.id));
+                (rp, reg)
+            })
+            .collect();
+        Self {
+            op,
+            rps,
+            _data: data,
+        }
+    }
+
+    fn round(&self) -> Round {
+        let session = self.op.session();
+        for (_, reg) in &self.rps {
+            self.op.sign_in(reg, &session);
+        }
+        let before: Vec<usize> = self.rps.iter().map(|(rp, _)| rp.received().len()).collect();
+        let t0 = Instant::now();
+        let answer = self.op.sessions_logout(&session, true);
+        let answered = t0.elapsed();
+        assert_eq!(answer["backchannel_logout_deliveries"], self.rps.len());
+        let mut last_received = Duration::ZERO;
+        let mut last_done = Duration::ZERO;
+        for ((rp, _), k) in self.rps.iter().zip(before) {
+            let got = rp.wait_answered(k + 1, ROUND_TIMEOUT);
+            let this = &got[k];
+            assert_eq!(this.answered.map(|a| a.0), Some(200));
+            assert!(this.verdict.is_ok(), "{:?}", this.verdict);
+            last_received = last_received.max(this.at - t0);
+            last_done = last_done.max(this.answered.unwrap().1 - t0);
+        }
+        Round {
+            answered,
+            last_received,
+            last_done,
+        }
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1000.0)
+}
+
+fn main() {
+    let repeat: usize = std::env::var("FANOUT_REPEAT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(7)
+        .max(1);
+    let stores: &[bool] = match std::env::var("FANOUT_STORE").as_deref() {
+        Ok("redb") => &[true],
+        Ok("both") => &[false, true],
+        _ => &[false],
+    };
+    let alg = std::env::var("FANOUT_ALG").unwrap_or_else(|_| "RS256".into());
+    let mut out = String::new();
+    out.push_str(&format!(
+        "\nBack-channel fan-out: one session, N RPs ({alg}) answering after {} ms; median of \
+         {repeat} rounds (after one warm-up), times from the logout call.\n\n",
+        RP_LATENCY.as_millis()
+    ));
+    out.push_str("| store | N | logout answered (ms) | N-th RP received (ms) | N-th RP answered (ms) | received / N=1 | answered / N=1 |\n");
+    out.push_str("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    for &on_disk in stores {
+        let mut base: Option<(Duration, Duration)> = None;
+        for n in [1usize, 10, 100] {
+            let bench = Bench::new(n, on_disk, &alg);
+            bench.round();
+            let rounds: Vec<Round> = (0..repeat).map(|_| bench.round()).collect();
+            let answered = median(rounds.iter().map(|r| r.answered).collect());
+            let received = median(rounds.iter().map(|r| r.last_received).collect());
+            let done = median(rounds.iter().map(|r| r.last_done).collect());
+            let (b_recv, b_done) = *base.get_or_insert((received, done));
+            let line = format!(
+                "| {} | {n} | {} | {} | {} | {:.2} | {:.2} |\n",
+                if on_disk { "redb" } else { "memory" },
+                ms(answered),
+                ms(received),
+                ms(done),
+                received.as_secs_f64() / b_recv.as_secs_f64(),
+                done.as_secs_f64() / b_done.as_secs_f64(),
+            );
+            eprint!("{line}");
+            out.push_str(&line);
+        }
+    }
+    println!("{out}");
+}

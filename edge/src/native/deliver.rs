@@ -1,0 +1,547 @@
+//! Back-channel logout on the native host: core decides, this module does.
+//!
+//! - The durable queue is the store: [`Deliver::enqueue`] writes core's outbox
+//!   ([`outbox_put`]; redb commits before it returns) and wakes the worker.
+//! - The delivery worker claims core's due deliveries ([`due`]) on the server's task set: once
+//!   at start (which resumes whatever a stopped or killed server left in the outbox), then
+//!   whenever a delivery is due, something was enqueued, an attempt finished, or a test moved
+//!   the clock. Each attempt runs as its own task ([`attempt_and_settle`]), so one silent RP
+//!   delays no other delivery.
+//! - [`HttpPoster`] makes the POSTs: form-encoded, one timeout per request, no redirects, no
+//!   proxy, and an SSRF guard for realms that do not allow private URIs.
+//!
+//! SSRF guard: a URI whose host is an IP literal is checked as written. A host name is resolved
+//! by the HTTP client's own DNS resolver, which is the guard: it refuses the whole name when
+//! any address is loopback, private, link-local and the like, and otherwise hands the client
+//! exactly the addresses it checked. The connection therefore goes to a checked address: there
+//! is no second lookup between check and connect for a rebinding DNS server to answer
+//! differently. The guarded client has a connection pool of its own, so a connection opened
+//! for a realm that allows private URIs is never reused for one that does not.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::error::Error as StdError;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use oidc_edge_core::host::{Clock as _, Deliver, Host as _, Post, PostOutcome, StoreError};
+use oidc_edge_core::logout::delivery::{Delivery, attempt_and_settle, due, outbox_put};
+use oidc_edge_core::registry::is_private_host;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use tokio::sync::Notify;
+
+use super::server::NativeHost;
+
+/// Most bytes of an RP's answer read (and dropped) so its connection can be reused.
+const MAX_DRAIN: usize = 64 * 1024;
+/// Longest wait for those bytes once the status is in (within the request's timeout too).
+const DRAIN_WAIT: Duration = Duration::from_secs(1);
+/// Longest sleep while deliveries are pending: the wall clock can jump (NTP), so the worker
+/// looks at the outbox again at least this often.
+const MAX_WAIT: Duration = Duration::from_secs(5);
+/// Longest sleep with nothing pending; enqueues wake the worker sooner.
+const IDLE_WAIT: Duration = Duration::from_secs(60);
+/// Wait after a failed run (a store error) before the next.
+const ERROR_WAIT: Duration = Duration::from_secs(1);
+
+/// The native host's delivery machinery: the HTTP client and the worker's wake-up call.
+#[derive(Debug)]
+pub struct NativeDelivery {
+    poster: HttpPoster,
+    wake: Notify,
+}
+
+impl NativeDelivery {
+    /// Build the HTTP clients.
+    pub fn new() -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            poster: HttpPoster::new()?,
+            wake: Notify::new(),
+        })
+    }
+
+    /// The HTTP side.
+    pub fn poster(&self) -> &HttpPoster {
+        &self.poster
+    }
+}
+
+impl Deliver for NativeHost {
+    async fn enqueue(&self, deliveries: Vec<Delivery>) -> Result<(), StoreError> {
+        outbox_put(self, &deliveries).await?;
+        // A permit is kept when the worker is busy: it runs again as soon as it is done.
+        self.delivery().wake.notify_one();
+        Ok(())
+    }
+
+    async fn post(&self, post: Post<'_>) -> PostOutcome {
+        self.delivery().poster.post(post).await
+    }
+}
+
+/// Run due deliveries until the task is dropped: at once (resuming the outbox after a
+/// restart), then at the earliest retry, on every enqueue, and on every advance of the host's
+/// clock. Each attempt is a task of its own, so a slow or silent RP holds up nobody else; the
+/// worker never starts a delivery that is already in flight, and keeps at most the policy's
+/// `concurrency` in flight. Errors are logged; the loop never ends by itself.
+pub(crate) async fn delivery_worker(host: Rc<NativeHost>) {
+    let in_flight: Rc<RefCell<HashSet<String>>> = Rc::default();
+    loop {
+        // Enabled before the run reads the time: an advance during the run is not missed.
+        let advanced = host.clock().advanced();
+        tokio::pin!(advanced);
+        advanced.as_mut().enable();
+        let room = host
+            .config()
+            .delivery
+            .concurrency
+            .saturating_sub(in_flight.borrow().len());
+        let claimed = due(&*host, &|id| in_flight.borrow().contains(id), room).await;
+        let wait = match claimed {
+            Ok((deliveries, next_due)) => {
+                for d in deliveries {
+                    in_flight.borrow_mut().insert(d.id.clone());
+                    let (host, in_flight) = (Rc::clone(&host), Rc::clone(&in_flight));
+                    tokio::task::spawn_local(async move {
+                        let id = d.id.clone();
+                        if let Err(e) = attempt_and_settle(&*host, d).await {
+                            host.log(&format!("delivery: {id} failed: {e}"));
+                        }
+                        in_flight.borrow_mut().remove(&id);
+                        // Its retry time, or the room it frees, may matter to the worker.
+                        host.delivery().wake.notify_one();
+                    });
+                }
+                match next_due {
+                    Some(t) => Duration::from_millis(t.saturating_sub(host.now_ms())).min(MAX_WAIT),
+                    None => IDLE_WAIT,
+                }
+            }
+            Err(e) => {
+                host.log(&format!("delivery: reading the outbox failed: {e}"));
+                ERROR_WAIT
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = host.delivery().wake.notified() => {}
+            () = &mut advanced => {}
+        }
+    }
+}
+
+/// The HTTP client of back-channel deliveries.
+#[derive(Debug)]
+pub struct HttpPoster {
+    /// For realms without `allow_private_uris`: resolves through the SSRF guard.
+    guarded: reqwest::Client,
+    /// For realms that allow private URIs (local development, `--demo`).
+    open: reqwest::Client,
+}
+
+impl HttpPoster {
+    /// Two clients (guarded and open), each with its own connection pool.
+    pub fn new() -> Result<Self, reqwest::Error> {
+        let client = |allow_private: bool| {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                // A proxy would resolve the name itself, out of the guard's sight.
+                .no_proxy()
+                .dns_resolver(Arc::new(GuardedResolver { allow_private }))
+                .user_agent(concat!("oidc-edge/", env!("CARGO_PKG_VERSION")))
+                .build()
+        };
+        Ok(Self {
+            guarded: client(false)?,
+            open: client(true)?,
+        })
+    }
+
+    /// POST `post.body` to `post.uri` as a form, within `post.timeout_ms` (name resolution,
+    /// connection, TLS and the status line all count).
+    pub async fn post(&self, post: Post<'_>) -> PostOutcome {
+        let url = match target(post.uri) {
+            Ok(url) => url,
+            Err(why) => return PostOutcome::Failed(why),
+        };
+        if !post.allow_private
+            && let Some(ip) = literal_ip(&url)
+            && is_private_host(&ip.to_string())
+        {
+            return PostOutcome::Failed(Refusal::PrivateLiteral(ip.to_string()).to_string());
+        }
+        let client = if post.allow_private {
+            &self.open
+        } else {
+            &self.guarded
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(post.timeout_ms);
+        let request = client
+            .post(url)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(post.body.to_owned())
+            .send();
+        match tokio::time::timeout_at(deadline, request).await {
+            Err(_) => PostOutcome::Timeout,
+            Ok(Err(e)) if e.is_timeout() => PostOutcome::Timeout,
+            Ok(Err(e)) => PostOutcome::Failed(describe(&e)),
+            Ok(Ok(mut response)) => {
+                let status = response.status().as_u16();
+                // The status is the answer; the body is read only so the connection can be
+                // reused, and an RP that stalls on it does not change the outcome.
+                let until = deadline.min(tokio::time::Instant::now() + DRAIN_WAIT);
+                let _ = tokio::time::timeout_at(until, drain(&mut response)).await;
+                PostOutcome::Status(status)
+            }
+        }
+    }
+}
+
+/// The URI as a URL the client may POST to: absolute http(s) with a host.
+fn target(uri: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(uri).map_err(|e| format!("the URI is not valid ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("the URI is not an absolute http(s) URI".into());
+    }
+    Ok(url)
+}
+
+/// The host of `url` when it is an IP address (no name to resolve).
+fn literal_ip(url: &reqwest::Url) -> Option<IpAddr> {
+    match url.host()? {
+        url::Host::Ipv4(a) => Some(IpAddr::V4(a)),
+        url::Host::Ipv6(a) => Some(IpAddr::V6(a)),
+        url::Host::Domain(_) => None,
+    }
+}
+
+/// Read at most [`MAX_DRAIN`] bytes of the body, and drop them.
+async fn drain(response: &mut reqwest::Response) {
+    let mut seen = 0;
+    while let Ok(Some(chunk)) = response.chunk().await {
+        seen += chunk.len();
+        if seen > MAX_DRAIN {
+            break;
+        }
+    }
+}
+
+/// Why a delivery could not even be sent, in the words of the audit trail.
+#[derive(Debug)]
+enum Refusal {
+    /// The name did not resolve.
+    Dns(String),
+    /// The name resolves to a non-public address.
+    Private { host: String, ip: IpAddr },
+    /// The URI names a non-public address.
+    PrivateLiteral(String),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Dns(host) => write!(f, "DNS lookup failed for {host}"),
+            Self::Private { host, ip } => {
+                write!(f, "refused by the SSRF guard: {host} resolves to {ip}")
+            }
+            Self::PrivateLiteral(ip) => write!(
+                f,
+                "refused by the SSRF guard: {ip} is a loopback or private address"
+            ),
+        }
+    }
+}
+
+impl StdError for Refusal {}
+
+/// The delivery clients' DNS resolver: the system's, plus the SSRF guard when private
+/// addresses are not allowed (see the module docs).
+#[derive(Debug, Clone, Copy)]
+struct GuardedResolver {
+    allow_private: bool,
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allow_private = self.allow_private;
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs = check(&host, lookup(&host).await, allow_private)?;
+            Ok(Box::new(addrs.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// The addresses of `host` (port 0: the client puts the URI's port in).
+async fn lookup(host: &str) -> Vec<SocketAddr> {
+    match tokio::net::lookup_host((host, 0)).await {
+        Ok(addrs) => addrs.collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The guard's decision on `host`'s addresses: all of them, or a refusal when there are none
+/// or any is non-public (and that is not allowed).
+fn check(
+    host: &str,
+    addrs: Vec<SocketAddr>,
+    allow_private: bool,
+) -> Result<Vec<SocketAddr>, Refusal> {
+    if addrs.is_empty() {
+        return Err(Refusal::Dns(host.to_owned()));
+    }
+    if !allow_private && let Some(bad) = addrs.iter().find(|a| is_private_host(&a.ip().to_string()))
+    {
+        return Err(Refusal::Private {
+            host: host.to_owned(),
+            ip: bad.ip(),
+        });
+    }
+    Ok(addrs)
+}
+
+/// A failed request in a few words: the guard's refusal, the socket error, or the innermost
+/// cause.
+fn describe(e: &reqwest::Error) -> String {
+    let mut root = e.to_string();
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(refusal) = err.downcast_ref::<Refusal>() {
+            return refusal.to_string();
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as K;
+            let words = match io.kind() {
+                K::ConnectionRefused => Some("connection refused"),
+                K::ConnectionReset => Some("connection reset by the peer"),
+                K::ConnectionAborted => Some("connection aborted"),
+                K::HostUnreachable => Some("host unreachable"),
+                K::NetworkUnreachable => Some("network unreachable"),
+                K::AddrNotAvailable => Some("address not available"),
+                _ => None,
+            };
+            if let Some(words) = words {
+                return words.to_owned();
+            }
+        }
+        root = err.to_string();
+        cur = err.source();
+    }
+    let root = root.trim_end_matches('.');
+    if e.is_connect() {
+        format!("could not connect: {root}")
+    } else {
+        format!("no answer: {root}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read as _, Write as _};
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+
+    fn block<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    /// A one-shot RP on a free loopback port: reads one request and sends it on the channel,
+    /// then answers `reply` (or never, when `None`).
+    fn rp(reply: Option<&'static str>) -> (SocketAddr, mpsc::Receiver<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let req = read_request(&mut s);
+            let _ = tx.send(req);
+            match reply {
+                Some(r) => {
+                    let _ = s.write_all(r.as_bytes());
+                }
+                // Hold the connection open, answering nothing, until the client gives up.
+                None => {
+                    let mut buf = [0u8; 1];
+                    let _ = s.read(&mut buf);
+                }
+            }
+        });
+        (addr, rx)
+    }
+
+    fn read_request(s: &mut std::net::TcpStream) -> String {
+        let mut buf = Vec::new();
+        let mut byte = [0u8; 1];
+        while !buf.ends_with(b"\r\n\r\n") {
+            if s.read(&mut byte).unwrap_or(0) == 0 {
+                break;
+            }
+            buf.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&buf).into_owned();
+        let len = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().parse::<usize>().unwrap())
+            })
+            .unwrap_or(0);
+        let mut body = vec![0u8; len];
+        s.read_exact(&mut body).unwrap();
+        head + &String::from_utf8_lossy(&body)
+    }
+
+    fn post(uri: &str, timeout_ms: u64, allow_private: bool) -> PostOutcome {
+        let poster = HttpPoster::new().unwrap();
+        block(poster.post(Post {
+            uri,
+            body: "logout_token=a.b.c",
+            timeout_ms,
+            allow_private,
+        }))
+    }
+
+    #[test]
+    fn posts_a_form_and_reports_the_status() {
+        let (addr, rx) = rp(Some("HTTP/1.1 204 No Content\r\n\r\n"));
+        let out = post(&format!("http://{addr}/bc?x=1"), 2000, true);
+        assert_eq!(out, PostOutcome::Status(204));
+        let req = rx.recv().unwrap();
+        assert!(req.starts_with("POST /bc?x=1 HTTP/1.1\r\n"), "{req}");
+        assert!(
+            req.to_ascii_lowercase()
+                .contains("content-type: application/x-www-form-urlencoded\r\n"),
+            "{req}"
+        );
+        assert!(req.ends_with("\r\n\r\nlogout_token=a.b.c"), "{req}");
+
+        let (addr, _rx) = rp(Some(
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 5\r\n\r\nlater",
+        ));
+        assert_eq!(
+            post(&format!("http://{addr}/bc"), 2000, true),
+            PostOutcome::Status(503)
+        );
+        // A redirect is an answer, not followed.
+        let (addr, _rx) = rp(Some(
+            "HTTP/1.1 302 Found\r\nlocation: http://127.0.0.1:1/\r\ncontent-length: 0\r\n\r\n",
+        ));
+        assert_eq!(
+            post(&format!("http://{addr}/bc"), 2000, true),
+            PostOutcome::Status(302)
+        );
+    }
+
+    #[test]
+    fn a_silent_rp_times_out() {
+        let (addr, rx) = rp(None);
+        let started = std::time::Instant::now();
+        let out = post(&format!("http://{addr}/bc"), 200, true);
+        let took = started.elapsed();
+        assert_eq!(out, PostOutcome::Timeout);
+        assert!(rx.recv().is_ok(), "the request was sent");
+        assert!(
+            took >= Duration::from_millis(200) && took < Duration::from_millis(1500),
+            "{took:?}"
+        );
+    }
+
+    #[test]
+    fn a_closed_port_is_connection_refused() {
+        let port = {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        assert_eq!(
+            post(&format!("http://127.0.0.1:{port}/bc"), 2000, true),
+            PostOutcome::Failed("connection refused".into())
+        );
+    }
+
+    #[test]
+    fn the_ssrf_guard_refuses_private_addresses_unless_allowed() {
+        let (addr, _rx) = rp(Some("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"));
+        let uri = format!("http://{addr}/bc");
+        assert_eq!(
+            post(&uri, 2000, false),
+            PostOutcome::Failed(
+                "refused by the SSRF guard: 127.0.0.1 is a loopback or private address".into()
+            )
+        );
+        // Names are checked after resolution.
+        let out = post(&format!("http://localhost:{}/bc", addr.port()), 2000, false);
+        assert!(
+            matches!(&out, PostOutcome::Failed(w)
+                if w == "refused by the SSRF guard: localhost resolves to 127.0.0.1"
+                    || w == "refused by the SSRF guard: localhost resolves to ::1"),
+            "{out:?}"
+        );
+        for uri in [
+            "http://[::1]/bc",
+            "http://10.0.0.5/bc",
+            "http://169.254.169.254/latest/meta-data",
+            "http://0x7f.1/bc",
+            "http://[::ffff:192.168.1.1]/bc",
+        ] {
+            let out = post(uri, 2000, false);
+            assert!(
+                matches!(&out, PostOutcome::Failed(w) if w.starts_with("refused by the SSRF guard")),
+                "{uri}: {out:?}"
+            );
+        }
+        // Allowed: the same RP gets it.
+        assert_eq!(post(&uri, 2000, true), PostOutcome::Status(200));
+    }
+
+    #[test]
+    fn the_guard_decides_on_every_address() {
+        let public: SocketAddr = "93.184.215.14:0".parse().unwrap();
+        let private: SocketAddr = "10.0.0.5:0".parse().unwrap();
+        assert_eq!(
+            check("rp.example", vec![public], false).unwrap(),
+            vec![public]
+        );
+        let err = check("rp.example", vec![public, private], false).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "refused by the SSRF guard: rp.example resolves to 10.0.0.5"
+        );
+        assert_eq!(
+            check("rp.example", vec![public, private], true).unwrap(),
+            vec![public, private]
+        );
+        assert_eq!(
+            check("rp.example", vec![], true).unwrap_err().to_string(),
+            "DNS lookup failed for rp.example"
+        );
+    }
+
+    #[test]
+    fn bad_uris_and_unknown_names_fail_in_words() {
+        assert!(matches!(
+            post("not a uri", 500, true),
+            PostOutcome::Failed(w) if w.starts_with("the URI is not valid")
+        ));
+        assert!(matches!(
+            post("ftp://rp.example/bc", 500, true),
+            PostOutcome::Failed(w) if w.contains("http(s)")
+        ));
+        // `.invalid` never resolves (RFC 6761).
+        assert_eq!(
+            post("http://rp.invalid/bc", 2000, false),
+            PostOutcome::Failed("DNS lookup failed for rp.invalid".into())
+        );
+    }
+}

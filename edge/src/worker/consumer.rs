@@ -1,0 +1,156 @@
+//! The `LOGOUT_QUEUE` consumer: one message is one delivery (one logout token for one RP).
+//!
+//! For each message: read the [`Delivery`], let core's [`attempt`] mint the token, POST it
+//! (through [`super::WorkerHost`]'s `Deliver::post`) and audit the attempt, then do what core
+//! decided:
+//!
+//! - `Done` (delivered, or rejected by the RP): ack.
+//! - `RetryAt(t)`: send the *updated* delivery again with a delay up to `t`, then ack. A Queue
+//!   retry (`message.retry()`) cannot carry a new body, and core counts attempts and keeps the
+//!   last outcome in the delivery itself, so the next attempt must see the updated one. Send
+//!   comes before ack: a crash in between repeats a delivery (RPs are idempotent, `jti`
+//!   differs, `auditTrackingId` is stable) but never loses one. If the send fails, the original
+//!   message is retried instead (one attempt then counts again: a repeat, not a loss).
+//! - `Dead` (core's retry bound reached): store it under core's `dead/{R}/{id}` key, where the
+//!   admin API lists dead letters as it does natively, then ack.
+//! - The attempt itself failed (KV or entropy error): retry the message with a backoff. Such
+//!   Queue-level retries are bounded by the consumer's `max_retries`; past it the Queue moves
+//!   the message to the dead-letter queue, whose consumer (the `DEAD_LETTER_QUEUE` branch
+//!   below) records it under `dead/{R}/{id}` too.
+//!
+//! The handler never fails: an `Err` from a queue handler aborts the wasm instance (NOTES), so
+//! every message is acked or retried individually.
+
+use futures_util::StreamExt as _;
+use oidc_edge_core::audit;
+use oidc_edge_core::host::{Clock as _, Host as _, StoreError};
+use oidc_edge_core::logout::delivery::{Delivery, DeliveryState, Next, attempt, dead_key};
+use oidc_edge_core::model;
+use worker::{MessageExt as _, QueueRetryOptionsBuilder, RawMessage};
+
+use super::WorkerHost;
+use super::deliver::message;
+use super::rules::delay_secs;
+
+/// Deliveries in flight at once in one invocation: Workers keeps at most six connections open
+/// per invocation and queues the rest, and a queued fetch would spend its timeout waiting.
+pub const CONCURRENCY: usize = 6;
+
+/// Handle a batch from `queue`: deliveries from the logout queue, dead letters from the
+/// dead-letter queue.
+pub async fn consume(host: &WorkerHost, queue: &str, messages: Vec<RawMessage>) {
+    let dead_letters = host.dead_letter_queue() == Some(queue);
+    futures_util::stream::iter(messages)
+        .for_each_concurrent(CONCURRENCY, |m| async move {
+            if dead_letters {
+                bury(host, &m).await;
+            } else {
+                deliver(host, &m).await;
+            }
+        })
+        .await;
+}
+
+/// The delivery in a message; a message that is not one is logged and acked (retrying it
+/// would not make it one).
+fn body(host: &WorkerHost, m: &RawMessage) -> Option<Delivery> {
+    match serde_wasm_bindgen::from_value::<Delivery>(m.body()) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            host.log(&format!(
+                "queue: message {} is not a delivery ({e}); dropped",
+                m.id()
+            ));
+            m.ack();
+            None
+        }
+    }
+}
+
+async fn deliver(host: &WorkerHost, m: &RawMessage) {
+    let Some(mut d) = body(host, m) else {
+        return;
+    };
+    match attempt(host, &mut d).await {
+        Ok(Next::Done(_)) => m.ack(),
+        Ok(Next::RetryAt(_)) => {
+            let id = d.id.clone();
+            match host.queue().send(message(d, host.now_ms())).await {
+                Ok(()) => m.ack(),
+                Err(e) => {
+                    host.log(&format!(
+                        "queue: delivery {id}: re-sending for its retry failed ({e}); retrying the message"
+                    ));
+                    retry(host, m);
+                }
+            }
+        }
+        Ok(Next::Dead) => match record_dead(host, &d).await {
+            Ok(()) => m.ack(),
+            Err(e) => {
+                host.log(&format!(
+                    "queue: delivery {}: storing the dead letter failed ({e}); retrying the message",
+                    d.id
+                ));
+                retry(host, m);
+            }
+        },
+        Err(e) => {
+            host.log(&format!(
+                "queue: delivery {}: the attempt failed ({e}); retrying the message",
+                d.id
+            ));
+            retry(host, m);
+        }
+    }
+}
+
+/// A message from the dead-letter queue: the consumer failed on it `max_retries` times.
+async fn bury(host: &WorkerHost, m: &RawMessage) {
+    let Some(mut d) = body(host, m) else {
+        return;
+    };
+    d.state = DeliveryState::Dead;
+    if d.last_outcome.is_none() {
+        d.last_outcome = Some("the queue consumer failed on every attempt".into());
+    }
+    match record_dead(host, &d).await {
+        Ok(()) => m.ack(),
+        Err(e) => {
+            host.log(&format!(
+                "queue: dead letter {}: storing it failed ({e}); retrying",
+                d.id
+            ));
+            retry(host, m);
+        }
+    }
+}
+
+/// Store a dead letter where the admin API lists them, for as long as audit events are kept
+/// (what core's native outbox runner does with a dead delivery).
+async fn record_dead(host: &WorkerHost, d: &Delivery) -> Result<(), StoreError> {
+    model::save(
+        host,
+        &dead_key(&d.realm, &d.id),
+        d,
+        Some(audit::RETENTION_SECS),
+    )
+    .await?;
+    host.log(&format!(
+        "queue: delivery {} to {} dead-lettered after {} attempts",
+        d.id, d.uri, d.attempts
+    ));
+    Ok(())
+}
+
+/// Retry a message with the policy's base backoff (at least one second).
+fn retry(host: &WorkerHost, m: &RawMessage) {
+    let now = host.now_ms();
+    let base = host.config().delivery.retry_base_ms;
+    let delay = delay_secs(now.saturating_add(base), now).max(1);
+    m.retry_with_options(
+        &QueueRetryOptionsBuilder::new()
+            .with_delay_seconds(delay)
+            .build(),
+    );
+}

@@ -1,0 +1,457 @@
+//! The provider as the back-channel tests drive it over real HTTP: the admin API, a user's
+//! session, the code flow of a confidential client, and the logout triggers.
+//!
+//! The HTTP client follows no redirects and keeps no cookies: each hop is read and asserted by
+//! the caller. Uses only std, reqwest, serde_json, `oidc-edge-core` and `oidc_edge`: the
+//! fan-out bench in `edge/benches` includes it by path.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use oidc_edge::native::server::{RunningServer, ServerOptions, spawn_for_test};
+use oidc_edge::native::{NativeClock, OsEntropy};
+use oidc_edge_core::host::Clock as _;
+use oidc_edge_core::http::{Params, encode_params};
+use oidc_edge_core::jose::jwe::Decrypter;
+use oidc_edge_core::jose::jws::Verifier;
+use oidc_edge_core::jose::jwt::{self, Validation};
+use oidc_edge_core::jose::{ContentEnc, Jwk, JwkSet, JwsAlg, KeyMgmtAlg};
+use oidc_edge_core::secrets::random_token;
+use reqwest::Method;
+use reqwest::blocking::{Client, RequestBuilder};
+use serde_json::{Value, json};
+
+/// The realm every back-channel test works in.
+pub const REALM: &str = "bc";
+/// Its user.
+pub const USER: &str = "alice";
+/// Her password.
+pub const PASSWORD: &str = "correct horse battery staple";
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "oidc_edge_session";
+
+/// A response read in full.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// Headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    fn read(resp: reqwest::blocking::Response) -> Self {
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().expect("read the body").to_vec();
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Header `name`, if present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON; panics with the status and body when it is not.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "{} with a non-JSON body ({e}): {}",
+                self.status,
+                self.text()
+            )
+        })
+    }
+
+    /// The value cookie `name` is set to by this answer.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|line| line.strip_prefix(&format!("{name}=")))
+            .map(|rest| rest.split(';').next().unwrap_or_default().to_owned())
+    }
+
+    /// The `Location` header; panics when there is none.
+    pub fn location(&self) -> &str {
+        self.header("location")
+            .unwrap_or_else(|| panic!("{} without Location: {}", self.status, self.text()))
+    }
+
+    /// The query parameters of `Location`, first value of each.
+    pub fn location_param(&self, name: &str) -> Option<String> {
+        let query = self.location().split_once('?').map_or("", |(_, q)| q);
+        Params::parse(query.as_bytes()).get(name).map(str::to_owned)
+    }
+}
+
+/// A registered relying party as it knows itself.
+#[derive(Clone, Debug)]
+pub struct Registered {
+    /// `client_id`.
+    pub id: String,
+    /// `client_secret` (client_secret_basic).
+    pub secret: String,
+    /// Its one redirect URI.
+    pub redirect: String,
+    /// Its ID-token signing algorithm.
+    pub alg: JwsAlg,
+    /// Its private key, when it registered ID-token encryption.
+    pub decrypt: Option<Jwk>,
+}
+
+/// How a test starts the provider in-process.
+#[derive(Clone, Debug)]
+pub struct Start {
+    /// The server's options (address, clock, delivery tuning).
+    pub options: ServerOptions,
+    /// The realm's configuration on top of `{"allow_private_uris": true}`.
+    pub realm_config: Value,
+}
+
+/// The provider under test: realm [`REALM`] (private back-channel URIs allowed, since the
+/// test RPs live on 127.0.0.1) with user [`USER`].
+pub struct Op {
+    /// The in-process server, when there is one (dropping it stops it).
+    pub server: Option<RunningServer>,
+    /// `http://127.0.0.1:{port}`.
+    pub base_url: String,
+    /// The admin API's bearer token.
+    pub admin_token: String,
+    /// `{base_url}/realms/{REALM}`.
+    pub issuer: String,
+    /// The provider's clock, as far as the tests know it.
+    pub clock: NativeClock,
+    /// A client that follows no redirects.
+    pub http: Client,
+}
+
+impl fmt::Debug for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Op")
+            .field("base_url", &self.base_url)
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A client for the provider: no redirects followed, bounded time per request.
+pub fn http_client() -> Client {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("build the HTTP client")
+}
+
+impl Op {
+    /// Start the provider in-process with `start.options`, then create the realm and user.
+    pub fn start(start: Start) -> Self {
+        let clock = start.options.clock.clone();
+        let server = spawn_for_test(start.options).expect("start the test server");
+        let mut op = Self::attach(&server.base_url, &server.admin_token, clock);
+        op.server = Some(server);
+        op.create_realm(start.realm_config);
+        op
+    }
+
+    /// Drive a provider that runs elsewhere (another process); creates nothing.
+    pub fn attach(base_url: &str, admin_token: &str, clock: NativeClock) -> Self {
+        Self {
+            server: None,
+            base_url: base_url.to_owned(),
+            admin_token: admin_token.to_owned(),
+            issuer: format!("{base_url}/realms/{REALM}"),
+            clock,
+            http: http_client(),
+        }
+    }
+
+    /// Create realm [`REALM`] with `config` (plus `allow_private_uris`) and user [`USER`].
+    pub fn create_realm(&self, config: Value) {
+        let mut body = json!({"allow_private_uris": true});
+        if let (Value::Object(b), Value::Object(c)) = (&mut body, config) {
+            b.extend(c);
+        }
+        let r = self.admin(Method::PUT, &format!("/admin/realms/{REALM}"), Some(&body));
+        assert_eq!(r.status, 201, "create realm: {}", r.text());
+        let r = self.admin(
+            Method::PUT,
+            &format!("/admin/realms/{REALM}/users/{USER}"),
+            Some(&json!({"password": PASSWORD, "email": "alice@example.com"})),
+        );
+        assert_eq!(r.status, 201, "create user: {}", r.text());
+    }
+
+    /// `{base_url}{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// `{issuer}/{name}`.
+    pub fn endpoint(&self, name: &str) -> String {
+        format!("{}/{name}", self.issuer)
+    }
+
+    /// Send and read in full.
+    pub fn send(&self, rb: RequestBuilder) -> Reply {
+        Reply::read(rb.send().expect("the request reaches the provider"))
+    }
+
+    /// A call to the admin API, with a JSON body when given.
+    pub fn admin(&self, method: Method, path: &str, body: Option<&Value>) -> Reply {
+        let mut rb = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(&self.admin_token);
+        if let Some(b) = body {
+            rb = rb
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        self.send(rb)
+    }
+
+    /// `GET` an admin listing (`{"result": [...], "resultCount": n}`) and return `result`.
+    pub fn admin_list(&self, path: &str) -> Vec<Value> {
+        let r = self.admin(Method::GET, path, None);
+        assert_eq!(r.status, 200, "GET {path}: {}", r.text());
+        let v = r.json();
+        let list = v["result"].as_array().cloned().unwrap_or_default();
+        assert_eq!(v["resultCount"], list.len(), "{v}");
+        list
+    }
+
+    /// Audit events of the realm, oldest first: of one `event` name, at or after `since`
+    /// (RFC 3339), when given.
+    pub fn audit(&self, event: Option<&str>, since: Option<&str>) -> Vec<Value> {
+        let mut q = Vec::new();
+        if let Some(e) = event {
+            q.push(("event", e));
+        }
+        if let Some(s) = since {
+            q.push(("since", s));
+        }
+        self.admin_list(&format!("/admin/realms/{REALM}/audit?{}", encode_params(q)))
+    }
+
+    /// Poll the audit trail until `done` holds of the events named `event`; panics after
+    /// `timeout` with what there is.
+    pub fn wait_audit(
+        &self,
+        event: &str,
+        timeout: Duration,
+        done: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
+        wait(timeout, &format!("audit events {event}"), || {
+            let events = self.audit(Some(event), None);
+            if done(&events) {
+                Ok(events)
+            } else {
+                Err(events)
+            }
+        })
+    }
+
+    /// The user's live sessions (admin listing).
+    pub fn sessions(&self, user: &str) -> Vec<Value> {
+        self.admin_list(&format!("/admin/realms/{REALM}/sessions?user={user}"))
+    }
+
+    /// Deliveries queued (`pending`) or dead-lettered (`dead`).
+    pub fn deliveries(&self, state: &str) -> Vec<Value> {
+        self.admin_list(&format!("/admin/realms/{REALM}/deliveries?state={state}"))
+    }
+
+    /// Register a confidential client (RFC 7591) with `meta` plus a redirect URI of its own.
+    pub fn register(&self, mut meta: Value) -> Registered {
+        let redirect = format!(
+            "https://rp-{}.example/cb",
+            random_token(&OsEntropy).unwrap_or_default()
+        );
+        meta["redirect_uris"] = json!([redirect]);
+        let r = self.send(
+            self.http
+                .post(self.endpoint("register"))
+                .header("content-type", "application/json")
+                .body(meta.to_string()),
+        );
+        assert_eq!(r.status, 201, "register: {}", r.text());
+        let v = r.json();
+        Registered {
+            id: v["client_id"].as_str().expect("client_id").to_owned(),
+            secret: v["client_secret"]
+                .as_str()
+                .expect("client_secret")
+                .to_owned(),
+            redirect,
+            alg: v["id_token_signed_response_alg"]
+                .as_str()
+                .and_then(|a| a.parse().ok())
+                .expect("id_token_signed_response_alg"),
+            decrypt: None,
+        }
+    }
+
+    /// Log [`USER`] in through the JSON endpoint: the session token (the cookie's value).
+    pub fn session(&self) -> String {
+        let r = self.send(
+            self.http
+                .post(self.endpoint("authenticate"))
+                .header("content-type", "application/json")
+                .body(json!({"username": USER, "password": PASSWORD}).to_string()),
+        );
+        assert_eq!(r.status, 200, "authenticate: {}", r.text());
+        let token = r.json()["tokenId"].as_str().expect("tokenId").to_owned();
+        assert_eq!(r.cookie(SESSION_COOKIE).as_deref(), Some(token.as_str()));
+        token
+    }
+
+    /// `GET /authorize` for `rp` with the session cookie; `state` and `nonce` as given.
+    pub fn authorize(&self, rp: &Registered, session: &str, state: &str, nonce: &str) -> Reply {
+        let query = encode_params([
+            ("response_type", "code"),
+            ("client_id", rp.id.as_str()),
+            ("redirect_uri", rp.redirect.as_str()),
+            ("scope", "openid"),
+            ("state", state),
+            ("nonce", nonce),
+        ]);
+        self.send(
+            self.http
+                .get(format!("{}?{query}", self.endpoint("authorize")))
+                .header("cookie", format!("{SESSION_COOKIE}={session}")),
+        )
+    }
+
+    /// Whether `session` is over: authorization shows the login form instead of a code.
+    pub fn shows_login_form(&self, rp: &Registered, session: &str) -> bool {
+        let r = self.authorize(rp, session, "s", "n");
+        match r.status {
+            200 => {
+                let html = r.text();
+                assert!(
+                    html.contains("<form") && html.contains("password"),
+                    "{html}"
+                );
+                true
+            }
+            302 => {
+                assert!(r.location_param("code").is_some(), "{}", r.location());
+                false
+            }
+            s => panic!("authorize answered {s}: {}", r.text()),
+        }
+    }
+
+    /// The code flow for `rp` on `session`: returns the raw ID token and its validated claims
+    /// (decrypted with `rp`'s key, signature by the realm's JWKS, `iss`, `aud`, `nonce`).
+    pub fn sign_in(&self, rp: &Registered, session: &str) -> (String, Value) {
+        let state = random_token(&OsEntropy).expect("entropy");
+        let nonce = random_token(&OsEntropy).expect("entropy");
+        let r = self.authorize(rp, session, &state, &nonce);
+        assert_eq!(r.status, 302, "authorize: {}", r.text());
+        assert_eq!(r.location_param("state").as_deref(), Some(state.as_str()));
+        let code = r.location_param("code").expect("a code");
+        let r = self.send(
+            self.http
+                .post(self.endpoint("token"))
+                .basic_auth(&rp.id, Some(&rp.secret))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(encode_params([
+                    ("grant_type", "authorization_code"),
+                    ("code", code.as_str()),
+                    ("redirect_uri", rp.redirect.as_str()),
+                ])),
+        );
+        assert_eq!(r.status, 200, "token: {}", r.text());
+        let id_token = r.json()["id_token"].as_str().expect("id_token").to_owned();
+        let claims = self.open_id_token(rp, &id_token);
+        assert_eq!(claims["nonce"], nonce.as_str());
+        (id_token, claims)
+    }
+
+    /// The realm's public keys.
+    pub fn jwks(&self) -> JwkSet {
+        let r = self.send(self.http.get(self.endpoint("jwks")));
+        assert_eq!(r.status, 200, "jwks: {}", r.text());
+        JwkSet::from_json(&r.text()).expect("a JWKS")
+    }
+
+    /// Open and validate an ID token as `rp` must.
+    pub fn open_id_token(&self, rp: &Registered, token: &str) -> Value {
+        let set = self.jwks();
+        let algs = [rp.alg];
+        let verifier = Verifier::new(&set, &algs);
+        let decrypter = rp
+            .decrypt
+            .as_ref()
+            .map(|k| Decrypter::new(k, &KeyMgmtAlg::ALL, &ContentEnc::ALL));
+        let opened = jwt::open(token, &verifier, decrypter.as_ref(), &OsEntropy)
+            .unwrap_or_else(|e| panic!("the ID token for {} does not open: {e}", rp.id));
+        let mut v = Validation::new(self.clock.now());
+        v.issuer = Some(&self.issuer);
+        v.audience = Some(&rp.id);
+        jwt::validate(&opened.claims, &v).expect("a valid ID token");
+        Value::Object(opened.claims)
+    }
+
+    /// `POST /sessions/logout` with the session as a cookie (`as_cookie`) or as
+    /// `X-Session-Token`; returns the answer's JSON after checking the cookie is cleared.
+    pub fn sessions_logout(&self, session: &str, as_cookie: bool) -> Value {
+        let rb = self.http.post(self.endpoint("sessions/logout"));
+        let rb = if as_cookie {
+            rb.header("cookie", format!("{SESSION_COOKIE}={session}"))
+        } else {
+            rb.header("x-session-token", session)
+        };
+        let r = self.send(rb);
+        assert_eq!(r.status, 200, "sessions/logout: {}", r.text());
+        let cleared = r
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|l| l.starts_with(&format!("{SESSION_COOKIE}=;")) && l.contains("Max-Age=0"));
+        assert!(cleared, "the session cookie is cleared: {:?}", r.headers);
+        r.json()
+    }
+
+    /// The admin listing's id of the user's only live session.
+    pub fn only_session_id(&self, user: &str) -> String {
+        let list = self.sessions(user);
+        assert_eq!(list.len(), 1, "{list:?}");
+        list[0]["id"].as_str().expect("id").to_owned()
+    }
+}
+
+/// Poll `attempt` (every 20 ms) until it gives `Ok`; panics after `timeout` with the last
+/// `Err` it gave.
+pub fn wait<T, E: fmt::Debug>(
+    timeout: Duration,
+    what: &str,
+    mut attempt: impl FnMut() -> Result<T, E>,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match attempt() {
+            Ok(v) => return v,
+            Err(last) if Instant::now() >= deadline => {
+                panic!("waited {timeout:?} for {what}; last seen: {last:#?}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
