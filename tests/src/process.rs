@@ -47,6 +47,29 @@ fn build_binary() -> PathBuf {
         "--bin",
         "oidc-edge",
     ]);
+    // Cargo gave this test process the variables of the tests crate (CARGO_MANIFEST_DIR, ...).
+    // Passed on, they count as changed inputs of crates that read them (ring), which would be
+    // rebuilt here and again by the next ordinary build.
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        let per_crate = name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_BIN_EXE_")
+            || matches!(
+                name,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_MANIFEST_LINKS"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+                    | "CARGO_RUSTC_CURRENT_DIR"
+                    | "OUT_DIR"
+            );
+        if per_crate {
+            cmd.env_remove(name);
+        }
+    }
     match profile.as_str() {
         "debug" => {}
         "release" => {

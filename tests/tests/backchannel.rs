@@ -865,10 +865,9 @@ fn jose_verifies_and_decrypts_the_logout_tokens_of_a_real_run() {
 // ---------------------------------------------------------------------------------------------
 // Independence: one slow RP must not hold up everyone else
 
-/// Fails today (3.0 s): the native delivery worker awaits core's `run_due` until every
-/// attempt of the batch has finished, and only then looks at the outbox again, so a logout
-/// enqueued meanwhile waits for the slowest RP of the batch (up to the delivery timeout, 5 s
-/// by default, at every retry round of a dead RP). Run with `--ignored` to check a fix.
+/// A regression test: when the native worker awaited a whole batch of attempts before it
+/// looked at the outbox again, a logout enqueued meanwhile waited for the slowest RP of the
+/// batch (3.0 s here: the full delivery timeout).
 #[test]
 fn a_hanging_rp_does_not_delay_another_sessions_logout() {
     let op = start_with(DeliveryPolicy {
