@@ -73,13 +73,14 @@ pub async fn query<H: Host>(
     since_ms: u64,
 ) -> Result<Vec<AuditEvent>, Error> {
     let prefix = format!("audit/{realm}/");
-    // Keys sort by time; start listing just before `since`.
-    let start = format!("{prefix}{:015}", since_ms.saturating_sub(1));
+    // Keys sort by time: those below `audit/{R}/{since}` are skipped unread. (A store's list
+    // cursor is opaque — Workers KV's is not a key — so the listing starts at the prefix.)
+    let start = format!("{prefix}{since_ms:015}");
     let mut out = Vec::new();
-    let mut cursor = (since_ms > 0).then_some(start);
+    let mut cursor: Option<String> = None;
     loop {
         let page = host.list(&prefix, cursor.as_deref(), 100).await?;
-        for k in &page.keys {
+        for k in page.keys.iter().filter(|k| **k >= start) {
             if let Some(e) = model::load::<AuditEvent, _>(host, k).await?
                 && event_name.is_none_or(|n| n == e.event_name)
             {

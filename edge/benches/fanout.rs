@@ -22,6 +22,9 @@ mod op;
 #[allow(dead_code, unused_imports)]
 #[path = "../../tests/src/rp.rs"]
 mod rp;
+#[allow(dead_code, unused_imports)]
+#[path = "../../tests/src/target.rs"]
+mod target;
 
 use std::time::{Duration, Instant};
 

@@ -10,18 +10,12 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import http from "node:http";
-import path from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
 
-import { Log, LogLevel, Miniflare } from "miniflare";
+import { DLQ, QUEUE, workerMiniflare } from "./worker-miniflare.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const build = path.join(root, "build");
 const BASE = "http://127.0.0.1:8787";
 const ADMIN_TOKEN = randomBytes(24).toString("base64url");
-const QUEUE = "oidc-edge-logout";
-const DLQ = "oidc-edge-logout-dlq";
 const b64url = (buf) => Buffer.from(buf).toString("base64url");
 const decodeJwtPart = (part) => JSON.parse(Buffer.from(part, "base64url").toString("utf8"));
 
@@ -154,42 +148,18 @@ async function signInThrough(client) {
 before(async () => {
   rp = await startRp();
   const verbose = !!process.env.SMOKE_VERBOSE;
-  mf = new Miniflare({
-    modulesRoot: build,
-    modules: [
-      { type: "ESModule", path: path.join(build, "worker/shim.mjs") },
-      { type: "ESModule", path: path.join(build, "index.js") },
-      { type: "CompiledWasm", path: path.join(build, "index_bg.wasm") },
-    ],
-    compatibilityDate: "2026-04-26",
-    kvNamespaces: ["OIDC_KV"],
-    queueProducers: { LOGOUT_QUEUE: { queueName: QUEUE } },
-    queueConsumers: {
-      [QUEUE]: { maxBatchSize: 10, maxBatchTimeout: 0, maxRetries: 5, retryDelay: 1, deadLetterQueue: DLQ },
-      [DLQ]: { maxBatchSize: 10, maxBatchTimeout: 0, maxRetries: 5 },
-    },
+  mf = workerMiniflare({
     bindings: {
       BASE_URL: BASE,
       ADMIN_TOKEN,
       MASTER_KEY: b64url(randomBytes(32)),
       DEMO_REALM: "true",
-      DEAD_LETTER_QUEUE: DLQ,
       DELIVERY_TIMEOUT_MS: "1500",
       // One retry, so the dead-letter path runs within a few seconds.
       DELIVERY_RETRY_MAX: "1",
       DELIVERY_RETRY_BASE_MS: "1000",
     },
-    cf: false,
-    log: new Log(verbose ? LogLevel.DEBUG : LogLevel.WARN),
-    handleRuntimeStdio: verbose
-      ? (out, err) => {
-          out.pipe(process.stdout);
-          err.pipe(process.stderr);
-        }
-      : (out, err) => {
-          out.resume();
-          err.resume();
-        },
+    verbose: !!process.env.SMOKE_VERBOSE,
   });
   await mf.ready;
 });

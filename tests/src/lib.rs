@@ -8,6 +8,7 @@ pub use oidc_edge::native::OsEntropy;
 pub mod op;
 pub mod process;
 pub mod rp;
+pub mod target;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -42,19 +43,18 @@ pub fn test_options() -> oidc_edge::native::server::ServerOptions {
     }
 }
 
-/// Start the provider in-process on a free loopback port, in memory; with `demo`, realm `demo`
-/// is seeded (open registration, user `demo` / `changeit`). It stops when dropped.
-pub fn start_server(demo: bool) -> oidc_edge::native::server::RunningServer {
+/// Start the provider on a free loopback port, in memory, where `OIDC_EDGE_TARGET` says
+/// ([`target`]); with `demo`, realm `demo` is seeded (open registration, user `demo` /
+/// `changeit`). It stops when dropped.
+pub fn start_server(demo: bool) -> target::Server {
     start_server_with(oidc_edge::native::server::ServerOptions {
         demo,
         ..test_options()
     })
 }
 
-/// Start the provider in-process with `opts`, as given (start from [`test_options`]). It
-/// stops when dropped.
-pub fn start_server_with(
-    opts: oidc_edge::native::server::ServerOptions,
-) -> oidc_edge::native::server::RunningServer {
-    oidc_edge::native::server::spawn_for_test(opts).expect("start the test server")
+/// Start the provider with `opts`, as given (start from [`test_options`]), where
+/// `OIDC_EDGE_TARGET` says. It stops when dropped.
+pub fn start_server_with(opts: oidc_edge::native::server::ServerOptions) -> target::Server {
+    target::Server::start(opts)
 }

@@ -2,13 +2,14 @@
 //! session, the code flow of a confidential client, and the logout triggers.
 //!
 //! The HTTP client follows no redirects and keeps no cookies: each hop is read and asserted by
-//! the caller. Uses only std, reqwest, serde_json, `oidc-edge-core` and `oidc_edge`: the
-//! fan-out bench in `edge/benches` includes it by path.
+//! the caller. The provider runs where `OIDC_EDGE_TARGET` says ([`crate::target`]). Uses only
+//! std, reqwest, serde_json, `oidc-edge-core`, `oidc_edge` and `target.rs`: the fan-out bench
+//! in `edge/benches` includes them by path.
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use oidc_edge::native::server::{RunningServer, ServerOptions, spawn_for_test};
+use oidc_edge::native::server::ServerOptions;
 use oidc_edge::native::{NativeClock, OsEntropy};
 use oidc_edge_core::host::Clock as _;
 use oidc_edge_core::http::{Params, encode_params};
@@ -20,6 +21,8 @@ use oidc_edge_core::secrets::random_token;
 use reqwest::Method;
 use reqwest::blocking::{Client, RequestBuilder};
 use serde_json::{Value, json};
+
+use crate::target::Server;
 
 /// The realm every back-channel test works in.
 pub const REALM: &str = "bc";
@@ -112,7 +115,7 @@ pub struct Registered {
     pub decrypt: Option<Jwk>,
 }
 
-/// How a test starts the provider in-process.
+/// How a test starts the provider.
 #[derive(Clone, Debug)]
 pub struct Start {
     /// The server's options (address, clock, delivery tuning).
@@ -124,8 +127,8 @@ pub struct Start {
 /// The provider under test: realm [`REALM`] (private back-channel URIs allowed, since the
 /// test RPs live on 127.0.0.1) with user [`USER`].
 pub struct Op {
-    /// The in-process server, when there is one (dropping it stops it).
-    pub server: Option<RunningServer>,
+    /// The provider this `Op` started, when it started one (dropping it stops it).
+    pub server: Option<Server>,
     /// `http://127.0.0.1:{port}`.
     pub base_url: String,
     /// The admin API's bearer token.
@@ -157,11 +160,11 @@ pub fn http_client() -> Client {
 }
 
 impl Op {
-    /// Start the provider in-process with `start.options`, then create the realm and user.
+    /// Start the provider with `start.options` (on the current target), then create the realm
+    /// and user.
     pub fn start(start: Start) -> Self {
-        let clock = start.options.clock.clone();
-        let server = spawn_for_test(start.options).expect("start the test server");
-        let mut op = Self::attach(&server.base_url, &server.admin_token, clock);
+        let server = Server::start(start.options);
+        let mut op = Self::attach(&server.base_url, &server.admin_token, server.clock.clone());
         op.server = Some(server);
         op.create_realm(start.realm_config);
         op
@@ -193,6 +196,23 @@ impl Op {
             Some(&json!({"password": PASSWORD, "email": "alice@example.com"})),
         );
         assert_eq!(r.status, 201, "create user: {}", r.text());
+    }
+
+    /// The provider this `Op` started; panics for an attached one.
+    pub fn server(&self) -> &Server {
+        self.server
+            .as_ref()
+            .expect("a provider started by this Op, not attached")
+    }
+
+    /// Move the provider's clock `secs` seconds forward (see [`Server::advance`]).
+    pub fn advance(&self, secs: u64) {
+        self.server().advance(secs);
+    }
+
+    /// Sweep expired sessions now; how many it ended (see [`Server::sweep_now`]).
+    pub fn sweep_now(&self) -> usize {
+        self.server().sweep_now()
     }
 
     /// `{base_url}{path}`.

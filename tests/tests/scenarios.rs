@@ -10,13 +10,13 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use oidc_edge::native::server::RunningServer;
 use oidc_edge_core::http::{MAX_BODY, Params, encode_params};
 use oidc_edge_core::jose::jwe::Decrypter;
 use oidc_edge_core::jose::jws::Verifier;
 use oidc_edge_core::jose::jwt::{self, Opened, Validation};
 use oidc_edge_core::jose::{ContentEnc, Jwk, JwkSet, JwsAlg, KeyMgmtAlg, b64};
 use oidc_edge_core::secrets::random_token;
+use oidc_edge_tests::target::Server;
 use oidc_edge_tests::{OsEntropy, start_server};
 use reqwest::Method;
 use reqwest::blocking::{Client, RequestBuilder};
@@ -126,7 +126,7 @@ impl Reply {
 
 /// The provider under test with realm `t1` and user `alice`.
 struct Op {
-    server: RunningServer,
+    server: Server,
     http: Client,
     issuer: String,
 }

@@ -413,8 +413,9 @@ async fn list_sessions<H: Host>(req: &Request, host: &H, realm: &Realm) -> Resul
     ))
 }
 
-/// `GET /admin/realms/{R}/deliveries[?state=pending|dead]`: deliveries still queued here
-/// (native outbox) and dead letters.
+/// `GET /admin/realms/{R}/deliveries[?state=pending|dead]`: deliveries not yet finished (the
+/// `outbox/` records both hosts keep: the native outbox, the worker's record beside its Queue
+/// messages) and dead letters.
 async fn list_deliveries<H: Host>(req: &Request, host: &H, realm: &Realm) -> Result<Response> {
     use crate::logout::delivery::Delivery;
     let want = req.query_params().get("state").map(String::from);

@@ -9,6 +9,7 @@
 //! | `DEMO_REALM` | var | `"true"`: provision realm `demo` like the native `--demo` |
 //! | `DELIVERY_TIMEOUT_MS`, `DELIVERY_RETRY_MAX`, `DELIVERY_RETRY_BASE_MS` | vars | optional delivery policy, core's defaults otherwise |
 //! | `DEAD_LETTER_QUEUE` | var | the name of the logout queue's dead-letter queue |
+//! | `TEST_CLOCK` | var | tests only: `"true"` makes the clock read KV key [`TEST_CLOCK_KEY`] when it is set |
 //!
 //! There is no fallback for `MASTER_KEY` or `BASE_URL`: the native server can generate a
 //! master key into its data directory and take its listen address as base URL, but every
@@ -34,6 +35,14 @@ pub const MASTER_KEY: &str = "MASTER_KEY";
 pub const DEMO_REALM: &str = "DEMO_REALM";
 /// The dead-letter queue's name.
 pub const DEAD_LETTER_QUEUE: &str = "DEAD_LETTER_QUEUE";
+/// The test clock switch.
+pub const TEST_CLOCK: &str = "TEST_CLOCK";
+/// Where the test clock stands (decimal milliseconds since the epoch), read once per event
+/// when [`TEST_CLOCK`] is on. The end-to-end tests freeze and advance the provider's clock
+/// through it, as they do natively with a manual clock, to drive idle and maximum session
+/// expiry without waiting. Never set `TEST_CLOCK` in a deployment: whoever can write the KV
+/// namespace could then move the provider's clock.
+pub const TEST_CLOCK_KEY: &str = "test/clock-ms";
 
 /// Why the worker cannot serve: a binding is missing or malformed. The message names the
 /// binding, never its value.
@@ -57,6 +66,8 @@ pub struct WorkerConfig {
     pub demo_realm: bool,
     /// The dead-letter queue's name, if configured.
     pub dead_letter_queue: Option<String>,
+    /// Whether the clock may be set through KV ([`TEST_CLOCK_KEY`]); tests only.
+    pub test_clock: bool,
 }
 
 impl WorkerConfig {
@@ -101,6 +112,7 @@ impl WorkerConfig {
             },
             demo_realm: text(env, DEMO_REALM).is_some_and(|v| is_true(&v)),
             dead_letter_queue: text(env, DEAD_LETTER_QUEUE),
+            test_clock: text(env, TEST_CLOCK).is_some_and(|v| is_true(&v)),
         })
     }
 }

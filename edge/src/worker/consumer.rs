@@ -2,30 +2,34 @@
 //!
 //! For each message: read the [`Delivery`], let core's [`attempt`] mint the token, POST it
 //! (through [`super::WorkerHost`]'s `Deliver::post`) and audit the attempt, then do what core
-//! decided:
+//! decided, on the Queue and on the delivery's record in KV (`outbox/{id}`, written by
+//! `enqueue`; core's [`settle`] keeps it as natively, so the admin API lists pending and dead
+//! deliveries alike on both hosts):
 //!
-//! - `Done` (delivered, or rejected by the RP): ack.
-//! - `RetryAt(t)`: send the *updated* delivery again with a delay up to `t`, then ack. A Queue
-//!   retry (`message.retry()`) cannot carry a new body, and core counts attempts and keeps the
-//!   last outcome in the delivery itself, so the next attempt must see the updated one. Send
-//!   comes before ack: a crash in between repeats a delivery (RPs are idempotent, `jti`
-//!   differs, `auditTrackingId` is stable) but never loses one. If the send fails, the original
-//!   message is retried instead (one attempt then counts again: a repeat, not a loss).
-//! - `Dead` (core's retry bound reached): store it under core's `dead/{R}/{id}` key, where the
-//!   admin API lists dead letters as it does natively, then ack.
+//! - `Done` (delivered, or rejected by the RP): settle (the record goes), ack.
+//! - `RetryAt(t)`: send the *updated* delivery again with a delay up to `t`, settle (the record
+//!   is updated), then ack. A Queue retry (`message.retry()`) cannot carry a new body, and core
+//!   counts attempts and keeps the last outcome in the delivery itself, so the next attempt
+//!   must see the updated one. Send comes before ack: a crash in between repeats a delivery
+//!   (RPs are idempotent, `jti` differs, `auditTrackingId` is stable) but never loses one. If
+//!   the send fails, the original message is retried instead (one attempt then counts again:
+//!   a repeat, not a loss).
+//! - `Dead` (core's retry bound reached): settle (stored under core's `dead/{R}/{id}`, where
+//!   the admin API lists dead letters), then ack.
 //! - The attempt itself failed (KV or entropy error): retry the message with a backoff. Such
 //!   Queue-level retries are bounded by the consumer's `max_retries`; past it the Queue moves
 //!   the message to the dead-letter queue, whose consumer (the `DEAD_LETTER_QUEUE` branch
 //!   below) records it under `dead/{R}/{id}` too.
 //!
+//! A failure to update the record after the Queue has its answer is logged, not retried: the
+//! Queue, not the record, drives deliveries, and retrying would repeat a finished POST.
+//!
 //! The handler never fails: an `Err` from a queue handler aborts the wasm instance (NOTES), so
 //! every message is acked or retried individually.
 
 use futures_util::StreamExt as _;
-use oidc_edge_core::audit;
-use oidc_edge_core::host::{Clock as _, Host as _, StoreError};
-use oidc_edge_core::logout::delivery::{Delivery, DeliveryState, Next, attempt, dead_key};
-use oidc_edge_core::model;
+use oidc_edge_core::host::{Clock as _, Host as _};
+use oidc_edge_core::logout::delivery::{Delivery, DeliveryState, Next, attempt, settle};
 use worker::{MessageExt as _, QueueRetryOptionsBuilder, RawMessage};
 
 use super::WorkerHost;
@@ -71,37 +75,47 @@ async fn deliver(host: &WorkerHost, m: &RawMessage) {
     let Some(mut d) = body(host, m) else {
         return;
     };
-    match attempt(host, &mut d).await {
-        Ok(Next::Done(_)) => m.ack(),
-        Ok(Next::RetryAt(_)) => {
-            let id = d.id.clone();
-            match host.queue().send(message(d, host.now_ms())).await {
-                Ok(()) => m.ack(),
-                Err(e) => {
-                    host.log(&format!(
-                        "queue: delivery {id}: re-sending for its retry failed ({e}); retrying the message"
-                    ));
-                    retry(host, m);
-                }
-            }
-        }
-        Ok(Next::Dead) => match record_dead(host, &d).await {
-            Ok(()) => m.ack(),
-            Err(e) => {
-                host.log(&format!(
-                    "queue: delivery {}: storing the dead letter failed ({e}); retrying the message",
-                    d.id
-                ));
-                retry(host, m);
-            }
-        },
+    let next = match attempt(host, &mut d).await {
+        Ok(next) => next,
         Err(e) => {
             host.log(&format!(
                 "queue: delivery {}: the attempt failed ({e}); retrying the message",
                 d.id
             ));
             retry(host, m);
+            return;
         }
+    };
+    match next {
+        Next::Done(_) => {
+            keep_record(host, &d, next).await;
+            m.ack();
+        }
+        Next::RetryAt(_) => match host.queue().send(message(d.clone(), host.now_ms())).await {
+            Ok(()) => {
+                keep_record(host, &d, next).await;
+                m.ack();
+            }
+            Err(e) => {
+                host.log(&format!(
+                    "queue: delivery {}: re-sending for its retry failed ({e}); retrying the message",
+                    d.id
+                ));
+                retry(host, m);
+            }
+        },
+        Next::Dead => record_dead(host, &d, m).await,
+    }
+}
+
+/// Settle a delivery's record after the Queue has done its part; a failure is only logged
+/// (see the module docs).
+async fn keep_record(host: &WorkerHost, d: &Delivery, next: Next) {
+    if let Err(e) = settle(host, d, next).await {
+        host.log(&format!(
+            "queue: delivery {}: updating its record failed ({e})",
+            d.id
+        ));
     }
 }
 
@@ -114,33 +128,28 @@ async fn bury(host: &WorkerHost, m: &RawMessage) {
     if d.last_outcome.is_none() {
         d.last_outcome = Some("the queue consumer failed on every attempt".into());
     }
-    match record_dead(host, &d).await {
-        Ok(()) => m.ack(),
+    record_dead(host, &d, m).await;
+}
+
+/// Store a dead letter where the admin API lists them (core's [`settle`], as natively), then
+/// ack; retry the message when the store fails (the dead letter must not be lost).
+async fn record_dead(host: &WorkerHost, d: &Delivery, m: &RawMessage) {
+    match settle(host, d, Next::Dead).await {
+        Ok(()) => {
+            host.log(&format!(
+                "queue: delivery {} to {} dead-lettered after {} attempts",
+                d.id, d.uri, d.attempts
+            ));
+            m.ack();
+        }
         Err(e) => {
             host.log(&format!(
-                "queue: dead letter {}: storing it failed ({e}); retrying",
+                "queue: delivery {}: storing the dead letter failed ({e}); retrying the message",
                 d.id
             ));
             retry(host, m);
         }
     }
-}
-
-/// Store a dead letter where the admin API lists them, for as long as audit events are kept
-/// (what core's native outbox runner does with a dead delivery).
-async fn record_dead(host: &WorkerHost, d: &Delivery) -> Result<(), StoreError> {
-    model::save(
-        host,
-        &dead_key(&d.realm, &d.id),
-        d,
-        Some(audit::RETENTION_SECS),
-    )
-    .await?;
-    host.log(&format!(
-        "queue: delivery {} to {} dead-lettered after {} attempts",
-        d.id, d.uri, d.attempts
-    ));
-    Ok(())
 }
 
 /// Retry a message with the policy's base backoff (at least one second).

@@ -5,7 +5,7 @@ use futures_util::StreamExt as _;
 use oidc_edge_core::http::{MAX_BODY, Method, Request, Response};
 use worker::Headers;
 
-/// Core's request for a Workers request. The body is read only up to one byte past
+/// Core's request for a Workers request. The body is kept only up to one byte past
 /// [`MAX_BODY`]: a larger body is never buffered whole, and core answers 413 for it.
 pub async fn request(mut req: worker::Request) -> worker::Result<Request> {
     let url = req.url()?;
@@ -35,15 +35,26 @@ async fn read_capped(req: &mut worker::Request) -> worker::Result<Vec<u8>> {
         return Ok(Vec::new());
     };
     let mut body = Vec::new();
+    let mut seen = 0usize;
     while let Some(chunk) = stream.next().await {
-        body.extend_from_slice(&chunk?);
-        if body.len() > MAX_BODY {
+        let chunk = chunk?;
+        seen = seen.saturating_add(chunk.len());
+        if body.len() <= MAX_BODY {
+            body.extend_from_slice(&chunk);
             body.truncate(MAX_BODY + 1);
+        }
+        // Past the limit the rest is read and dropped, up to a bound: a client still sending
+        // when the answer comes has its connection reset and never sees the 413. Beyond the
+        // bound it is, which is fine for a body that large.
+        if seen > DRAIN_LIMIT {
             break;
         }
     }
     Ok(body)
 }
+
+/// How much of an oversized body is read (and dropped) so that its sender gets the 413.
+const DRAIN_LIMIT: usize = 1024 * 1024;
 
 /// The Workers response for core's.
 pub fn response(resp: Response) -> worker::Result<worker::Response> {

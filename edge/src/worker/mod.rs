@@ -28,7 +28,7 @@ use oidc_edge_core::host::{
     Clock, Deliver, Entropy, EntropyError, Host, HostConfig, ListPage, Post, PostOutcome, Store,
     StoreError,
 };
-use oidc_edge_core::logout::delivery::Delivery;
+use oidc_edge_core::logout::delivery::{Delivery, outbox_put};
 use oidc_edge_core::provider;
 use worker::{
     Context, Env, MessageBatch, Queue, ScheduleContext, ScheduledEvent, console_error, console_log,
@@ -48,6 +48,8 @@ pub struct WorkerHost {
     store: KvBackedStore,
     queue: Queue,
     config: WorkerConfig,
+    /// Where the clock stands when a test has set it (`TEST_CLOCK`); `Date.now()` otherwise.
+    fixed_now_ms: Option<u64>,
 }
 
 impl std::fmt::Debug for WorkerHost {
@@ -59,8 +61,34 @@ impl std::fmt::Debug for WorkerHost {
 }
 
 impl WorkerHost {
-    /// The host for `env`, or why the worker is misconfigured.
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+    /// The host for `env`, or why the worker is misconfigured; with `TEST_CLOCK` on, the
+    /// clock as the tests have set it.
+    pub async fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let mut host = Self::bind(env)?;
+        if host.config.test_clock {
+            host.fixed_now_ms = host.test_clock().await?;
+        }
+        Ok(host)
+    }
+
+    /// The test clock's setting in KV, if any.
+    async fn test_clock(&self) -> Result<Option<u64>, ConfigError> {
+        let value = self
+            .store
+            .get(config::TEST_CLOCK_KEY)
+            .await
+            .map_err(|e| ConfigError(format!("the test clock: {e}")))?;
+        value
+            .map(|v| {
+                std::str::from_utf8(&v)
+                    .ok()
+                    .and_then(|t| t.trim().parse().ok())
+                    .ok_or_else(|| ConfigError("the test clock is not a number".into()))
+            })
+            .transpose()
+    }
+
+    fn bind(env: &Env) -> Result<Self, ConfigError> {
         let config = WorkerConfig::from_env(env)?;
         let store = env
             .kv(KV_BINDING)
@@ -72,6 +100,7 @@ impl WorkerHost {
             store: KvBackedStore::new(store),
             queue,
             config,
+            fixed_now_ms: None,
         })
     }
 
@@ -137,6 +166,9 @@ impl Clock for WorkerHost {
     }
 
     fn now_ms(&self) -> u64 {
+        if let Some(ms) = self.fixed_now_ms {
+            return ms;
+        }
         // `Date.now()`: whole milliseconds since the epoch (Workers advance it on I/O only,
         // which is all core needs); a negative or NaN clock reads as the epoch.
         let ms = worker::js_sys::Date::now();
@@ -157,6 +189,9 @@ impl Entropy for WorkerHost {
 
 impl Deliver for WorkerHost {
     async fn enqueue(&self, deliveries: Vec<Delivery>) -> Result<(), StoreError> {
+        // The record first (what the admin API lists as pending, as natively), then the
+        // messages that do the work; the consumer settles the record as core decides.
+        outbox_put(&self.store, &deliveries).await?;
         deliver::enqueue(&self.queue, deliveries, self.now_ms()).await
     }
 
@@ -188,7 +223,7 @@ fn misconfigured(e: &ConfigError) -> worker::Result<worker::Response> {
 
 #[event(fetch)]
 async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<worker::Response> {
-    let host = match WorkerHost::from_env(&env) {
+    let host = match WorkerHost::from_env(&env).await {
         Ok(h) => h,
         Err(e) => return misconfigured(&e),
     };
@@ -211,7 +246,7 @@ async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<
 #[event(queue)]
 async fn queue(batch: MessageBatch<Delivery>, env: Env, _ctx: Context) -> worker::Result<()> {
     let messages: Vec<_> = batch.raw_iter().collect();
-    match WorkerHost::from_env(&env) {
+    match WorkerHost::from_env(&env).await {
         Ok(host) => consumer::consume(&host, &batch.queue(), messages).await,
         Err(e) => {
             // Nothing can be delivered without the settings: keep the messages for later.
@@ -229,7 +264,7 @@ async fn queue(batch: MessageBatch<Delivery>, env: Env, _ctx: Context) -> worker
 
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    let host = match WorkerHost::from_env(&env) {
+    let host = match WorkerHost::from_env(&env).await {
         Ok(h) => h,
         Err(e) => {
             console_error!("{e}; the expiry sweep did not run");
