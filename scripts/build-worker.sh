@@ -6,6 +6,7 @@
 #   (no command)  build build/worker/shim.mjs (+ build/index.js, build/index_bg.wasm)
 #   dry-run       ... then `wrangler deploy --dry-run --outdir build/dry-run` (validates wrangler.toml)
 #   smoke         ... then the Miniflare smoke test, tests/js/worker-smoke.mjs
+#   bench         ... then the edge cost bench, edge/benches/worker.mjs (workerd CPU per request)
 #   dev           ... then `wrangler dev` on http://127.0.0.1:8787 with local KV and Queue state
 #                 under .wrangler/state (creates .dev.vars with fresh secrets if missing); last
 #   Commands run in the order given: CI runs `scripts/build-worker.sh dry-run smoke`.
@@ -31,8 +32,8 @@ for arg in "$@"; do
     --debug) profile=--dev; opt=0 ;;
     --no-opt) opt=0 ;;
     --no-build) build=0 ;;
-    dev | dry-run | smoke) cmds+=("$arg") ;;
-    -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
+    dev | dry-run | smoke | bench) cmds+=("$arg") ;;
+    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -109,6 +110,10 @@ for cmd in "${cmds[@]}"; do
     smoke)
       step "smoke test (Miniflare)"
       node tests/js/worker-smoke.mjs
+      ;;
+    bench)
+      step "edge cost bench (Miniflare): workerd CPU and wall time per request"
+      node edge/benches/worker.mjs
       ;;
     dev)
       if [ ! -f .dev.vars ]; then

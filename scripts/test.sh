@@ -2,9 +2,15 @@
 # The whole test suite, set-up included, as a newcomer and CI run it: ./scripts/test.sh
 #
 # Set-up is pinned and stays inside the repository's ignored folders:
-#   - the wasm32-unknown-unknown target (rustup), for the no_std build of core;
+#   - the wasm32-unknown-unknown target (rustup), for the no_std build of core and the worker;
 #   - tests/js/node_modules from tests/js/package-lock.json (`npm ci`), for interop with the
-#     `jose` and `openid-client` packages.
+#     `jose` and `openid-client` packages;
+#   - node_modules (wrangler, miniflare, binaryen) and .tools (wasm-bindgen-cli, worker-build)
+#     for the Cloudflare Worker, by scripts/build-worker.sh.
+#
+# Steps: format, lint, the no_std core build, the worker built offline and checked
+# (`wrangler deploy --dry-run`, a Miniflare smoke test), the whole cargo test suite natively,
+# then the end-to-end suites again against the worker in workerd (OIDC_EDGE_TARGET=worker).
 # Optional resources make tests print a SKIPPED notice; CI sets OIDC_EDGE_REQUIRE_VECTORS=1 and
 # OIDC_EDGE_REQUIRE_INTEROP=1 so that a missing one fails instead.
 set -euo pipefail
@@ -35,13 +41,24 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "no_std core for wasm32"
 cargo build -p oidc-edge-core --no-default-features --target wasm32-unknown-unknown --locked
 
-step "the Workers binding compiles for wasm32 (edge/src/worker)"
-cargo build -p oidc-edge --target wasm32-unknown-unknown --locked
-
-step "tests"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --workspace --locked 2>&1 | tee "$log"
-# One closing line for the whole run (cargo prints one per test binary, doc-tests last).
+
+step "the Cloudflare Worker: build offline, wrangler deploy --dry-run, Miniflare smoke test"
+scripts/build-worker.sh dry-run smoke 2>&1 | tee -a "$log"
+
+step "tests (native)"
+cargo test --workspace --locked 2>&1 | tee -a "$log"
+
+step "the end-to-end suites against the worker in workerd (OIDC_EDGE_TARGET=worker)"
+# One Miniflare (a workerd process) per test, as one native server per test above; the tests
+# mostly wait on HTTP, so four run at once even on two cores.
+OIDC_EDGE_TARGET=worker cargo test -p oidc-edge-tests --locked \
+  --test scenarios --test backchannel --test server_smoke --test openid_client_interop \
+  -- --test-threads="${OIDC_EDGE_WORKER_TEST_THREADS:-4}" 2>&1 | tee -a "$log"
+
+# One closing line for the whole run: cargo prints one line per test binary (doc-tests last),
+# node's test runner `# pass n`, `# fail n`, `# skipped n`.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
+     /^# pass / { p += $3 } /^# fail / { f += $3 } /^# skipped / { s += $3 }
      END { printf "\nsummary: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
