@@ -195,9 +195,38 @@ impl fmt::Debug for HostConfig {
 }
 
 /// Everything the provider needs from its host.
+///
+/// The two costly primitives of a request, a private-key signature and PBKDF2, go through the
+/// host ([`Host::sign`], [`Host::pbkdf2_sha256`]): by default core's own pure-Rust code does
+/// them; a host whose platform does them natively much faster (the Workers host: WebCrypto,
+/// where wasm RSA would cost 20+ ms of CPU per signature) answers with its platform's. Both
+/// give the same results: a signature any verifier accepts, the same PBKDF2 output.
+#[allow(async_fn_in_trait)] // Workers futures are !Send: no Send bound, by design.
 pub trait Host: Store + Clock + Entropy + Deliver {
     /// The host's settings.
     fn config(&self) -> &HostConfig;
+
+    /// The JWS signature of `signing_input` with the private `key` (`alg` checked against the
+    /// key by the caller). Default: core's [`crate::jose::jws::sign_raw`].
+    async fn sign(
+        &self,
+        key: &crate::jose::Jwk,
+        alg: crate::jose::JwsAlg,
+        signing_input: &[u8],
+    ) -> Result<alloc::vec::Vec<u8>, crate::error::JoseError> {
+        crate::jose::jws::sign_raw(key, alg, signing_input, &self)
+    }
+
+    /// PBKDF2-HMAC-SHA256, 32 bytes of output. Default: core's
+    /// [`crate::secrets::pbkdf2_sha256`].
+    async fn pbkdf2_sha256(
+        &self,
+        password: &[u8],
+        salt: &[u8],
+        iterations: u32,
+    ) -> Result<[u8; 32], crate::error::JoseError> {
+        Ok(crate::secrets::pbkdf2_sha256(password, salt, iterations))
+    }
 
     /// Write one line to the operator's log (JSON lines for audit events; never secrets).
     fn log(&self, line: &str) {

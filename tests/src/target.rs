@@ -237,7 +237,10 @@ impl WorkerProcess {
         std::thread::spawn(move || {
             for line in stdout.lines() {
                 let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
+                // Answers are JSON objects; anything else is Miniflare's own log (verbose).
+                if !line.starts_with('{') {
+                    eprintln!("{line}");
+                } else if tx.send(line).is_err() {
                     break;
                 }
             }

@@ -798,6 +798,7 @@ fn jose_verifies_and_decrypts_the_logout_tokens_of_a_real_run() {
     let op = start();
     let (plain_rp, plain) = rp_at(&op, json!({"backchannel_logout_session_required": true}));
     let (es_rp, es) = rp_at(&op, json!({"id_token_signed_response_alg": "ES256"}));
+    let (ps_rp, ps) = rp_at(&op, json!({"id_token_signed_response_alg": "PS256"}));
     let key = enc_key("ECDH-ES");
     let enc_rp = TestRp::start();
     let mut enc = op.register(json!({
@@ -809,7 +810,7 @@ fn jose_verifies_and_decrypts_the_logout_tokens_of_a_real_run() {
     enc.decrypt = Some(key.clone());
     enc_rp.expect(expect(&op, &enc));
     let session = op.session();
-    for reg in [&plain, &es, &enc] {
+    for reg in [&plain, &es, &ps, &enc] {
         op.sign_in(reg, &session);
     }
     op.sessions_logout(&session, true);
@@ -822,6 +823,7 @@ fn jose_verifies_and_decrypts_the_logout_tokens_of_a_real_run() {
     let cases = [
         (&plain, token(&plain_rp), None),
         (&es, token(&es_rp), None),
+        (&ps, token(&ps_rp), None),
         (&enc, token(&enc_rp), Some(key.to_value())),
     ];
     let requests: Vec<Value> = cases

@@ -94,6 +94,31 @@ pub fn sign(
     opts: SignOptions<'_>,
     entropy: &dyn Entropy,
 ) -> Result<String, JoseError> {
+    let input = signing_input(key, alg, payload, opts)?;
+    let sig = sign_raw(key, alg, input.as_bytes(), entropy)?;
+    Ok(attach(input, &sig))
+}
+
+/// [`sign`], with the signature made by the host ([`crate::host::Host::sign`]).
+pub async fn sign_with<H: crate::host::Host>(
+    host: &H,
+    key: &Jwk,
+    alg: JwsAlg,
+    payload: &[u8],
+    opts: SignOptions<'_>,
+) -> Result<String, JoseError> {
+    let input = signing_input(key, alg, payload, opts)?;
+    let sig = host.sign(key, alg, input.as_bytes()).await?;
+    Ok(attach(input, &sig))
+}
+
+/// `base64url(header) . base64url(payload)`, once `key` is checked to sign with `alg`.
+fn signing_input(
+    key: &Jwk,
+    alg: JwsAlg,
+    payload: &[u8],
+    opts: SignOptions<'_>,
+) -> Result<String, JoseError> {
     if !key.allows(KeyOp::Sign, alg.as_str()) || key.key_type() != alg.key_type() {
         return Err(JoseError::InvalidKey("key cannot sign with this algorithm"));
     }
@@ -107,10 +132,13 @@ pub fn sign(
     let mut out = b64::encode(header);
     out.push('.');
     out.push_str(&b64::encode(payload));
-    let sig = sign_raw(key, alg, out.as_bytes(), entropy)?;
-    out.push('.');
-    out.push_str(&b64::encode(sig));
     Ok(out)
+}
+
+fn attach(mut input: String, sig: &[u8]) -> String {
+    input.push('.');
+    input.push_str(&b64::encode(sig));
+    input
 }
 
 /// The raw signature over `signing_input` (exposed for benchmarks and vectors).

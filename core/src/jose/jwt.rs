@@ -125,8 +125,40 @@ pub fn sign_and_maybe_encrypt(
     encrypt_to: Option<(&Jwk, &EncryptOptions<'_>)>,
     entropy: &dyn Entropy,
 ) -> Result<String, JoseError> {
-    let payload = serde_json::to_vec(claims).map_err(|_| JoseError::Crypto("claims encoding"))?;
-    let jws = jws::sign(key, alg, &payload, SignOptions { typ, cty: None }, entropy)?;
+    let jws = jws::sign(
+        key,
+        alg,
+        &encode(claims)?,
+        SignOptions { typ, cty: None },
+        entropy,
+    )?;
+    maybe_encrypt(jws, encrypt_to, entropy)
+}
+
+/// [`sign_and_maybe_encrypt`], with the signature made by the host
+/// ([`crate::host::Host::sign`]).
+pub async fn sign_and_maybe_encrypt_with<H: crate::host::Host>(
+    host: &H,
+    claims: &Claims,
+    key: &Jwk,
+    alg: JwsAlg,
+    typ: Option<&str>,
+    encrypt_to: Option<(&Jwk, &EncryptOptions<'_>)>,
+) -> Result<String, JoseError> {
+    let opts = SignOptions { typ, cty: None };
+    let jws = jws::sign_with(host, key, alg, &encode(claims)?, opts).await?;
+    maybe_encrypt(jws, encrypt_to, host)
+}
+
+fn encode(claims: &Claims) -> Result<alloc::vec::Vec<u8>, JoseError> {
+    serde_json::to_vec(claims).map_err(|_| JoseError::Crypto("claims encoding"))
+}
+
+fn maybe_encrypt(
+    jws: String,
+    encrypt_to: Option<(&Jwk, &EncryptOptions<'_>)>,
+    entropy: &dyn Entropy,
+) -> Result<String, JoseError> {
     match encrypt_to {
         None => Ok(jws),
         Some((recipient, opts)) => {

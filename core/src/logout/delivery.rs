@@ -186,7 +186,7 @@ async fn mint<H: Host>(host: &H, d: &Delivery) -> Result<Option<(String, bool)>,
         encrypt_to: encryption.as_ref().map(|(k, a, e)| (k, *a, *e)),
     };
     Ok(Some((
-        token::mint(&params, &keys, host)?,
+        token::mint_with(host, &params, &keys).await?,
         realm.config.allow_private_uris,
     )))
 }

@@ -159,6 +159,43 @@ pub fn mint(
     keys: &LogoutTokenKeys<'_>,
     entropy: &dyn Entropy,
 ) -> Result<String, Error> {
+    let claims = claims(params, entropy)?;
+    let enc_opts = encrypt_options(params, keys);
+    Ok(jwt::sign_and_maybe_encrypt(
+        &claims,
+        keys.signing_key,
+        keys.alg,
+        Some(LOGOUT_TYP),
+        recipient(keys, enc_opts.as_ref()),
+        entropy,
+    )?)
+}
+
+/// [`mint`], with the signature made by the host ([`crate::host::Host::sign`]).
+pub async fn mint_with<H: crate::host::Host>(
+    host: &H,
+    params: &LogoutTokenParams<'_>,
+    keys: &LogoutTokenKeys<'_>,
+) -> Result<String, Error> {
+    let claims = claims(params, host)?;
+    let enc_opts = encrypt_options(params, keys);
+    Ok(jwt::sign_and_maybe_encrypt_with(
+        host,
+        &claims,
+        keys.signing_key,
+        keys.alg,
+        Some(LOGOUT_TYP),
+        recipient(keys, enc_opts.as_ref()),
+    )
+    .await?)
+}
+
+/// The token's claims (`jti` fresh, `auditTrackingId` as given or fresh), once the
+/// parameters are checked.
+fn claims(
+    params: &LogoutTokenParams<'_>,
+    entropy: &dyn Entropy,
+) -> Result<Map<String, Value>, Error> {
     if params.subject.is_none() && params.sid.is_none() {
         return Err(Error::Claims(ClaimsError::Missing("sub or sid")));
     }
@@ -184,27 +221,32 @@ pub fn mint(
         audit_tracking_id: &tracking,
         cause: params.cause.map(LogoutCause::as_str),
     };
-    let claims = match serde_json::to_value(&claims) {
-        Ok(Value::Object(m)) => m,
-        _ => return Err(Error::Jose(JoseError::Crypto("claims encoding"))),
-    };
-    let enc_opts = keys.encrypt_to.map(|(_, alg, enc)| EncryptOptions {
+    match serde_json::to_value(&claims) {
+        Ok(Value::Object(m)) => Ok(m),
+        _ => Err(Error::Jose(JoseError::Crypto("claims encoding"))),
+    }
+}
+
+/// The JWE settings when the client asked for encryption: `iss` and `aud` in its header.
+fn encrypt_options<'a>(
+    params: &LogoutTokenParams<'a>,
+    keys: &LogoutTokenKeys<'_>,
+) -> Option<EncryptOptions<'a>> {
+    keys.encrypt_to.map(|(_, alg, enc)| EncryptOptions {
         iss: Some(params.issuer),
         aud: Some(params.audience),
         ..EncryptOptions::new(alg, enc)
-    });
-    let encrypt_to = match (keys.encrypt_to, &enc_opts) {
+    })
+}
+
+fn recipient<'k, 'o>(
+    keys: &LogoutTokenKeys<'k>,
+    opts: Option<&'o EncryptOptions<'o>>,
+) -> Option<(&'k Jwk, &'o EncryptOptions<'o>)> {
+    match (keys.encrypt_to, opts) {
         (Some((k, _, _)), Some(o)) => Some((k, o)),
         _ => None,
-    };
-    Ok(jwt::sign_and_maybe_encrypt(
-        &claims,
-        keys.signing_key,
-        keys.alg,
-        Some(LOGOUT_TYP),
-        encrypt_to,
-        entropy,
-    )?)
+    }
 }
 
 /// Why a logout token was rejected. [`LogoutTokenError::code`] is stable for callers.

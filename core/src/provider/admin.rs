@@ -337,7 +337,7 @@ async fn put_user<H: Host>(req: &Request, host: &H, realm: &Realm, name: &str) -
     let key = keys::user(&realm.name, name);
     let existing: Option<User> = model::load(host, &key).await?;
     let password_hash = match (&body.password, &existing) {
-        (Some(p), _) => secrets::hash_password(p, host)?,
+        (Some(p), _) => secrets::hash_password_with(host, p).await?,
         (None, Some(u)) => u.password_hash.clone(),
         (None, None) => return Err(Fail::bad_request("a new user needs a password")),
     };

@@ -308,14 +308,14 @@ async fn check_password<H: Host>(
     password: &str,
 ) -> Result<Option<User>> {
     if !valid_username(username) || password.len() > secrets::MAX_PASSWORD {
-        let _ = secrets::verify_password(password, secrets::DUMMY_PASSWORD_HASH);
+        let _ = secrets::verify_password_with(host, password, secrets::DUMMY_PASSWORD_HASH).await;
         return Ok(None);
     }
     let user: Option<User> = model::load(host, &keys::user(&realm.name, username)).await?;
     let hash = user
         .as_ref()
         .map_or(secrets::DUMMY_PASSWORD_HASH, |u| u.password_hash.as_str());
-    let ok = secrets::verify_password(password, hash);
+    let ok = secrets::verify_password_with(host, password, hash).await;
     Ok(user.filter(|_| ok))
 }
 

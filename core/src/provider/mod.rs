@@ -268,7 +268,7 @@ pub async fn seed_demo<H: Host>(host: &H) -> core::result::Result<bool, Error> {
     realm::create(host, "demo", config).await?;
     let user = User {
         username: String::from("demo"),
-        password_hash: secrets::hash_password("changeit", host)?,
+        password_hash: secrets::hash_password_with(host, "changeit").await?,
         sub: crate::logout::token::random_id(host)?,
         email: Some(String::from("demo@example.com")),
         name: Some(String::from("Demo User")),

@@ -191,7 +191,9 @@ pub(super) async fn token<H: Host>(req: &Request, host: &H, realm: &Realm) -> Re
         (Some((k, _, _)), Some(o)) => Some((k, o)),
         _ => None,
     };
-    let id_token = jwt::sign_and_maybe_encrypt(&claims, &signing_key, alg, None, encrypt_to, host)?;
+    let id_token =
+        jwt::sign_and_maybe_encrypt_with(host, &claims, &signing_key, alg, None, encrypt_to)
+            .await?;
     let access_token = access_token(host, realm, &client, &user, &record, &sess.id).await?;
     let body = json!({
         "access_token": access_token,
@@ -245,14 +247,10 @@ async fn access_token<H: Host>(
     claims.insert("sess".into(), json!(session_id));
     claims.insert("username".into(), json!(user.username));
     let key = realm::signing_key(host, realm, JwsAlg::ES256).await?;
-    Ok(jwt::sign_and_maybe_encrypt(
-        &claims,
-        &key,
-        JwsAlg::ES256,
-        Some(AT_TYP),
-        None,
-        host,
-    )?)
+    Ok(
+        jwt::sign_and_maybe_encrypt_with(host, &claims, &key, JwsAlg::ES256, Some(AT_TYP), None)
+            .await?,
+    )
 }
 
 /// `GET/POST /realms/{R}/userinfo` with a bearer access token.

@@ -7,6 +7,8 @@
 //! | `queue` | the `LOGOUT_QUEUE` consumer: one back-channel delivery per message ([`consumer`]) |
 //! | `scheduled` | core's expiry sweep ([`provider::sweep`]), every minute by the cron trigger |
 //!
+//! Signatures and password hashing go to WebCrypto ([`subtle`]), through core's crypto seam.
+//!
 //! Bindings (see `wrangler.toml` and [`config`]): KV namespace `OIDC_KV`, Queue producer
 //! `LOGOUT_QUEUE` (and its consumer with a dead-letter queue), vars `BASE_URL`, `DEMO_REALM`,
 //! `DEAD_LETTER_QUEUE`, secrets `ADMIN_TOKEN` and `MASTER_KEY`.
@@ -20,14 +22,17 @@ pub mod deliver;
 pub mod http;
 pub mod kv;
 pub mod rules;
+pub mod subtle;
 
 use std::cell::Cell;
 
 use oidc_edge_core::UnixTime;
+use oidc_edge_core::error::JoseError;
 use oidc_edge_core::host::{
     Clock, Deliver, Entropy, EntropyError, Host, HostConfig, ListPage, Post, PostOutcome, Store,
     StoreError,
 };
+use oidc_edge_core::jose::{Jwk, JwsAlg};
 use oidc_edge_core::logout::delivery::{Delivery, outbox_put};
 use oidc_edge_core::provider;
 use worker::{
@@ -203,6 +208,41 @@ impl Deliver for WorkerHost {
 impl Host for WorkerHost {
     fn config(&self) -> &HostConfig {
         &self.config.host
+    }
+
+    async fn sign(
+        &self,
+        key: &Jwk,
+        alg: JwsAlg,
+        signing_input: &[u8],
+    ) -> Result<Vec<u8>, JoseError> {
+        match subtle::sign(key, alg, signing_input).await {
+            Ok(sig) => Ok(sig),
+            Err(e) => {
+                self.log(&format!(
+                    "{e}; signing with core's {} instead",
+                    alg.as_str()
+                ));
+                oidc_edge_core::jose::jws::sign_raw(key, alg, signing_input, self)
+            }
+        }
+    }
+
+    async fn pbkdf2_sha256(
+        &self,
+        password: &[u8],
+        salt: &[u8],
+        iterations: u32,
+    ) -> Result<[u8; 32], JoseError> {
+        match subtle::pbkdf2_sha256(password, salt, iterations).await {
+            Ok(out) => Ok(out),
+            Err(e) => {
+                self.log(&format!("{e}; PBKDF2 with core's instead"));
+                Ok(oidc_edge_core::secrets::pbkdf2_sha256(
+                    password, salt, iterations,
+                ))
+            }
+        }
     }
 
     fn log(&self, line: &str) {
