@@ -196,11 +196,12 @@ impl fmt::Debug for HostConfig {
 
 /// Everything the provider needs from its host.
 ///
-/// The two costly primitives of a request, a private-key signature and PBKDF2, go through the
-/// host ([`Host::sign`], [`Host::pbkdf2_sha256`]): by default core's own pure-Rust code does
-/// them; a host whose platform does them natively much faster (the Workers host: WebCrypto,
-/// where wasm RSA would cost 20+ ms of CPU per signature) answers with its platform's. Both
-/// give the same results: a signature any verifier accepts, the same PBKDF2 output.
+/// The costly primitives, a private-key signature, PBKDF2 and RSA key generation, go through
+/// the host ([`Host::sign`], [`Host::pbkdf2_sha256`], [`Host::generate_rsa`]): by default core's
+/// own pure-Rust code does them; a host whose platform does them natively much faster (the
+/// Workers host: WebCrypto, where wasm RSA would cost 20+ ms of CPU per signature) answers with
+/// its platform's. Both give the same results: a signature any verifier accepts, the same
+/// PBKDF2 output, a key core checks on import like any other.
 #[allow(async_fn_in_trait)] // Workers futures are !Send: no Send bound, by design.
 pub trait Host: Store + Clock + Entropy + Deliver {
     /// The host's settings.
@@ -215,6 +216,13 @@ pub trait Host: Store + Clock + Entropy + Deliver {
         signing_input: &[u8],
     ) -> Result<alloc::vec::Vec<u8>, crate::error::JoseError> {
         crate::jose::jws::sign_raw(key, alg, signing_input, &self)
+    }
+
+    /// A fresh RSA private key of `bits` bits, e = 65537, `kid` its RFC 7638 thumbprint and no
+    /// other metadata (a realm's RS256/PS256 key). Default: core's
+    /// [`crate::jose::Jwk::generate_rsa`].
+    async fn generate_rsa(&self, bits: usize) -> Result<crate::jose::Jwk, crate::error::JoseError> {
+        crate::jose::Jwk::generate_rsa(bits, &self)
     }
 
     /// PBKDF2-HMAC-SHA256, 32 bytes of output. Default: core's

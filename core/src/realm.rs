@@ -37,7 +37,7 @@ async fn new_keys<H: Host>(host: &H, realm: &str) -> Result<Vec<RealmKey>, Error
     for kty in [KeyType::EcP256, KeyType::Rsa] {
         let mut key = match kty {
             KeyType::EcP256 => Jwk::generate_ec(host)?,
-            KeyType::Rsa => Jwk::generate_rsa(RSA_BITS, host)?,
+            KeyType::Rsa => host.generate_rsa(RSA_BITS).await?,
         };
         key.key_use = Some(String::from("sig"));
         let kid = key.kid.clone().ok_or(JoseError::InvalidKey("no kid"))?;

@@ -228,6 +228,16 @@ impl Host for WorkerHost {
         }
     }
 
+    async fn generate_rsa(&self, bits: usize) -> Result<Jwk, JoseError> {
+        match subtle::generate_rsa(bits).await {
+            Ok(key) => Ok(key),
+            Err(e) => {
+                self.log(&format!("{e}; generating the RSA key with core's instead"));
+                Jwk::generate_rsa(bits, self)
+            }
+        }
+    }
+
     async fn pbkdf2_sha256(
         &self,
         password: &[u8],
