@@ -150,8 +150,11 @@ pub enum PostOutcome {
     Status(u16),
     /// No answer within the timeout.
     Timeout,
-    /// No answer: the reason (connection refused, DNS, TLS, refused by the SSRF guard...).
+    /// No answer: the reason (connection refused, DNS, TLS...). Transient: retried.
     Failed(alloc::string::String),
+    /// Not sent, by policy: the host refused the URI (the SSRF guard, a URI that is not an
+    /// absolute http(s) one). Final: retrying would meet the same refusal.
+    Refused(alloc::string::String),
 }
 
 /// The host's side of back-channel logout: a durable queue for deliveries, and HTTP.

@@ -112,11 +112,13 @@ pub enum Next {
     Dead,
 }
 
-/// Whether an outcome is worth retrying: no answer, 5xx, 408 and 429 are transient.
+/// Whether an outcome is worth retrying: no answer, 5xx, 408 and 429 are transient; a refusal
+/// by the host's policy is not.
 pub fn is_transient(outcome: &PostOutcome) -> bool {
     match outcome {
         PostOutcome::Status(s) => *s >= 500 || *s == 408 || *s == 429,
         PostOutcome::Timeout | PostOutcome::Failed(_) => true,
+        PostOutcome::Refused(_) => false,
     }
 }
 
@@ -152,7 +154,9 @@ pub fn operation(uri: &str, outcome: &PostOutcome, timeout_ms: u64) -> String {
         PostOutcome::Timeout => format!(
             "Sent logout request to {uri}, which did not respond within {timeout_ms} ms (timeout)."
         ),
-        PostOutcome::Failed(why) => format!("Failed to send logout request to {uri}: {why}."),
+        PostOutcome::Failed(why) | PostOutcome::Refused(why) => {
+            format!("Failed to send logout request to {uri}: {why}.")
+        }
     }
 }
 
@@ -411,6 +415,11 @@ mod tests {
         assert_eq!(
             next_step(&p, 3, &PostOutcome::Failed("refused".into()), 0, 0.5),
             Next::Dead
+        );
+        // A refusal by the host's policy (SSRF guard) is final from the first attempt.
+        assert_eq!(
+            next_step(&p, 1, &PostOutcome::Refused("SSRF".into()), 0, 0.5),
+            Next::Done(DeliveryState::Rejected)
         );
     }
 

@@ -165,13 +165,13 @@ impl HttpPoster {
     pub async fn post(&self, post: Post<'_>) -> PostOutcome {
         let url = match target(post.uri) {
             Ok(url) => url,
-            Err(why) => return PostOutcome::Failed(why),
+            Err(why) => return PostOutcome::Refused(why),
         };
         if !post.allow_private
             && let Some(ip) = literal_ip(&url)
             && is_private_host(&ip.to_string())
         {
-            return PostOutcome::Failed(Refusal::PrivateLiteral(ip.to_string()).to_string());
+            return PostOutcome::Refused(Refusal::PrivateLiteral(ip.to_string()).to_string());
         }
         let client = if post.allow_private {
             &self.open
@@ -190,7 +190,11 @@ impl HttpPoster {
         match tokio::time::timeout_at(deadline, request).await {
             Err(_) => PostOutcome::Timeout,
             Ok(Err(e)) if e.is_timeout() => PostOutcome::Timeout,
-            Ok(Err(e)) => PostOutcome::Failed(describe(&e)),
+            Ok(Err(e)) => match refusal(&e) {
+                // The guard refused what the name resolves to: final, like a literal.
+                Some(r @ Refusal::Private { .. }) => PostOutcome::Refused(r.to_string()),
+                _ => PostOutcome::Failed(describe(&e)),
+            },
             Ok(Ok(mut response)) => {
                 let status = response.status().as_u16();
                 // The status is the answer; the body is read only so the connection can be
@@ -308,6 +312,18 @@ fn check(
 
 /// A failed request in a few words: the guard's refusal, the socket error, or the innermost
 /// cause.
+/// The guard's refusal behind a failed request, if that is why it failed.
+fn refusal(e: &reqwest::Error) -> Option<&Refusal> {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(r) = err.downcast_ref::<Refusal>() {
+            return Some(r);
+        }
+        cur = err.source();
+    }
+    None
+}
+
 fn describe(e: &reqwest::Error) -> String {
     let mut root = e.to_string();
     let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
@@ -476,14 +492,14 @@ mod tests {
         let uri = format!("http://{addr}/bc");
         assert_eq!(
             post(&uri, 2000, false),
-            PostOutcome::Failed(
+            PostOutcome::Refused(
                 "refused by the SSRF guard: 127.0.0.1 is a loopback or private address".into()
             )
         );
         // Names are checked after resolution.
         let out = post(&format!("http://localhost:{}/bc", addr.port()), 2000, false);
         assert!(
-            matches!(&out, PostOutcome::Failed(w)
+            matches!(&out, PostOutcome::Refused(w)
                 if w == "refused by the SSRF guard: localhost resolves to 127.0.0.1"
                     || w == "refused by the SSRF guard: localhost resolves to ::1"),
             "{out:?}"
@@ -497,7 +513,7 @@ mod tests {
         ] {
             let out = post(uri, 2000, false);
             assert!(
-                matches!(&out, PostOutcome::Failed(w) if w.starts_with("refused by the SSRF guard")),
+                matches!(&out, PostOutcome::Refused(w) if w.starts_with("refused by the SSRF guard")),
                 "{uri}: {out:?}"
             );
         }
@@ -532,11 +548,11 @@ mod tests {
     fn bad_uris_and_unknown_names_fail_in_words() {
         assert!(matches!(
             post("not a uri", 500, true),
-            PostOutcome::Failed(w) if w.starts_with("the URI is not valid")
+            PostOutcome::Refused(w) if w.starts_with("the URI is not valid")
         ));
         assert!(matches!(
             post("ftp://rp.example/bc", 500, true),
-            PostOutcome::Failed(w) if w.contains("http(s)")
+            PostOutcome::Refused(w) if w.contains("http(s)")
         ));
         // `.invalid` never resolves (RFC 6761).
         assert_eq!(

@@ -68,7 +68,7 @@ pub async fn enqueue(
 /// the body of the answer is not read), redirects not followed.
 pub async fn post(post: Post<'_>) -> PostOutcome {
     if let Err(why) = check_target(post.uri, post.allow_private) {
-        return PostOutcome::Failed(why);
+        return PostOutcome::Refused(why);
     }
     let request = match build_request(&post) {
         Ok(r) => r,
