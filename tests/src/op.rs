@@ -45,7 +45,9 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn read(resp: reqwest::blocking::Response) -> Self {
+    /// Send `rb` and read the answer in full; panics when the provider cannot be reached.
+    pub fn read(rb: RequestBuilder) -> Self {
+        let resp = rb.send().expect("the request reaches the provider");
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let body = resp.bytes().expect("read the body").to_vec();
@@ -77,14 +79,40 @@ impl Reply {
         })
     }
 
-    /// The value cookie `name` is set to by this answer.
-    pub fn cookie(&self, name: &str) -> Option<String> {
+    /// The `Set-Cookie` line that sets cookie `name`, if any.
+    pub fn set_cookie(&self, name: &str) -> Option<&str> {
         self.headers
             .get_all("set-cookie")
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .find_map(|line| line.strip_prefix(&format!("{name}=")))
-            .map(|rest| rest.split(';').next().unwrap_or_default().to_owned())
+            .find(|line| line.starts_with(&format!("{name}=")))
+    }
+
+    /// The value cookie `name` is set to by this answer.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.set_cookie(name).map(|line| {
+            let pair = line.split(';').next().unwrap_or_default();
+            pair[name.len() + 1..].to_owned()
+        })
+    }
+
+    /// The status and `error` of an OAuth error answer, checking its shape on the way:
+    /// JSON `{"error", "error_description"}`, never cached.
+    pub fn oauth_error(&self) -> (u16, String) {
+        let ct = self.header("content-type").unwrap_or_default();
+        assert!(
+            ct.starts_with("application/json"),
+            "{} error with content-type {ct:?}: {}",
+            self.status,
+            self.text()
+        );
+        assert_eq!(self.header("cache-control"), Some("no-store"));
+        let v = self.json();
+        assert!(v["error_description"].is_string(), "{v}");
+        (
+            self.status,
+            v["error"].as_str().expect("an error code").to_owned(),
+        )
     }
 
     /// The `Location` header; panics when there is none.
@@ -93,10 +121,16 @@ impl Reply {
             .unwrap_or_else(|| panic!("{} without Location: {}", self.status, self.text()))
     }
 
-    /// The query parameters of `Location`, first value of each.
+    /// The query parameter `name` of `Location`, its first value.
     pub fn location_param(&self, name: &str) -> Option<String> {
         let query = self.location().split_once('?').map_or("", |(_, q)| q);
         Params::parse(query.as_bytes()).get(name).map(str::to_owned)
+    }
+
+    /// The query parameters of `Location`.
+    pub fn location_params(&self) -> std::collections::BTreeMap<String, String> {
+        let query = self.location().split_once('?').map_or("", |(_, q)| q);
+        Params::parse(query.as_bytes()).0.into_iter().collect()
     }
 }
 
@@ -227,7 +261,7 @@ impl Op {
 
     /// Send and read in full.
     pub fn send(&self, rb: RequestBuilder) -> Reply {
-        Reply::read(rb.send().expect("the request reaches the provider"))
+        Reply::read(rb)
     }
 
     /// A call to the admin API, with a JSON body when given.

@@ -7,15 +7,14 @@
 //! for its status and its exact OAuth `error` code.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::collections::BTreeMap;
-
 use base64::Engine as _;
-use oidc_edge_core::http::{MAX_BODY, Params, encode_params};
+use oidc_edge_core::http::{MAX_BODY, encode_params};
 use oidc_edge_core::jose::jwe::Decrypter;
 use oidc_edge_core::jose::jws::Verifier;
 use oidc_edge_core::jose::jwt::{self, Opened, Validation};
 use oidc_edge_core::jose::{ContentEnc, Jwk, JwkSet, JwsAlg, KeyMgmtAlg, b64};
 use oidc_edge_core::secrets::random_token;
+use oidc_edge_tests::op::Reply;
 use oidc_edge_tests::target::Server;
 use oidc_edge_tests::{OsEntropy, start_server};
 use reqwest::Method;
@@ -30,96 +29,6 @@ const EMAIL: &str = "alice@example.com";
 const NAME: &str = "Alice Liddell";
 const SESSION_COOKIE: &str = "oidc_edge_session";
 const CSRF_COOKIE: &str = "oidc_edge_csrf";
-
-// ---------------------------------------------------------------------------------------------
-// Responses
-
-/// A response read in full.
-struct Reply {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn read(resp: reqwest::blocking::Response) -> Self {
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = resp.bytes().expect("read the body").to_vec();
-        Self {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    /// The body as JSON; the status and body are in the panic message if it is not.
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "{} with a non-JSON body ({e}): {}",
-                self.status,
-                self.text()
-            )
-        })
-    }
-
-    /// The `Set-Cookie` line that sets cookie `name`, if any.
-    fn set_cookie(&self, name: &str) -> Option<&str> {
-        self.headers
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|line| line.starts_with(&format!("{name}=")))
-    }
-
-    /// The value cookie `name` is set to.
-    fn cookie(&self, name: &str) -> String {
-        let line = self
-            .set_cookie(name)
-            .unwrap_or_else(|| panic!("no Set-Cookie for {name} in a {}", self.status));
-        let pair = line.split(';').next().unwrap();
-        pair[name.len() + 1..].to_owned()
-    }
-
-    fn location(&self) -> &str {
-        self.header("location")
-            .unwrap_or_else(|| panic!("{} without Location: {}", self.status, self.text()))
-    }
-
-    /// The query parameters of `Location`.
-    fn location_params(&self) -> BTreeMap<String, String> {
-        let query = self.location().split_once('?').map_or("", |(_, q)| q);
-        Params::parse(query.as_bytes()).0.into_iter().collect()
-    }
-
-    /// The status and `error` of an OAuth error answer, checking its shape on the way:
-    /// JSON `{"error", "error_description"}`, never cached.
-    fn oauth_error(&self) -> (u16, String) {
-        let ct = self.header("content-type").unwrap_or_default();
-        assert!(
-            ct.starts_with("application/json"),
-            "{} error with content-type {ct:?}: {}",
-            self.status,
-            self.text()
-        );
-        assert_eq!(self.header("cache-control"), Some("no-store"));
-        let v = self.json();
-        assert!(v["error_description"].is_string(), "{v}");
-        (
-            self.status,
-            v["error"].as_str().expect("an error code").to_owned(),
-        )
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The provider, a browser's session, relying parties
@@ -249,7 +158,7 @@ impl Op {
     }
 
     fn send(&self, rb: RequestBuilder) -> Reply {
-        Reply::read(rb.send().expect("the request reaches the server"))
+        Reply::read(rb)
     }
 
     fn admin(&self, method: Method, path: &str, body: Value) -> Reply {
@@ -459,7 +368,7 @@ impl Op {
             csrf_line.contains("HttpOnly") && !csrf_line.contains("Secure"),
             "{csrf_line}"
         );
-        let csrf_cookie = page.cookie(CSRF_COOKIE);
+        let csrf_cookie = page.cookie(CSRF_COOKIE).expect("the CSRF cookie");
         let form = LoginForm::parse(&page.text());
         assert_eq!(form.action, self.endpoint("login"));
         // The form carries the authorization request and the CSRF token.
@@ -496,7 +405,10 @@ impl Op {
         // The CSRF cookie is spent.
         let spent = r.set_cookie(CSRF_COOKIE).expect("the CSRF cookie cleared");
         assert!(spent.contains("Max-Age=0"), "{spent}");
-        (r.cookie(SESSION_COOKIE), r.location().to_owned())
+        (
+            r.cookie(SESSION_COOKIE).expect("the session cookie"),
+            r.location().to_owned(),
+        )
     }
 
     /// `POST /authenticate` with JSON credentials.
@@ -512,7 +424,7 @@ impl Op {
     fn session(&self) -> String {
         let r = self.authenticate(USER, PASSWORD);
         assert_eq!(r.status, 200, "{}", r.text());
-        r.cookie(SESSION_COOKIE)
+        r.cookie(SESSION_COOKIE).expect("the session cookie")
     }
 
     fn userinfo(&self, access_token: &str) -> Reply {
@@ -759,7 +671,7 @@ fn json_authenticate_starts_a_session_and_refuses_a_wrong_password() {
     let r = op.authenticate(USER, PASSWORD);
     assert_eq!(r.status, 200, "{}", r.text());
     let token = r.json()["tokenId"].as_str().expect("tokenId").to_owned();
-    assert_eq!(r.cookie(SESSION_COOKIE), token);
+    assert_eq!(r.cookie(SESSION_COOKIE).as_deref(), Some(token.as_str()));
     let line = r.set_cookie(SESSION_COOKIE).unwrap();
     assert!(
         line.contains("HttpOnly") && line.contains("SameSite=Lax") && !line.contains("Secure"),
@@ -782,7 +694,7 @@ fn login_form_refuses_a_missing_csrf_cookie_and_a_wrong_password() {
     let rp = op.register(rp1_metadata());
     let req = AuthRequest::new();
     let page = op.authorize(&rp, &req, None);
-    let csrf_cookie = page.cookie(CSRF_COOKIE);
+    let csrf_cookie = page.cookie(CSRF_COOKIE).expect("the CSRF cookie");
     let form = LoginForm::parse(&page.text());
     let post = |cookie: Option<&str>, password: &str| {
         let mut fields = form.fields.clone();
@@ -815,7 +727,7 @@ fn login_form_refuses_a_missing_csrf_cookie_and_a_wrong_password() {
     assert_eq!(r.status, 401);
     assert!(r.text().contains("Invalid user name or password."));
     assert!(r.set_cookie(SESSION_COOKIE).is_none());
-    assert_ne!(r.cookie(CSRF_COOKIE), csrf_cookie);
+    assert_ne!(r.cookie(CSRF_COOKIE), Some(csrf_cookie));
 }
 
 // ---------------------------------------------------------------------------------------------
