@@ -37,6 +37,8 @@ cargo fmt --all --check
 
 step "lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The wasm32-only code: the Workers host (edge/src/worker).
+cargo clippy -p oidc-edge --target wasm32-unknown-unknown --locked -- -D warnings
 
 step "no_std core for wasm32"
 cargo build -p oidc-edge-core --no-default-features --target wasm32-unknown-unknown --locked
