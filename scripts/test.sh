@@ -6,11 +6,13 @@
 #   - tests/js/node_modules from tests/js/package-lock.json (`npm ci`), for interop with the
 #     `jose` and `openid-client` packages;
 #   - node_modules (wrangler, miniflare, binaryen) and .tools (wasm-bindgen-cli, worker-build)
-#     for the Cloudflare Worker, by scripts/build-worker.sh.
+#     for the Cloudflare Worker, by scripts/build-worker.sh;
+#   - js/node_modules (jose, typescript, binaryen) for the npm package, by scripts/build-js.sh.
 #
 # Steps: format, lint, the no_std core build, the worker built offline and checked
-# (`wrangler deploy --dry-run`, a Miniflare smoke test), the whole cargo test suite natively,
-# then the end-to-end suites again against the worker in workerd (OIDC_EDGE_TARGET=worker).
+# (`wrangler deploy --dry-run`, a Miniflare smoke test), the npm package built and tested with
+# Node's test runner, the whole cargo test suite natively, then the end-to-end suites again
+# against the worker in workerd (OIDC_EDGE_TARGET=worker).
 # Optional resources make tests print a SKIPPED notice; CI sets OIDC_EDGE_REQUIRE_VECTORS=1 and
 # OIDC_EDGE_REQUIRE_INTEROP=1 so that a missing one fails instead.
 set -euo pipefail
@@ -37,8 +39,10 @@ cargo fmt --all --check
 
 step "lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-# The wasm32-only code: the Workers host (edge/src/worker).
+# The wasm32-only code: the Workers host (edge/src/worker) and the npm package (edge/src/js).
 cargo clippy -p oidc-edge --target wasm32-unknown-unknown --locked -- -D warnings
+cargo clippy -p oidc-edge --target wasm32-unknown-unknown --no-default-features --features js \
+  --locked -- -D warnings
 
 step "no_std core for wasm32"
 cargo build -p oidc-edge-core --no-default-features --target wasm32-unknown-unknown --locked
@@ -48,6 +52,9 @@ trap 'rm -f "$log"' EXIT
 
 step "the Cloudflare Worker: build offline, wrangler deploy --dry-run, Miniflare smoke test"
 scripts/build-worker.sh dry-run smoke 2>&1 | tee -a "$log"
+
+step "the npm package oidc-edge (edge/src/js): build for Node and the web, Node's test runner"
+scripts/build-js.sh test 2>&1 | tee -a "$log"
 
 step "tests (native)"
 cargo test --workspace --locked 2>&1 | tee -a "$log"

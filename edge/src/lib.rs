@@ -1,15 +1,26 @@
 //! oidc-edge runtime bindings: core's sans-I/O provider bound to a host.
 //!
 //! - `native` (not wasm32): OS entropy and clock, and the `oidc-edge` command line.
-//! - `worker` (wasm32): the Cloudflare Workers host (KV, Queue, fetch, cron).
+//! - `worker` (wasm32, feature `worker`, default): the Cloudflare Workers host (KV, Queue, fetch,
+//!   cron).
+//! - `js` (wasm32, feature `js`): the wasm-bindgen API of the npm package `oidc-edge`: logout
+//!   tokens for relying parties, and the whole provider over a store and HTTP client given by any
+//!   JavaScript runtime.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "worker"))]
 pub mod worker;
+
+// WebCrypto for core's crypto seam, shared by the two JavaScript hosts.
+#[cfg(all(target_arch = "wasm32", any(feature = "worker", feature = "js")))]
+pub mod subtle;
+
+#[cfg(all(target_arch = "wasm32", feature = "js"))]
+pub mod js;
 // The worker's Workers-free rules (config parsing, delays, SSRF literals), unit-tested natively.
 #[cfg(all(test, not(target_arch = "wasm32")))]
 #[path = "worker/rules.rs"]

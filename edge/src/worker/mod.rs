@@ -7,7 +7,8 @@
 //! | `queue` | the `LOGOUT_QUEUE` consumer: one back-channel delivery per message ([`consumer`]) |
 //! | `scheduled` | core's expiry sweep ([`provider::sweep`]), every minute by the cron trigger |
 //!
-//! Signatures and password hashing go to WebCrypto ([`subtle`]), through core's crypto seam.
+//! Signatures, password hashing and RSA key generation go to WebCrypto ([`crate::subtle`]),
+//! through core's crypto seam.
 //!
 //! Bindings (see `wrangler.toml` and [`config`]): KV namespace `OIDC_KV`, Queue producer
 //! `LOGOUT_QUEUE` (and its consumer with a dead-letter queue), vars `BASE_URL`, `DEMO_REALM`,
@@ -22,7 +23,6 @@ pub mod deliver;
 pub mod http;
 pub mod kv;
 pub mod rules;
-pub mod subtle;
 
 use std::cell::Cell;
 
@@ -42,6 +42,7 @@ use worker::{
 
 use self::config::{ConfigError, WorkerConfig};
 use self::kv::KvBackedStore;
+use crate::subtle;
 
 /// The KV namespace binding.
 pub const KV_BINDING: &str = "OIDC_KV";
@@ -216,26 +217,11 @@ impl Host for WorkerHost {
         alg: JwsAlg,
         signing_input: &[u8],
     ) -> Result<Vec<u8>, JoseError> {
-        match subtle::sign(key, alg, signing_input).await {
-            Ok(sig) => Ok(sig),
-            Err(e) => {
-                self.log(&format!(
-                    "{e}; signing with core's {} instead",
-                    alg.as_str()
-                ));
-                oidc_edge_core::jose::jws::sign_raw(key, alg, signing_input, self)
-            }
-        }
+        subtle::sign_or_core(key, alg, signing_input, self, |l| self.log(l)).await
     }
 
     async fn generate_rsa(&self, bits: usize) -> Result<Jwk, JoseError> {
-        match subtle::generate_rsa(bits).await {
-            Ok(key) => Ok(key),
-            Err(e) => {
-                self.log(&format!("{e}; generating the RSA key with core's instead"));
-                Jwk::generate_rsa(bits, self)
-            }
-        }
+        subtle::generate_rsa_or_core(bits, self, |l| self.log(l)).await
     }
 
     async fn pbkdf2_sha256(
@@ -244,15 +230,7 @@ impl Host for WorkerHost {
         salt: &[u8],
         iterations: u32,
     ) -> Result<[u8; 32], JoseError> {
-        match subtle::pbkdf2_sha256(password, salt, iterations).await {
-            Ok(out) => Ok(out),
-            Err(e) => {
-                self.log(&format!("{e}; PBKDF2 with core's instead"));
-                Ok(oidc_edge_core::secrets::pbkdf2_sha256(
-                    password, salt, iterations,
-                ))
-            }
-        }
+        subtle::pbkdf2_sha256_or_core(password, salt, iterations, |l| self.log(l)).await
     }
 
     fn log(&self, line: &str) {
