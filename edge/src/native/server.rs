@@ -33,9 +33,7 @@ use hyper::service::service_fn;
 use hyper::{Method as HyperMethod, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use oidc_edge_core::UnixTime;
-use oidc_edge_core::host::{
-    Clock, Entropy, EntropyError, Host, HostConfig, ListPage, Store, StoreError,
-};
+use oidc_edge_core::host::{Clock, Entropy, EntropyError, Host, HostConfig, StoreVia};
 use oidc_edge_core::http::{MAX_BODY, Method, Request, Response};
 use oidc_edge_core::jose::b64;
 use oidc_edge_core::logout::delivery::DeliveryPolicy;
@@ -110,26 +108,11 @@ impl NativeHost {
     }
 }
 
-impl Store for NativeHost {
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.store.get(key).await
-    }
+impl StoreVia for NativeHost {
+    type Inner = NativeStore;
 
-    async fn put(&self, key: &str, value: &[u8], ttl_secs: Option<u64>) -> Result<(), StoreError> {
-        self.store.put(key, value, ttl_secs).await
-    }
-
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.store.delete(key).await
-    }
-
-    async fn list(
-        &self,
-        prefix: &str,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> Result<ListPage, StoreError> {
-        self.store.list(prefix, cursor, limit).await
+    fn store(&self) -> &NativeStore {
+        &self.store
     }
 }
 

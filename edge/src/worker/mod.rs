@@ -29,8 +29,8 @@ use std::cell::Cell;
 use oidc_edge_core::UnixTime;
 use oidc_edge_core::error::JoseError;
 use oidc_edge_core::host::{
-    Clock, Deliver, Entropy, EntropyError, Host, HostConfig, ListPage, Post, PostOutcome, Store,
-    StoreError,
+    Clock, Deliver, Entropy, EntropyError, Host, HostConfig, Post, PostOutcome, Store, StoreError,
+    StoreVia,
 };
 use oidc_edge_core::jose::{Jwk, JwsAlg};
 use oidc_edge_core::logout::delivery::{Delivery, outbox_put};
@@ -143,26 +143,11 @@ impl WorkerHost {
     }
 }
 
-impl Store for WorkerHost {
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.store.get(key).await
-    }
+impl StoreVia for WorkerHost {
+    type Inner = KvBackedStore;
 
-    async fn put(&self, key: &str, value: &[u8], ttl_secs: Option<u64>) -> Result<(), StoreError> {
-        self.store.put(key, value, ttl_secs).await
-    }
-
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.store.delete(key).await
-    }
-
-    async fn list(
-        &self,
-        prefix: &str,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> Result<ListPage, StoreError> {
-        self.store.list(prefix, cursor, limit).await
+    fn store(&self) -> &KvBackedStore {
+        &self.store
     }
 }
 
