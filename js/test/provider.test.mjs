@@ -329,7 +329,7 @@ describe("Provider over node:http", () => {
     assert.deepEqual(op.store.keys("outbox/"), []);
   });
 
-  test("the host's deliverer: what it is asked, a timeout, and the SSRF guard with a dead letter", async () => {
+  test("the host's deliverer: what it is asked, a timeout dead-lettered, and the SSRF guard's final refusal", async () => {
     const asked = [];
     let answer = () => 204;
     const op = await startOp({
