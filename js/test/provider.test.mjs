@@ -327,6 +327,9 @@ describe("Provider over node:http", () => {
       `Sent logout request to ${secret.uri}, which responded with HTTP code 200.`,
     ].sort());
     assert.deepEqual(op.store.keys("outbox/"), []);
+    // RS256 and PS256 signatures, PBKDF2 and the realm's RSA key came from WebCrypto: the
+    // provider logs a line whenever it has to fall back to core's own code.
+    assert.deepEqual(op.logs.filter((l) => l.includes("WebCrypto")), []);
   });
 
   test("the host's deliverer: what it is asked, a timeout dead-lettered, and the SSRF guard's final refusal", async () => {

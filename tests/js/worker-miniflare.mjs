@@ -14,9 +14,10 @@ export const DLQ = "oidc-edge-logout-dlq";
 /**
  * A Miniflare running the worker with `bindings` (vars and secrets; DEAD_LETTER_QUEUE is set
  * here). `host`/`port` serve it on a real socket; `verbose` passes the worker's console output
- * (audit lines) to `stdio` (default: this process's stdout and stderr), else it is dropped.
+ * (audit lines) to `stdio` (default: this process's stdout and stderr), else it is dropped;
+ * `onOutput(text)`, when given, sees all of it either way.
  */
-export function workerMiniflare({ bindings, host, port, verbose = false, stdio }) {
+export function workerMiniflare({ bindings, host, port, verbose = false, stdio, onOutput }) {
   return new Miniflare({
     ...(port !== undefined ? { host, port } : {}),
     modulesRoot: build,
@@ -38,6 +39,10 @@ export function workerMiniflare({ bindings, host, port, verbose = false, stdio }
     cf: false,
     log: new Log(verbose ? LogLevel.DEBUG : LogLevel.WARN),
     handleRuntimeStdio: (out, err) => {
+      if (onOutput) {
+        out.on("data", (chunk) => onOutput(String(chunk)));
+        err.on("data", (chunk) => onOutput(String(chunk)));
+      }
       if (verbose) {
         out.pipe(stdio?.out ?? process.stdout);
         err.pipe(stdio?.err ?? process.stderr);
