@@ -107,6 +107,19 @@ pub trait Store {
     /// Write `value` at `key`, expiring after `ttl_secs` when given (hosts may round it up to
     /// their minimum, 60 s on Workers KV).
     async fn put(&self, key: &str, value: &[u8], ttl_secs: Option<u64>) -> Result<(), StoreError>;
+    /// Write several entries (key, value, TTL) at once: in one transaction where the store has
+    /// them (the native on-disk store), one by one otherwise (the default; Workers KV). The
+    /// outbox of a session's deliveries is written this way.
+    async fn put_many(
+        &self,
+        entries: &[(alloc::string::String, alloc::vec::Vec<u8>, Option<u64>)],
+    ) -> Result<(), StoreError> {
+        for (key, value, ttl) in entries {
+            self.put(key, value, *ttl).await?;
+        }
+        Ok(())
+    }
+
     /// Delete `key`; deleting a missing key is not an error.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
     /// Keys starting with `prefix`, at most `limit`, resuming after `cursor`.
@@ -135,6 +148,13 @@ impl<T: StoreVia> Store for T {
 
     async fn put(&self, key: &str, value: &[u8], ttl_secs: Option<u64>) -> Result<(), StoreError> {
         self.store().put(key, value, ttl_secs).await
+    }
+
+    async fn put_many(
+        &self,
+        entries: &[(alloc::string::String, alloc::vec::Vec<u8>, Option<u64>)],
+    ) -> Result<(), StoreError> {
+        self.store().put_many(entries).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {

@@ -262,16 +262,21 @@ pub fn dead_key(realm: &str, id: &str) -> String {
     format!("dead/{realm}/{id}")
 }
 
-/// Write deliveries to the outbox (what a native host's [`crate::host::Deliver::enqueue`]
-/// does).
+/// Write deliveries to the outbox, all at once ([`crate::host::Store::put_many`]): what a
+/// native host's [`crate::host::Deliver::enqueue`] does, and the worker's record beside its
+/// Queue messages.
 pub async fn outbox_put<S: crate::host::Store + ?Sized>(
     store: &S,
     deliveries: &[Delivery],
 ) -> Result<(), StoreError> {
+    let mut entries = Vec::with_capacity(deliveries.len());
     for d in deliveries {
-        model::save(store, &outbox_key(&d.id), d, None).await?;
+        let key = outbox_key(&d.id);
+        let value = serde_json::to_vec(d).map_err(|e| StoreError(format!("{key}: {e}")))?;
+        entries.push((key, value, None));
     }
-    Ok(())
+    // One transaction for the whole session where the store has them.
+    store.put_many(&entries).await
 }
 
 /// What [`run_due`] did.

@@ -138,6 +138,21 @@ impl RedbStore {
         Ok(())
     }
 
+    fn put_many_sync(&self, entries: &[(String, Vec<u8>, Option<u64>)]) -> Result<(), redb::Error> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut table = txn.open_table(ENTRIES)?;
+            for (key, value, ttl_secs) in entries {
+                table.insert(
+                    key.as_str(),
+                    (expiry(&self.clock, *ttl_secs), value.as_slice()),
+                )?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
     fn delete_sync(&self, key: &str) -> Result<(), redb::Error> {
         let txn = self.db.begin_write()?;
         {
@@ -194,6 +209,10 @@ impl Store for RedbStore {
 
     async fn put(&self, key: &str, value: &[u8], ttl_secs: Option<u64>) -> Result<(), StoreError> {
         self.put_sync(key, value, ttl_secs).map_err(store_error)
+    }
+
+    async fn put_many(&self, entries: &[(String, Vec<u8>, Option<u64>)]) -> Result<(), StoreError> {
+        self.put_many_sync(entries).map_err(store_error)
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
@@ -323,6 +342,13 @@ impl Store for NativeStore {
         match self {
             Self::Redb(s) => s.put(key, value, ttl_secs).await,
             Self::Mem(s) => s.put(key, value, ttl_secs).await,
+        }
+    }
+
+    async fn put_many(&self, entries: &[(String, Vec<u8>, Option<u64>)]) -> Result<(), StoreError> {
+        match self {
+            Self::Redb(s) => s.put_many(entries).await,
+            Self::Mem(s) => s.put_many(entries).await,
         }
     }
 
