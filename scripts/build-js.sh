@@ -114,7 +114,7 @@ if [ "$build" = 1 ]; then
     delete pkg.devDependencies;
     fs.writeFileSync(process.argv[1], JSON.stringify(pkg, null, 2) + "\n");
   ' "$out/package.json"
-  cp js/README-section.md "$out/README.md"
+  cp js/README.md "$out/README.md"
   echo "built in $(($(date +%s) - started)) s:"
   for f in "$out"/node/oidc_edge_bg.wasm "$out"/web/oidc_edge_bg.wasm; do
     echo "  $f $(size "$f")"
