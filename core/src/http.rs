@@ -20,6 +20,8 @@ pub enum Method {
     Put,
     /// DELETE.
     Delete,
+    /// PATCH.
+    Patch,
     /// Anything else.
     Other,
 }
@@ -32,6 +34,7 @@ impl Method {
             "POST" => Self::Post,
             "PUT" => Self::Put,
             "DELETE" => Self::Delete,
+            "PATCH" => Self::Patch,
             _ => Self::Other,
         }
     }
@@ -50,6 +53,9 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// The body.
     pub body: Vec<u8>,
+    /// The client's address as the host knows it (the peer's IP natively, `CF-Connecting-IP`
+    /// at the edge), for per-source limits; `None` when the host cannot tell.
+    pub remote: Option<String>,
 }
 
 impl Request {
@@ -64,7 +70,15 @@ impl Request {
             query: String::from(query),
             headers: Vec::new(),
             body: Vec::new(),
+            remote: None,
         }
+    }
+
+    /// Set the client's address.
+    #[must_use]
+    pub fn with_remote(mut self, remote: &str) -> Self {
+        self.remote = Some(String::from(remote));
+        self
     }
 
     /// Add a header (the name is lower-cased).
@@ -157,6 +171,22 @@ impl Params {
     }
 }
 
+/// The origin (`scheme://host[:port]`) of an absolute http(s) URI, when it is made only of
+/// characters that are safe inside a header value and a CSP source expression.
+pub fn origin_of(uri: &str) -> Option<String> {
+    let (scheme, rest) = uri.split_once("://")?;
+    if !matches!(scheme, "http" | "https") {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let ok = !authority.is_empty()
+        && !authority.contains('@')
+        && authority
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+    ok.then(|| format!("{scheme}://{}", authority.to_ascii_lowercase()))
+}
+
 /// Form-encode pairs (for query strings of redirects).
 pub fn encode_params<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut s = form_urlencoded::Serializer::new(String::new());
@@ -216,6 +246,25 @@ impl Response {
             .with_header("x-frame-options", "DENY")
             .with_header("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
             .with_body(body.into_bytes())
+    }
+
+    /// Let the page's forms lead to `uri`'s origin too (CSP `form-action` also governs the
+    /// redirects that follow a form's submission, and the consent and logout forms end at the
+    /// client). Nothing is added unless the origin is a plain `scheme://host[:port]`.
+    #[must_use]
+    pub fn allow_form_target(mut self, uri: &str) -> Self {
+        let Some(origin) = origin_of(uri) else {
+            return self;
+        };
+        for (name, value) in &mut self.headers {
+            if name == "content-security-policy" {
+                *value = value.replace(
+                    "form-action 'self'",
+                    &format!("form-action 'self' {origin}"),
+                );
+            }
+        }
+        self
     }
 
     /// A redirect (302 Found) to `location`.

@@ -39,6 +39,48 @@ pub mod keys {
     pub fn code(r: &str, hash: &str) -> String {
         format!("code/{r}/{hash}")
     }
+    /// `grant/{R}/{sub}/{client}`: what a user consented to share with a client.
+    pub fn grant(r: &str, sub: &str, client: &str) -> String {
+        format!("grant/{r}/{sub}/{client}")
+    }
+    /// `grant/{R}/{sub}/`: every grant of a user.
+    pub fn grants_of(r: &str, sub: &str) -> String {
+        format!("grant/{r}/{sub}/")
+    }
+    /// `usess/{R}/{sub}/`: the index of one user's sessions.
+    pub fn user_sessions(r: &str, sub: &str) -> String {
+        format!("usess/{r}/{sub}/")
+    }
+    /// `sid/{R}/{sid}`: the session behind a client's `sid` (for access tokens).
+    pub fn sid(r: &str, sid: &str) -> String {
+        format!("sid/{r}/{sid}")
+    }
+    /// `revoked/{R}/{jti}`: an access token revoked before its expiry.
+    pub fn revoked(r: &str, jti: &str) -> String {
+        format!("revoked/{r}/{jti}")
+    }
+    /// `throttle/{R}/{kind}/{id}`: consecutive failures of one account or source.
+    pub fn throttle(r: &str, kind: &str, id: &str) -> String {
+        format!("throttle/{r}/{kind}/{id}")
+    }
+    /// Every prefix under which a realm's own data lives (its audit, dead letters and expiry
+    /// index entries included); deleting a realm removes them all.
+    pub fn realm_prefixes(r: &str) -> [String; 12] {
+        [
+            format!("client/{r}/"),
+            format!("user/{r}/"),
+            format!("key/{r}/"),
+            format!("session/{r}/"),
+            format!("usess/{r}/"),
+            format!("code/{r}/"),
+            format!("grant/{r}/"),
+            format!("sid/{r}/"),
+            format!("revoked/{r}/"),
+            format!("throttle/{r}/"),
+            format!("audit/{r}/"),
+            format!("dead/{r}/"),
+        ]
+    }
 }
 
 /// How dynamic registration is gated.
@@ -71,6 +113,9 @@ pub struct RealmConfig {
     /// Whether clients may register back-channel logout URIs on loopback or private
     /// addresses (off by default: an SSRF guard; on for the demo realm).
     pub allow_private_uris: bool,
+    /// Anonymous registrations (`registration: open`) one source may make per hour; 0 for no
+    /// limit.
+    pub registrations_per_source_per_hour: u32,
     /// The initial access token for `registration: token` (write-only: stored hashed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registration_token: Option<String>,
@@ -86,6 +131,7 @@ impl Default for RealmConfig {
             access_token_ttl_secs: 3600,
             id_token_ttl_secs: 3600,
             allow_private_uris: false,
+            registrations_per_source_per_hour: 20,
             registration_token: None,
         }
     }
@@ -128,6 +174,10 @@ pub struct Realm {
     pub keys: Vec<RealmKey>,
     /// When the realm was created.
     pub created: u64,
+    /// Set by `DELETE /admin/realms/R`: the realm serves nothing any more, and goes once the
+    /// logout tokens of its ended sessions have been delivered.
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub deleting: bool,
 }
 
 /// A sealed private key (`key/{R}/{kid}`).
@@ -154,6 +204,10 @@ pub struct Client {
     pub registration_token_hash: Option<String>,
     /// When the client was registered.
     pub issued_at: u64,
+    /// A client of the operator's own (set through the admin API only): it skips the consent
+    /// page. Dynamically registered clients never are.
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub first_party: bool,
 }
 
 /// A user (`user/{R}/{name}`).
@@ -173,6 +227,57 @@ pub struct User {
     pub name: Option<String>,
     /// When the user was created.
     pub created: u64,
+    /// A disabled user cannot sign in; disabling ends the user's sessions.
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub disabled: bool,
+}
+
+/// What a user consented to share with one client (`grant/{R}/{sub}/{client}`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Grant {
+    /// The client.
+    pub client_id: String,
+    /// The scopes granted, without duplicates.
+    pub scopes: Vec<String>,
+    /// When consent was first given.
+    pub created: u64,
+    /// When it was last extended.
+    pub updated: u64,
+}
+
+impl Grant {
+    /// Whether every scope in `wanted` is granted.
+    pub fn covers(&self, wanted: &[String]) -> bool {
+        wanted.iter().all(|w| self.scopes.contains(w))
+    }
+}
+
+/// The secret a session's per-client `sid`s (and its CSRF tokens) are derived from: exactly
+/// 32 bytes, stored as base64url; anything else does not decode.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SidKey(pub [u8; 32]);
+
+impl core::fmt::Debug for SidKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("SidKey([redacted])")
+    }
+}
+
+impl Serialize for SidKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::jose::b64::encode(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for SidKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let bytes = crate::jose::b64::decode(&s)
+            .map_err(|_| serde::de::Error::custom("sid_key is not base64url"))?;
+        <[u8; 32]>::try_from(bytes.as_slice())
+            .map(Self)
+            .map_err(|_| serde::de::Error::custom("sid_key must be 32 bytes"))
+    }
 }
 
 /// A client that obtained an ID token from a session.
@@ -204,8 +309,8 @@ pub struct Session {
     pub max_expires_at: u64,
     /// Idle timeout in force when the session was created, in seconds.
     pub idle_timeout_secs: u64,
-    /// base64url secret from which each client's `sid` is derived.
-    pub sid_key: String,
+    /// The secret from which each client's `sid` is derived.
+    pub sid_key: SidKey,
     /// Clients that received an ID token from this session.
     pub participants: Vec<Participant>,
 }
@@ -221,6 +326,8 @@ pub struct AuthorizationCode {
     pub session_id: String,
     /// The user's login name.
     pub user: String,
+    /// The user's `sub`: the code is worthless if the name now belongs to someone else.
+    pub sub: String,
     /// `nonce` of the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
@@ -233,6 +340,13 @@ pub struct AuthorizationCode {
     pub auth_time: u64,
     /// When the code stops being valid.
     pub expires_at: u64,
+    /// Whether the request sent `max_age` (the ID token then must carry `auth_time`).
+    #[serde(default)]
+    pub max_age_sent: bool,
+    /// Set when the code is redeemed: the `jti` of the access token its first use issued,
+    /// revoked if the code is ever presented again (RFC 6749 §4.1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redeemed: Option<String>,
 }
 
 /// Read and decode a JSON document; a document that no longer decodes is a store error.

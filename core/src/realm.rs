@@ -92,6 +92,7 @@ pub async fn create<H: Host>(
         registration_token_hash,
         keys,
         created: host.now().secs(),
+        deleting: false,
     };
     model::save(host, &keys::realm(name), &realm, None)
         .await
@@ -102,6 +103,54 @@ pub async fn create<H: Host>(
 /// Load realm `name`.
 pub async fn load<H: Host>(host: &H, name: &str) -> Result<Option<Realm>, Error> {
     model::load(host, &keys::realm(name)).await.map_err(store)
+}
+
+/// Finish deleting a realm marked `deleting`: once none of its deliveries is pending, remove
+/// every key it owns (see [`keys::realm_prefixes`]), its expiry index entries, and the realm
+/// itself. Returns whether it is gone.
+pub async fn purge_deleted<H: Host>(host: &H, realm: &Realm) -> Result<bool, Error> {
+    use crate::logout::delivery::Delivery;
+    for k in model::list_all(host, "outbox/", usize::MAX)
+        .await
+        .map_err(store)?
+    {
+        if let Some(d) = model::load::<Delivery, _>(host, &k).await.map_err(store)?
+            && d.realm == realm.name
+        {
+            return Ok(false);
+        }
+    }
+    for prefix in keys::realm_prefixes(&realm.name) {
+        model::delete_prefix(host, &prefix).await.map_err(store)?;
+    }
+    // `exp/{minute}/{R}/{id}`: the expiry index is ordered by time, not by realm.
+    for k in model::list_all(host, "exp/", usize::MAX)
+        .await
+        .map_err(store)?
+    {
+        if k.split('/').nth(2) == Some(realm.name.as_str()) {
+            host.delete(&k).await.map_err(store)?;
+        }
+    }
+    host.delete(&keys::realm(&realm.name))
+        .await
+        .map_err(store)?;
+    Ok(true)
+}
+
+/// [`purge_deleted`] for every realm being deleted (the expiry sweep calls this).
+pub async fn purge_all_deleted<H: Host>(host: &H) -> Result<(), Error> {
+    for k in model::list_all(host, "realm/", usize::MAX)
+        .await
+        .map_err(store)?
+    {
+        if let Some(r) = model::load::<Realm, _>(host, &k).await.map_err(store)?
+            && r.deleting
+        {
+            purge_deleted(host, &r).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Rotate: new active keys; the current ones become previous (still in the JWKS); keys that

@@ -18,6 +18,14 @@ pub fn random_token(entropy: &dyn Entropy) -> Result<String, EntropyError> {
     Ok(b64::encode(bytes))
 }
 
+/// Whether `s` has the shape of a [`random_token`] (or of an HMAC-SHA-256 in base64url): 43
+/// base64url characters. Checked before comparing tokens, so malformed input never matches.
+pub fn is_token(s: &str) -> bool {
+    s.len() == 43
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// base64url(SHA-256(s)): how tokens and secrets are stored and looked up.
 pub fn hash(s: &str) -> String {
     b64::encode(Sha256::digest(s.as_bytes()))

@@ -5,8 +5,7 @@ use alloc::{string::String, vec::Vec};
 
 use crate::error::Error;
 use crate::host::Host;
-use crate::jose::b64;
-use crate::model::{self, Participant, Realm, Session, User, keys};
+use crate::model::{self, Participant, Realm, Session, SidKey, User, keys};
 use crate::secrets;
 use crate::time::UnixTime;
 
@@ -57,8 +56,20 @@ impl Session {
     /// client_id)). Stable for one client, different across clients, and not reversible to the
     /// session or to another client's sid.
     pub fn sid_for(&self, client_id: &str) -> String {
-        let key = b64::decode(&self.sid_key).unwrap_or_default();
-        secrets::hmac_b64(&key, client_id.as_bytes())
+        secrets::hmac_b64(&self.sid_key.0, client_id.as_bytes())
+    }
+
+    /// The CSRF token of this session's forms for `purpose` (`consent`, `logout`): derived
+    /// from the session's secret, so only a page this provider served to the session's
+    /// browser knows it. The label holds a `/`, which no client id does, so it never equals
+    /// a client's `sid`.
+    pub fn csrf(&self, purpose: &str) -> String {
+        secrets::hmac_b64(&self.sid_key.0, alloc::format!("csrf/{purpose}").as_bytes())
+    }
+
+    /// Whether `client_id` holds an ID token from this session.
+    pub fn has_participant(&self, client_id: &str) -> bool {
+        self.participants.iter().any(|p| p.client_id == client_id)
     }
 
     /// Record that `client_id` received an ID token. Returns whether that is new.
@@ -106,13 +117,13 @@ pub async fn create<H: Host>(
         last_access: now.secs(),
         max_expires_at: now.plus(realm.config.session_max_time_secs).secs(),
         idle_timeout_secs: realm.config.session_idle_time_secs,
-        sid_key: b64::encode(sid_key),
+        sid_key: SidKey(sid_key),
         participants: Vec::new(),
     };
     save(host, &realm.name, &session).await?;
     let index_ttl = ttl(&session, now);
     host.put(
-        &keys::user_session(&realm.name, &user.username, &session.id),
+        &keys::user_session(&realm.name, &user.sub, &session.id),
         b"",
         Some(index_ttl),
     )
@@ -187,12 +198,98 @@ pub async fn load_any<H: Host>(host: &H, realm: &str, id: &str) -> Result<Option
     Ok(model::load(host, &keys::session(realm, id)).await?)
 }
 
-/// Remove a session and its user index (the expiry index is cleaned by the sweep).
+/// Remove a session, its user index and its clients' `sid` index (the expiry index is
+/// cleaned by the sweep).
 pub async fn remove<H: Host>(host: &H, realm: &str, session: &Session) -> Result<(), Error> {
     host.delete(&keys::session(realm, &session.id)).await?;
-    host.delete(&keys::user_session(realm, &session.user, &session.id))
+    host.delete(&keys::user_session(realm, &session.sub, &session.id))
         .await?;
+    for p in &session.participants {
+        host.delete(&keys::sid(realm, &session.sid_for(&p.client_id)))
+            .await?;
+    }
     Ok(())
+}
+
+/// Record that `client_id` received an ID token from `session`, and index the client's `sid`
+/// so that its access tokens can name the session without a handle shared by all clients.
+pub async fn join<H: Host>(
+    host: &H,
+    realm: &str,
+    session: &mut Session,
+    client_id: &str,
+) -> Result<(), Error> {
+    if session.add_participant(client_id, host.now()) {
+        save(host, realm, session).await?;
+        let ttl = ttl(session, host.now());
+        host.put(
+            &keys::sid(realm, &session.sid_for(client_id)),
+            session.id.as_bytes(),
+            Some(ttl),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The live session behind a client's `sid`, if that client still takes part in it.
+pub async fn find_by_sid<H: Host>(
+    host: &H,
+    realm: &str,
+    sid: &str,
+    client_id: &str,
+) -> Result<Option<Session>, Error> {
+    let Some(id) = host.get(&keys::sid(realm, sid)).await? else {
+        return Ok(None);
+    };
+    let Ok(id) = core::str::from_utf8(&id) else {
+        return Ok(None);
+    };
+    let s = find_by_id(host, realm, id).await?;
+    Ok(s.filter(|s| s.has_participant(client_id) && secrets::ct_eq(&s.sid_for(client_id), sid)))
+}
+
+/// Drop `client_id` from the session (its grant was revoked): it gets no logout token for
+/// this session any more, and its access tokens stop working. Returns whether it took part.
+pub async fn leave<H: Host>(
+    host: &H,
+    realm: &str,
+    session: &mut Session,
+    client_id: &str,
+) -> Result<bool, Error> {
+    let before = session.participants.len();
+    session.participants.retain(|p| p.client_id != client_id);
+    if session.participants.len() == before {
+        return Ok(false);
+    }
+    save(host, realm, session).await?;
+    host.delete(&keys::sid(realm, &session.sid_for(client_id)))
+        .await?;
+    Ok(true)
+}
+
+/// The ids of every session indexed for the user with `sub` (live or not yet swept), at most
+/// `max`.
+pub async fn ids_of_user<H: Host>(
+    host: &H,
+    realm: &str,
+    sub: &str,
+    max: usize,
+) -> Result<Vec<String>, Error> {
+    let prefix = keys::user_sessions(realm, sub);
+    Ok(model::list_all(host, &prefix, max)
+        .await?
+        .into_iter()
+        .map(|k| String::from(&k[prefix.len()..]))
+        .collect())
+}
+
+/// The user a session belongs to, if that account still exists, is the same account (same
+/// `sub`: a deleted user's name given to someone else does not inherit the session) and is
+/// not disabled.
+pub async fn owner<H: Host>(host: &H, realm: &str, s: &Session) -> Result<Option<User>, Error> {
+    let user: Option<User> = model::load(host, &keys::user(realm, &s.user)).await?;
+    Ok(user.filter(|u| u.sub == s.sub && !u.disabled))
 }
 
 /// End every session whose deadline has passed, telling its relying parties: reads the
@@ -276,7 +373,7 @@ mod tests {
             last_access: 100,
             max_expires_at: 1100,
             idle_timeout_secs: 300,
-            sid_key: b64::encode([1u8; 32]),
+            sid_key: SidKey([1u8; 32]),
             participants: Vec::new(),
         }
     }
@@ -287,7 +384,7 @@ mod tests {
         assert_eq!(s.sid_for("rp1"), s.sid_for("rp1"));
         assert_ne!(s.sid_for("rp1"), s.sid_for("rp2"));
         let mut other = session();
-        other.sid_key = b64::encode([2u8; 32]);
+        other.sid_key = SidKey([2u8; 32]);
         assert_ne!(s.sid_for("rp1"), other.sid_for("rp1"));
     }
 

@@ -121,6 +121,17 @@ async function register(rp, meta) {
   return { ...r.json, redirect };
 }
 
+/** Answer the consent page with "allow" (once per client: the grant then covers later requests). */
+async function allowIfAsked(res, session) {
+  if (res.status !== 200 || !res.text.includes('name="decision" value="allow"')) return res;
+  const form = {};
+  for (const [, name, value] of res.text.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)) {
+    form[name] = value.replaceAll("&quot;", '"').replaceAll("&#39;", "'").replaceAll("&lt;", "<").replaceAll("&gt;", ">").replaceAll("&amp;", "&");
+  }
+  form.decision = "allow";
+  return call("POST", `/realms/${REALM}/consent`, { form, headers: { cookie: `oidc_edge_session=${session}` } });
+}
+
 function encJwk(alg) {
   const { publicKey } =
     alg === "ECDH-ES"
@@ -151,7 +162,10 @@ async function authorize(client, session) {
     code_challenge_method: "S256",
   });
   const r = expect(
-    await call("GET", `/realms/${REALM}/authorize?${q}`, { headers: { cookie: `oidc_edge_session=${session}` } }),
+    await allowIfAsked(
+      await call("GET", `/realms/${REALM}/authorize?${q}`, { headers: { cookie: `oidc_edge_session=${session}` } }),
+      session,
+    ),
     302,
     "authorize",
   );

@@ -214,6 +214,8 @@ impl Op {
                 "token_endpoint_auth_method": "none",
                 "backchannel_logout_uri": rp.uri(),
                 "backchannel_logout_session_required": true,
+                // The operator's own client: no consent page in the way.
+                "first_party": true,
             })),
         );
         assert_eq!(s, 201, "{v}");

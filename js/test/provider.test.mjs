@@ -118,7 +118,8 @@ async function startOp(options = {}) {
       const redirect = `https://${id}.example/cb`;
       const r = await call("PUT", `/admin/realms/${REALM}/clients/${id}`, {
         admin: true,
-        json: { redirect_uris: [redirect], ...metadata },
+        // The operator's own clients (admin API, first_party): no consent page in the way.
+        json: { redirect_uris: [redirect], first_party: true, ...metadata },
       });
       assert.equal(r.status, 201, r.text);
       assert.equal(typeof r.json.client_secret, "string");

@@ -93,10 +93,24 @@ async function authorizeInBrowser(browser, authorizationUrl, redirectUri) {
     if (!browser.cookies.has('oidc_edge_session')) throw new Error('no session cookie after login')
     res = await browser.fetch(new URL(res.headers.get('location'), form.action))
   }
+  let consentPage = false
+  if (res.status === 200) {
+    // A dynamically registered client is a third party: the user is asked, and allows.
+    const html = await res.text()
+    if (!html.includes('name="decision" value="allow"')) throw new Error(`expected the consent page: ${html}`)
+    consentPage = true
+    const form = parseLoginForm(html)
+    form.fields.set('decision', 'allow')
+    res = await browser.fetch(form.action, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form.fields.toString(),
+    })
+  }
   expectStatus(res, 302, 'authorization')
   const callback = res.headers.get('location')
   if (!callback.startsWith(redirectUri)) throw new Error(`redirected to ${callback}`)
-  return { callback, loginForm }
+  return { callback, loginForm, consentPage }
 }
 
 function jwtHeader(jwt) {

@@ -94,6 +94,17 @@ async function call(method, pathAndQuery, { json, form, headers = {}, admin = fa
   return { status: res.status, headers: res.headers, text, json: parsed };
 }
 
+/** When `res` is the consent page, answer it with "allow" as the browser would. */
+async function allowIfAsked(res, cookie) {
+  if (res.status !== 200 || !res.text.includes('name="decision" value="allow"')) return res;
+  const form = new URLSearchParams();
+  for (const [, name, value] of res.text.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)) {
+    form.append(name, value.replaceAll("&quot;", '"').replaceAll("&#39;", "'").replaceAll("&lt;", "<").replaceAll("&gt;", ">").replaceAll("&amp;", "&"));
+  }
+  form.append("decision", "allow");
+  return call("POST", "/realms/demo/consent", { form: Object.fromEntries(form), headers: { cookie } });
+}
+
 /** Register an RP in realm demo whose back-channel logout URI is `bcPath` on the test RP. */
 async function registerRp(bcPath, port = rp.port) {
   const redirectUri = `http://127.0.0.1:${rp.port}/cb`;
@@ -127,7 +138,8 @@ async function signInThrough(client) {
     code_challenge: challenge,
     code_challenge_method: "S256",
   });
-  const authz = await call("GET", `/realms/demo/authorize?${q}`, { headers: { cookie } });
+  let authz = await call("GET", `/realms/demo/authorize?${q}`, { headers: { cookie } });
+  authz = await allowIfAsked(authz, cookie);
   assert.equal(authz.status, 302, authz.text);
   const code = new URL(authz.headers.get("location")).searchParams.get("code");
   assert.ok(code, authz.headers.get("location"));

@@ -216,9 +216,11 @@ impl Op {
         }
     }
 
-    /// Create realm [`REALM`] with `config` (plus `allow_private_uris`) and user [`USER`].
+    /// Create realm [`REALM`] with `config` (plus `allow_private_uris`, and no limit on
+    /// registrations from one address: every test client registers from loopback) and user
+    /// [`USER`].
     pub fn create_realm(&self, config: Value) {
-        let mut body = json!({"allow_private_uris": true});
+        let mut body = json!({"allow_private_uris": true, "registrations_per_source_per_hour": 0});
         if let (Value::Object(b), Value::Object(c)) = (&mut body, config) {
             b.extend(c);
         }
@@ -390,10 +392,12 @@ impl Op {
         )
     }
 
-    /// Whether `session` is over: authorization shows the login form instead of a code.
+    /// Whether `session` is over: authorization shows the login form instead of a code (or
+    /// the consent page, which only a live session gets).
     pub fn shows_login_form(&self, rp: &Registered, session: &str) -> bool {
         let r = self.authorize(rp, session, "s", "n");
         match r.status {
+            200 if is_consent_page(&r.text()) => false,
             200 => {
                 let html = r.text();
                 assert!(
@@ -416,6 +420,7 @@ impl Op {
         let state = random_token(&OsEntropy).expect("entropy");
         let nonce = random_token(&OsEntropy).expect("entropy");
         let r = self.authorize(rp, session, &state, &nonce);
+        let r = self.consent_if_asked(r, session, "allow");
         assert_eq!(r.status, 302, "authorize: {}", r.text());
         assert_eq!(r.location_param("state").as_deref(), Some(state.as_str()));
         let code = r.location_param("code").expect("a code");
@@ -435,6 +440,25 @@ impl Op {
         let claims = self.open_id_token(rp, &id_token);
         assert_eq!(claims["nonce"], nonce.as_str());
         (id_token, claims)
+    }
+
+    /// When `r` is the consent page, answer it with `decision` (`allow` or `deny`) as the
+    /// user's browser would (its hidden fields, the session cookie); otherwise `r` itself.
+    pub fn consent_if_asked(&self, r: Reply, session: &str, decision: &str) -> Reply {
+        if r.status != 200 || !is_consent_page(&r.text()) {
+            return r;
+        }
+        let mut fields = hidden_fields(&r.text());
+        fields.push(("decision".to_owned(), decision.to_owned()));
+        self.send(
+            self.http
+                .post(self.endpoint("consent"))
+                .header("cookie", format!("{SESSION_COOKIE}={session}"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(encode_params(
+                    fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                )),
+        )
     }
 
     /// The realm's public keys.
@@ -489,6 +513,36 @@ impl Op {
         assert_eq!(list.len(), 1, "{list:?}");
         list[0]["id"].as_str().expect("id").to_owned()
     }
+}
+
+/// Whether `html` is the provider's consent page.
+pub fn is_consent_page(html: &str) -> bool {
+    html.contains("name=\"decision\" value=\"allow\"")
+}
+
+/// The `name`/`value` pairs of a page's hidden inputs (the provider writes them as
+/// `<input type="hidden" name="..." value="...">`, values HTML-escaped).
+pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for part in html.split("<input type=\"hidden\" name=\"").skip(1) {
+        let Some((name, rest)) = part.split_once("\" value=\"") else {
+            continue;
+        };
+        let Some((value, _)) = rest.split_once('"') else {
+            continue;
+        };
+        out.push((name.to_owned(), html_unescape(value)));
+    }
+    out
+}
+
+/// Undo the provider's HTML escaping of attribute values.
+pub fn html_unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 /// Poll `attempt` (every 20 ms) until it gives `Ok`; panics after `timeout` with the last

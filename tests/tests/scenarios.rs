@@ -14,7 +14,7 @@ use oidc_edge_core::jose::jws::Verifier;
 use oidc_edge_core::jose::jwt::{self, Opened, Validation};
 use oidc_edge_core::jose::{ContentEnc, Jwk, JwkSet, JwsAlg, KeyMgmtAlg, b64};
 use oidc_edge_core::secrets::random_token;
-use oidc_edge_tests::op::Reply;
+use oidc_edge_tests::op::{self, Reply};
 use oidc_edge_tests::target::Server;
 use oidc_edge_tests::{OsEntropy, start_server};
 use reqwest::Method;
@@ -231,6 +231,24 @@ impl Op {
         }
     }
 
+    /// When `r` is the consent page, answer it with `decision` as the browser would.
+    fn consent_if_asked(&self, r: Reply, session: &str, decision: &str) -> Reply {
+        if r.status != 200 || !op::is_consent_page(&r.text()) {
+            return r;
+        }
+        let mut fields = op::hidden_fields(&r.text());
+        fields.push(("decision".to_owned(), decision.to_owned()));
+        self.send(
+            self.http
+                .post(self.endpoint("consent"))
+                .header("cookie", format!("{SESSION_COOKIE}={session}"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(encode_params(
+                    fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                )),
+        )
+    }
+
     /// `GET /authorize` with `req`'s parameters, and the session cookie if any.
     fn authorize(&self, rp: &Rp, req: &AuthRequest, session: Option<&str>) -> Reply {
         self.authorize_with(&req.params(rp), session)
@@ -253,6 +271,7 @@ impl Op {
     /// request's state and the issuer (RFC 9207).
     fn code(&self, rp: &Rp, req: &AuthRequest, session: &str) -> String {
         let r = self.authorize(rp, req, Some(session));
+        let r = self.consent_if_asked(r, session, "allow");
         assert_redirected_with_code(&r, rp, req, &self.issuer)
     }
 
@@ -569,12 +588,15 @@ fn browser_login_code_flow_id_token_and_userinfo() {
         back_to.starts_with(&format!("{}?", op.endpoint("authorize"))),
         "{back_to}"
     );
-    // The browser follows the 303 with its new cookie.
+    // The browser follows the 303 with its new cookie; RP1 is a third party, so the user is
+    // asked first, and allows.
     let r = op.send(
         op.http
             .get(&back_to)
             .header("cookie", format!("{SESSION_COOKIE}={session}")),
     );
+    assert!(op::is_consent_page(&r.text()), "{}", r.text());
+    let r = op.consent_if_asked(r, &session, "allow");
     let code = assert_redirected_with_code(&r, &rp1, &req, &op.issuer);
 
     let tokens = op.tokens(&rp1, &req, &code);

@@ -81,6 +81,18 @@ pub async fn end_session<H: Host>(
     s: &Session,
     cause: LogoutCause,
 ) -> Result<Ended, Error> {
+    end_session_by(host, realm, s, cause, None).await
+}
+
+/// [`end_session`], with the audit event naming who or what ended it (`user deleted`, `user
+/// disabled`, `password reset`, `realm deleted`).
+pub async fn end_session_by<H: Host>(
+    host: &H,
+    realm: &Realm,
+    s: &Session,
+    cause: LogoutCause,
+    initiator: Option<&str>,
+) -> Result<Ended, Error> {
     let transaction_id = random_uuid(host)?;
     let deliveries = plan(host, realm, s, cause, &transaction_id).await?;
     let n = deliveries.len();
@@ -103,7 +115,8 @@ pub async fn end_session<H: Host>(
         realm: String::new(),
         component: String::from("Session"),
         operation: format!(
-            "Session ended ({cause}); back-channel logout queued for {n} of {} client(s){}{}.",
+            "Session ended ({cause}{}); back-channel logout queued for {n} of {} client(s){}{}.",
+            initiator.map_or_else(String::new, |i| format!(", initiated by: {i}")),
             clients.len(),
             if clients.is_empty() { "" } else { ": " },
             clients.join(", ")
@@ -114,4 +127,49 @@ pub async fn end_session<H: Host>(
         deliveries: n,
         transaction_id,
     })
+}
+
+/// End one client's part in a session (its grant was revoked): it is sent a logout token for
+/// the session, so it ends its own, and it no longer takes part (no further logout token, its
+/// access tokens stop working). Returns how many deliveries were queued (0 or 1).
+pub async fn end_participation<H: Host>(
+    host: &H,
+    realm: &Realm,
+    s: &mut Session,
+    client_id: &str,
+) -> Result<usize, Error> {
+    if !s.has_participant(client_id) {
+        return Ok(0);
+    }
+    let mut only = s.clone();
+    only.participants.retain(|p| p.client_id == client_id);
+    let transaction_id = random_uuid(host)?;
+    let deliveries = plan(
+        host,
+        realm,
+        &only,
+        LogoutCause::SessionTermination,
+        &transaction_id,
+    )
+    .await?;
+    let n = deliveries.len();
+    if n > 0 {
+        host.enqueue(deliveries).await?;
+    }
+    session::leave(host, &realm.name, s, client_id).await?;
+    let event = AuditEvent {
+        id: String::new(),
+        timestamp: String::new(),
+        event_name: String::from("AM-SESSION-PROPERTY_CHANGED"),
+        transaction_id,
+        user_id: audit::user_id(&realm.name, &s.user),
+        tracking_ids: alloc::vec![s.id.clone()],
+        realm: String::new(),
+        component: String::from("Session"),
+        operation: format!(
+            "Consent for client {client_id} revoked: it left the session; back-channel logout queued for {n} client(s)."
+        ),
+    };
+    audit::record(host, &realm.name, event).await?;
+    Ok(n)
 }

@@ -34,7 +34,7 @@ pub(super) async fn route<H: Host>(req: &Request, host: &H, segs: &[&str]) -> Re
     let m = req.method;
     match segs {
         ["realms", r] => match m {
-            Method::Put => put_realm(req, host, r).await,
+            Method::Put | Method::Patch => put_realm(req, host, r).await,
             Method::Get => Ok(Response::json(200, &realm_view(&load(host, r).await?))),
             Method::Delete => delete_realm(host, r).await,
             _ => Err(super::method_not_allowed()),
@@ -55,6 +55,16 @@ pub(super) async fn route<H: Host>(req: &Request, host: &H, segs: &[&str]) -> Re
                     Ok(Response::json(200, &client_view(&c, None)))
                 }
                 Method::Delete => delete(host, &keys::client(r, id), "client").await,
+                _ => Err(super::method_not_allowed()),
+            }
+        }
+        ["realms", r, "users", name, "grants", rest @ ..] if rest.len() <= 1 => {
+            let realm = load(host, r).await?;
+            let user = load_user(host, &realm, name).await?;
+            let client = rest.first().copied();
+            match m {
+                Method::Get => list_grants(host, &realm, &user, client).await,
+                Method::Delete => revoke_grants(host, &realm, &user, client).await,
                 _ => Err(super::method_not_allowed()),
             }
         }
@@ -98,14 +108,12 @@ pub(super) async fn route<H: Host>(req: &Request, host: &H, segs: &[&str]) -> Re
                 return Err(Fail::bad_request("invalid user name"));
             }
             match m {
-                Method::Put => put_user(req, host, &realm, name).await,
-                Method::Get => {
-                    let u: User = model::load(host, &keys::user(r, name))
-                        .await?
-                        .ok_or_else(|| not_found("user"))?;
-                    Ok(Response::json(200, &user_view(&u)))
-                }
-                Method::Delete => delete(host, &keys::user(r, name), "user").await,
+                Method::Put | Method::Patch => put_user(req, host, &realm, name).await,
+                Method::Get => Ok(Response::json(
+                    200,
+                    &user_view(&load_user(host, &realm, name).await?),
+                )),
+                Method::Delete => delete_user(host, &realm, name).await,
                 _ => Err(super::method_not_allowed()),
             }
         }
@@ -117,13 +125,24 @@ fn not_found(what: &str) -> Fail {
     Fail::new(404, "not_found", format!("no such {what}"))
 }
 
+/// A realm that exists and is not being deleted.
 async fn load<H: Host>(host: &H, name: &str) -> Result<Realm> {
     if !realm::valid_name(name) {
         return Err(not_found("realm"));
     }
     realm::load(host, name)
         .await?
+        .filter(|r| !r.deleting)
         .ok_or_else(|| not_found("realm"))
+}
+
+async fn load_user<H: Host>(host: &H, realm: &Realm, name: &str) -> Result<User> {
+    if !valid_username(name) {
+        return Err(Fail::bad_request("invalid user name"));
+    }
+    model::load(host, &keys::user(&realm.name, name))
+        .await?
+        .ok_or_else(|| not_found("user"))
 }
 
 async fn delete<H: Host>(host: &H, key: &str, what: &str) -> Result<Response> {
@@ -168,10 +187,33 @@ async fn put_realm<H: Host>(req: &Request, host: &H, name: &str) -> Result<Respo
     } else {
         json_body(req)?
     };
-    let mut config = RealmConfig::deserialize(&body)
+    let Value::Object(changes) = body else {
+        return Err(Fail::bad_request("realm settings must be a JSON object"));
+    };
+    let existing = realm::load(host, name).await?;
+    if existing.as_ref().is_some_and(|r| r.deleting) {
+        return Err(Fail::new(
+            409,
+            "invalid_request",
+            "the realm is being deleted; try again once its relying parties have been told",
+        ));
+    }
+    // PUT and PATCH both merge: fields not given keep their stored (or default) values.
+    let mut merged = match serde_json::to_value(
+        existing
+            .as_ref()
+            .map_or_else(RealmConfig::default, |r| r.config.clone()),
+    ) {
+        Ok(Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    for (k, v) in changes {
+        merged.insert(k, v);
+    }
+    let mut config = RealmConfig::deserialize(&Value::Object(merged))
         .map_err(|e| Fail::bad_request(format!("realm config: {e}")))?;
     validate_config(&config)?;
-    match realm::load(host, name).await? {
+    match existing {
         None => {
             let realm = realm::create(host, name, config).await?;
             Ok(Response::json(201, &realm_view(&realm)))
@@ -213,13 +255,44 @@ fn validate_config(c: &RealmConfig) -> Result<()> {
     Ok(())
 }
 
+/// `DELETE /admin/realms/{R}`: every session ends first, with back-channel logout
+/// (`SESSION_TERMINATION`); then the realm's data goes. What the deliveries still need (the
+/// realm's keys and clients) stays until they are done: the answer is 204 when nothing was
+/// pending, else 202, and the sweep finishes the removal ([`crate::realm::purge_deleted`]).
 async fn delete_realm<H: Host>(host: &H, name: &str) -> Result<Response> {
-    load(host, name).await?;
-    for prefix in ["client/", "user/", "key/", "session/", "usess/", "code/"] {
-        model::delete_prefix(host, &format!("{prefix}{name}/")).await?;
+    let mut realm = load(host, name).await?;
+    realm.deleting = true;
+    model::save(host, &keys::realm(name), &realm, None).await?;
+    let mut ended = 0usize;
+    let mut deliveries = 0usize;
+    let prefix = format!("session/{name}/");
+    loop {
+        let ids = model::list_all(host, &prefix, 100).await?;
+        if ids.is_empty() {
+            break;
+        }
+        for k in ids {
+            let id = &k[prefix.len()..];
+            match crate::session::load_any(host, name, id).await? {
+                Some(s) => {
+                    let e = crate::logout::end::end_session_by(
+                        host,
+                        &realm,
+                        &s,
+                        crate::logout::LogoutCause::SessionTermination,
+                        Some("realm deleted"),
+                    )
+                    .await?;
+                    ended += 1;
+                    deliveries += e.deliveries;
+                }
+                None => host.delete(&k).await?,
+            }
+        }
     }
-    host.delete(&keys::realm(name)).await?;
-    Ok(Response::empty(204))
+    let done = crate::realm::purge_deleted(host, &realm).await?;
+    let body = json!({"sessions_ended": ended, "deliveries": deliveries, "removed": done});
+    Ok(Response::json(if done { 200 } else { 202 }, &body))
 }
 
 /// A client as the APIs show it: its metadata plus identifiers; the secret only when it was
@@ -243,9 +316,12 @@ pub(super) fn client_view(c: &Client, secret: Option<&str>) -> Value {
     v
 }
 
-/// Whether `id` is a usable client id: 1–128 URL-safe characters.
+/// Whether `id` is a usable client id: 1–128 URL-safe characters, and not `.` or `..` (which
+/// URLs and paths would read as directories).
 pub(super) fn valid_client_id(id: &str) -> bool {
     (1..=128).contains(&id.len())
+        && id != "."
+        && id != ".."
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
@@ -257,7 +333,18 @@ async fn put_client<H: Host>(req: &Request, host: &H, realm: &Realm, id: &str) -
             "a client id is 1 to 128 of A-Z, a-z, 0-9, '-', '.', '_' and '~'",
         ));
     }
-    let body = json_body(req)?;
+    let mut body = json_body(req)?;
+    let first_party = match body.as_object_mut().and_then(|m| m.remove("first_party")) {
+        None => false,
+        Some(Value::Bool(b)) => b,
+        Some(_) => {
+            return Err(Fail::new(
+                400,
+                "invalid_client_metadata",
+                "first_party must be true or false",
+            ));
+        }
+    };
     let metadata = ClientMetadata::from_json(
         &body,
         &realm.config.id_token_signing_alg,
@@ -267,7 +354,17 @@ async fn put_client<H: Host>(req: &Request, host: &H, realm: &Realm, id: &str) -
     let key = keys::client(&realm.name, id);
     let existing: Option<Client> = model::load(host, &key).await?;
     // A confidential client keeps its secret unless a new one is given; one is made if none.
-    let given = body.get("client_secret").and_then(Value::as_str);
+    let given = match body.get("client_secret") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(_) => {
+            return Err(Fail::new(
+                400,
+                "invalid_client_metadata",
+                "client_secret must be a string",
+            ));
+        }
+    };
     if given.is_some_and(|s| s.len() < 16) {
         return Err(Fail::new(
             400,
@@ -293,6 +390,7 @@ async fn put_client<H: Host>(req: &Request, host: &H, realm: &Realm, id: &str) -
             .as_ref()
             .and_then(|c| c.registration_token_hash.clone()),
         issued_at: existing.as_ref().map_or(host.now().secs(), |c| c.issued_at),
+        first_party,
     };
     model::save(host, &key, &client, None).await?;
     let status = if existing.is_some() { 200 } else { 201 };
@@ -303,7 +401,7 @@ async fn put_client<H: Host>(req: &Request, host: &H, realm: &Realm, id: &str) -
 }
 
 fn user_view(u: &User) -> Value {
-    json!({"username": u.username, "sub": u.sub, "email": u.email, "name": u.name, "created": u.created})
+    json!({"username": u.username, "sub": u.sub, "email": u.email, "name": u.name, "created": u.created, "disabled": u.disabled})
 }
 
 #[derive(Deserialize)]
@@ -312,6 +410,128 @@ struct UserBody {
     password: Option<String>,
     email: Option<String>,
     name: Option<String>,
+    disabled: Option<bool>,
+}
+
+/// End every session of the user with `sub`, with back-channel logout
+/// (`SESSION_TERMINATION`), the audit event naming `initiator`. Returns how many ended.
+async fn end_user_sessions<H: Host>(
+    host: &H,
+    realm: &Realm,
+    sub: &str,
+    initiator: &str,
+) -> Result<usize> {
+    let mut n = 0;
+    loop {
+        let ids = crate::session::ids_of_user(host, &realm.name, sub, 100).await?;
+        if ids.is_empty() {
+            return Ok(n);
+        }
+        for id in ids {
+            match crate::session::load_any(host, &realm.name, &id).await? {
+                Some(s) => {
+                    crate::logout::end::end_session_by(
+                        host,
+                        realm,
+                        &s,
+                        crate::logout::LogoutCause::SessionTermination,
+                        Some(initiator),
+                    )
+                    .await?;
+                    n += 1;
+                }
+                None => {
+                    host.delete(&keys::user_session(&realm.name, sub, &id))
+                        .await?;
+                }
+            }
+        }
+    }
+}
+
+/// `DELETE /admin/realms/{R}/users/{name}`: the user's sessions end (back-channel logout), then
+/// the account and its grants go. Its `sub` is never given to anyone again.
+async fn delete_user<H: Host>(host: &H, realm: &Realm, name: &str) -> Result<Response> {
+    let user = load_user(host, realm, name).await?;
+    let ended = end_user_sessions(host, realm, &user.sub, "user deleted").await?;
+    model::delete_prefix(host, &keys::grants_of(&realm.name, &user.sub)).await?;
+    super::throttle::reset_account(host, &realm.name, name).await?;
+    host.delete(&keys::user(&realm.name, name)).await?;
+    Ok(Response::json(
+        200,
+        &json!({"deleted": name, "sessions_ended": ended}),
+    ))
+}
+
+fn grant_view(g: &crate::model::Grant) -> Value {
+    json!({"client_id": g.client_id, "scopes": g.scopes, "created": g.created, "updated": g.updated})
+}
+
+/// `GET /admin/realms/{R}/users/{name}/grants[/{client_id}]`.
+async fn list_grants<H: Host>(
+    host: &H,
+    realm: &Realm,
+    user: &User,
+    client: Option<&str>,
+) -> Result<Response> {
+    if let Some(c) = client {
+        let g: crate::model::Grant = model::load(host, &keys::grant(&realm.name, &user.sub, c))
+            .await?
+            .ok_or_else(|| not_found("grant"))?;
+        return Ok(Response::json(200, &grant_view(&g)));
+    }
+    let mut out = alloc::vec::Vec::new();
+    for k in model::list_all(host, &keys::grants_of(&realm.name, &user.sub), 1000).await? {
+        if let Some(g) = model::load::<crate::model::Grant, _>(host, &k).await? {
+            out.push(grant_view(&g));
+        }
+    }
+    Ok(Response::json(
+        200,
+        &json!({ "result": out, "resultCount": out.len() }),
+    ))
+}
+
+/// `DELETE /admin/realms/{R}/users/{name}/grants[/{client_id}]`: the grant goes, and with it
+/// the client's part in the user's sessions: each such client is sent a logout token for each
+/// session it took part in (so it ends its own session), its access tokens stop working, and
+/// the next authorization asks for consent again.
+async fn revoke_grants<H: Host>(
+    host: &H,
+    realm: &Realm,
+    user: &User,
+    client: Option<&str>,
+) -> Result<Response> {
+    let clients: alloc::vec::Vec<String> = match client {
+        Some(c) => {
+            let key = keys::grant(&realm.name, &user.sub, c);
+            if host.get(&key).await?.is_none() {
+                return Err(not_found("grant"));
+            }
+            alloc::vec![String::from(c)]
+        }
+        None => {
+            let prefix = keys::grants_of(&realm.name, &user.sub);
+            model::list_all(host, &prefix, 1000)
+                .await?
+                .into_iter()
+                .map(|k| String::from(&k[prefix.len()..]))
+                .collect()
+        }
+    };
+    let mut told = 0;
+    for c in &clients {
+        host.delete(&keys::grant(&realm.name, &user.sub, c)).await?;
+        for id in crate::session::ids_of_user(host, &realm.name, &user.sub, 1000).await? {
+            if let Some(mut s) = crate::session::find_by_id(host, &realm.name, &id).await? {
+                told += crate::logout::end::end_participation(host, realm, &mut s, c).await?;
+            }
+        }
+    }
+    Ok(Response::json(
+        200,
+        &json!({"revoked": clients, "backchannel_logout_deliveries": told}),
+    ))
 }
 
 async fn put_user<H: Host>(req: &Request, host: &H, realm: &Realm, name: &str) -> Result<Response> {
@@ -336,6 +556,9 @@ async fn put_user<H: Host>(req: &Request, host: &H, realm: &Realm, name: &str) -
     }
     let key = keys::user(&realm.name, name);
     let existing: Option<User> = model::load(host, &key).await?;
+    let disabled = body
+        .disabled
+        .unwrap_or_else(|| existing.as_ref().is_some_and(|u| u.disabled));
     let password_hash = match (&body.password, &existing) {
         (Some(p), _) => secrets::hash_password_with(host, p).await?,
         (None, Some(u)) => u.password_hash.clone(),
@@ -355,8 +578,24 @@ async fn put_user<H: Host>(req: &Request, host: &H, realm: &Realm, name: &str) -
             .name
             .or_else(|| existing.as_ref().and_then(|u| u.name.clone())),
         created: existing.as_ref().map_or(host.now().secs(), |u| u.created),
+        disabled,
     };
     model::save(host, &key, &user, None).await?;
+    // Disabling an account or resetting its password ends its sessions (back-channel
+    // logout): whoever held them must sign in again, if they still can.
+    if let Some(old) = &existing {
+        let initiator = if disabled && !old.disabled {
+            Some("user disabled")
+        } else if body.password.is_some() {
+            super::throttle::reset_account(host, &realm.name, name).await?;
+            Some("password reset")
+        } else {
+            None
+        };
+        if let Some(i) = initiator {
+            end_user_sessions(host, realm, &user.sub, i).await?;
+        }
+    }
     Ok(Response::json(
         if existing.is_some() { 200 } else { 201 },
         &user_view(&user),
@@ -384,12 +623,10 @@ async fn list_sessions<H: Host>(req: &Request, host: &H, realm: &Realm) -> Resul
             if !valid_username(user) {
                 return Err(Fail::bad_request("invalid user name"));
             }
-            let prefix = format!("usess/{}/{user}/", realm.name);
-            model::list_all(host, &prefix, 1000)
-                .await?
-                .into_iter()
-                .map(|k| String::from(&k[prefix.len()..]))
-                .collect()
+            match model::load::<User, _>(host, &keys::user(&realm.name, user)).await? {
+                Some(u) => crate::session::ids_of_user(host, &realm.name, &u.sub, 1000).await?,
+                None => alloc::vec::Vec::new(),
+            }
         }
         None => {
             let prefix = format!("session/{}/", realm.name);
@@ -419,6 +656,12 @@ async fn list_sessions<H: Host>(req: &Request, host: &H, realm: &Realm) -> Resul
 async fn list_deliveries<H: Host>(req: &Request, host: &H, realm: &Realm) -> Result<Response> {
     use crate::logout::delivery::Delivery;
     let want = req.query_params().get("state").map(String::from);
+    if want
+        .as_deref()
+        .is_some_and(|w| w != "pending" && w != "dead")
+    {
+        return Err(Fail::bad_request("state must be pending or dead"));
+    }
     let mut out = alloc::vec::Vec::new();
     let sources: [(&str, String); 2] = [
         ("pending", String::from("outbox/")),

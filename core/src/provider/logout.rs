@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::{Fail, Result, secure_cookies};
 use crate::host::Host;
-use crate::http::{Request, Response, encode_params};
+use crate::http::{Method, Request, Response, encode_params, html_escape};
 use crate::jose::JwsAlg;
 use crate::jose::jws::Verifier;
 use crate::logout::LogoutCause;
@@ -60,7 +60,68 @@ fn error_page(text: &str) -> Response {
     super::page(400, "Logout request refused", text)
 }
 
+/// What a valid `id_token_hint` says.
+struct Hint {
+    sub: String,
+    aud: Option<String>,
+    sid: Option<String>,
+}
+
+/// Read an `id_token_hint`: an ID token this realm signed (expired ones are fine: that is the
+/// usual case). Access tokens and logout tokens are not ID tokens and are refused.
+fn read_hint<H: Host>(
+    host: &H,
+    realm: &Realm,
+    hint: &str,
+) -> Result<core::result::Result<Hint, Response>> {
+    if hint.bytes().filter(|b| *b == b'.').count() != 2 {
+        return Ok(Err(error_page(
+            "id_token_hint must be a signed ID token issued here.",
+        )));
+    }
+    let keys = realm::public_keys(realm)?;
+    let Ok(v) = Verifier::new(&keys, &JwsAlg::ALL).verify(hint) else {
+        return Ok(Err(error_page(
+            "id_token_hint was not issued by this realm.",
+        )));
+    };
+    let typ = v.header.get("typ").and_then(Value::as_str).unwrap_or("");
+    let claims: Value = serde_json::from_slice(&v.payload).unwrap_or(Value::Null);
+    if claims.get("iss").and_then(Value::as_str) != Some(realm::issuer(host, &realm.name).as_str())
+    {
+        return Ok(Err(error_page(
+            "id_token_hint was not issued by this realm.",
+        )));
+    }
+    // Access tokens (RFC 9068 `at+jwt`, `client_id`) and logout tokens (`events`) are signed by
+    // the same keys; only an ID token is a hint.
+    if typ.eq_ignore_ascii_case("at+jwt")
+        || typ.eq_ignore_ascii_case("logout+jwt")
+        || claims.get("events").is_some()
+        || claims.get("client_id").is_some()
+    {
+        return Ok(Err(error_page("id_token_hint must be an ID token.")));
+    }
+    let Some(sub) = claims.get("sub").and_then(Value::as_str) else {
+        return Ok(Err(error_page("id_token_hint must be an ID token.")));
+    };
+    let aud = match claims.get("aud") {
+        Some(Value::String(a)) => Some(a.clone()),
+        Some(Value::Array(a)) if a.len() == 1 => a[0].as_str().map(String::from),
+        _ => None,
+    };
+    Ok(Ok(Hint {
+        sub: String::from(sub),
+        aud,
+        sid: claims.get("sid").and_then(Value::as_str).map(String::from),
+    }))
+}
+
 /// `GET/POST /realms/{R}/end_session`: OpenID Connect RP-Initiated Logout 1.0.
+///
+/// A session ends at once only for a valid `id_token_hint` of the current session (its `sid`
+/// is the session's sid for the hint's client). Otherwise the user is asked: a page whose form
+/// posts back here with a CSRF token bound to the session and `decision=logout` or `stay`.
 pub(super) async fn end_session_endpoint<H: Host>(
     req: &Request,
     host: &H,
@@ -72,38 +133,27 @@ pub(super) async fn end_session_endpoint<H: Host>(
         "client_id",
         "post_logout_redirect_uri",
         "state",
+        "decision",
+        "csrf",
     ] {
         if let Err(e) = params.one(name) {
             return Ok(error_page(&e));
         }
     }
-    // The hint is an ID token this realm issued (expired ones are fine: that is the usual case).
-    let mut hint_sub = None;
-    let mut hint_aud = None;
-    if let Some(hint) = params.get("id_token_hint") {
-        if hint.bytes().filter(|b| *b == b'.').count() != 2 {
-            return Ok(error_page(
-                "id_token_hint must be a signed ID token issued here.",
-            ));
-        }
-        let keys = realm::public_keys(realm)?;
-        let Ok(v) = Verifier::new(&keys, &JwsAlg::ALL).verify(hint) else {
-            return Ok(error_page("id_token_hint was not issued by this realm."));
-        };
-        let claims: Value = serde_json::from_slice(&v.payload).unwrap_or(Value::Null);
-        if claims.get("iss").and_then(Value::as_str)
-            != Some(realm::issuer(host, &realm.name).as_str())
-        {
-            return Ok(error_page("id_token_hint was not issued by this realm."));
-        }
-        hint_sub = claims.get("sub").and_then(Value::as_str).map(String::from);
-        hint_aud = match claims.get("aud") {
-            Some(Value::String(a)) => Some(a.clone()),
-            Some(Value::Array(a)) if a.len() == 1 => a[0].as_str().map(String::from),
-            _ => None,
-        };
+    if params.get("state").is_some_and(|s| s.len() > 1024) {
+        return Ok(error_page("state is longer than 1024 characters."));
     }
-    let client_id = match (params.get("client_id"), hint_aud.as_deref()) {
+    let hint = match params.get("id_token_hint") {
+        None => None,
+        Some(h) => match read_hint(host, realm, h)? {
+            Ok(hint) => Some(hint),
+            Err(page) => return Ok(page),
+        },
+    };
+    let client_id = match (
+        params.get("client_id"),
+        hint.as_ref().and_then(|h| h.aud.as_deref()),
+    ) {
         (Some(c), Some(a)) if c != a => {
             return Ok(error_page("client_id does not match id_token_hint."));
         }
@@ -140,28 +190,127 @@ pub(super) async fn end_session_endpoint<H: Host>(
             }
         },
     };
-    let mut ended = false;
-    if let Some(token) = req.cookie(session::COOKIE)
-        && let Some(s) = session::find(host, &realm.name, token).await?
-    {
-        // A hint for another user does not end this user's session.
-        if hint_sub.as_deref().is_none_or(|sub| sub == s.sub) {
-            end_session(host, realm, &s, LogoutCause::ClientLogout).await?;
-            ended = true;
-        }
-    }
-    let response = match redirect {
-        Some(uri) => {
-            let sep = if uri.contains('?') { '&' } else { '?' };
-            match params.get("state") {
-                Some(state) => {
-                    Response::redirect(&format!("{uri}{sep}{}", encode_params([("state", state)])))
+    let current = match req.cookie(session::COOKIE) {
+        Some(token) => session::find(host, &realm.name, token).await?,
+        None => None,
+    };
+    let continue_to = |ended: Option<bool>| -> Response {
+        match &redirect {
+            Some(uri) => {
+                let sep = if uri.contains('?') { '&' } else { '?' };
+                match params.get("state") {
+                    Some(state) => Response::redirect(&format!(
+                        "{uri}{sep}{}",
+                        encode_params([("state", state)])
+                    )),
+                    None => Response::redirect(uri),
                 }
-                None => Response::redirect(&uri),
+            }
+            None => match ended {
+                Some(true) => page("Signed out", "You have been signed out."),
+                Some(false) => page("Still signed in", "You are still signed in."),
+                None => page("Signed out", "There was no session to end."),
+            },
+        }
+    };
+    let Some(s) = current else {
+        // Nothing to end; a stale cookie is cleared.
+        return Ok(continue_to(None).with_header("set-cookie", &clear_cookie(host, realm)));
+    };
+    let decision = if req.method == Method::Post {
+        params.get("decision")
+    } else {
+        None
+    };
+    match decision {
+        Some(d) => {
+            if !super::authorize::form_csrf_ok(&params, &s.csrf("logout")) {
+                return Ok(error_page(
+                    "This answer did not come from the sign-out page of your session.",
+                ));
+            }
+            match d {
+                "logout" => {
+                    end_session(host, realm, &s, LogoutCause::ClientLogout).await?;
+                    Ok(continue_to(Some(true))
+                        .with_header("set-cookie", &clear_cookie(host, realm)))
+                }
+                "stay" => Ok(continue_to(Some(false))),
+                _ => Ok(error_page("decision must be logout or stay.")),
             }
         }
-        None if ended => page("Signed out", "You have been signed out."),
-        None => page("Signed out", "There was no session to end."),
+        None => {
+            let for_this_session = hint.as_ref().is_some_and(|h| {
+                h.sub == s.sub
+                    && match (&h.aud, &h.sid) {
+                        (Some(aud), Some(sid)) => crate::secrets::ct_eq(sid, &s.sid_for(aud)),
+                        _ => false,
+                    }
+            });
+            if for_this_session {
+                end_session(host, realm, &s, LogoutCause::ClientLogout).await?;
+                return Ok(
+                    continue_to(Some(true)).with_header("set-cookie", &clear_cookie(host, realm))
+                );
+            }
+            Ok(confirmation_page(
+                host,
+                realm,
+                &s,
+                client.as_ref(),
+                &params,
+                redirect.as_deref(),
+            ))
+        }
+    }
+}
+
+/// Ask the user whether to sign out; the form carries the request and a CSRF token bound to
+/// the session.
+fn confirmation_page<H: Host>(
+    host: &H,
+    realm: &Realm,
+    s: &crate::model::Session,
+    client: Option<&Client>,
+    params: &crate::http::Params,
+    redirect: Option<&str>,
+) -> Response {
+    let mut hidden = String::new();
+    let mut field = |name: &str, value: &str| {
+        hidden.push_str(&format!(
+            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+            html_escape(value)
+        ));
     };
-    Ok(response.with_header("set-cookie", &clear_cookie(host, realm)))
+    if let Some(c) = client {
+        field("client_id", &c.client_id);
+    }
+    if let Some(r) = redirect {
+        field("post_logout_redirect_uri", r);
+    }
+    if let Some(st) = params.get("state") {
+        field("state", st);
+    }
+    field("csrf", &s.csrf("logout"));
+    let who = client.map_or_else(String::new, |c| {
+        format!(
+            " The application <strong>{}</strong> asked for this.",
+            html_escape(c.metadata.client_name.as_deref().unwrap_or(&c.client_id))
+        )
+    });
+    let body = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>Sign out?</title></head>\
+<body style=\"font-family:sans-serif;max-width:28em;margin:4em auto\"><h1>Sign out?</h1>\
+<p>Do you want to sign out of <strong>{realm_name}</strong>, and of every application you signed in to with it?{who}</p>\
+<form method=\"post\" action=\"{action}\">{hidden}\
+<p><button type=\"submit\" name=\"decision\" value=\"logout\">Sign out</button> \
+<button type=\"submit\" name=\"decision\" value=\"stay\">Stay signed in</button></p></form></body></html>",
+        realm_name = html_escape(&realm.name),
+        action = html_escape(&format!("{}/end_session", realm::issuer(host, &realm.name))),
+    );
+    let r = Response::html(200, body);
+    match redirect {
+        Some(uri) => r.allow_form_target(uri),
+        None => r,
+    }
 }

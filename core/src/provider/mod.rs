@@ -7,6 +7,7 @@ mod admin;
 mod authorize;
 mod logout;
 mod register;
+mod throttle;
 mod token;
 
 use alloc::{format, string::String, vec::Vec};
@@ -122,6 +123,7 @@ async fn route<H: Host>(req: &Request, host: &H) -> Result<Response> {
                     authorize::authorize(req, host, &realm).await
                 }
                 (["login"], Method::Post) => authorize::login(req, host, &realm).await,
+                (["consent"], Method::Post) => authorize::consent(req, host, &realm).await,
                 (["authenticate"], Method::Post) => {
                     authorize::authenticate(req, host, &realm).await
                 }
@@ -144,6 +146,7 @@ async fn route<H: Host>(req: &Request, host: &H) -> Result<Response> {
                     | ["jwks"]
                     | ["authorize"]
                     | ["login"]
+                    | ["consent"]
                     | ["authenticate"]
                     | ["token"]
                     | ["userinfo"]
@@ -174,6 +177,7 @@ async fn load_realm<H: Host>(host: &H, name: &str) -> Result<Realm> {
     }
     realm::load(host, name)
         .await?
+        .filter(|r| !r.deleting)
         .ok_or_else(|| Fail::new(404, "not_found", format!("no realm named {name:?}")))
 }
 
@@ -200,6 +204,7 @@ fn discovery<H: Host>(host: &H, realm: &Realm) -> Response {
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "email", "name", "preferred_username"],
+        "prompt_values_supported": ["none", "login", "consent"],
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
@@ -251,7 +256,9 @@ pub(crate) fn valid_username(name: &str) -> bool {
 /// Run one expiry sweep (hosts call this on a timer or cron): ends every session past its
 /// deadline with `SESSION_MAX_TIMEOUT` or `SESSION_IDLE_TIMEOUT`. Returns how many ended.
 pub async fn sweep<H: Host>(host: &H) -> core::result::Result<usize, Error> {
-    crate::session::sweep(host).await
+    let ended = crate::session::sweep(host).await?;
+    crate::realm::purge_all_deleted(host).await?;
+    Ok(ended)
 }
 
 /// Provision the demo realm (`demo`, open registration, private URIs allowed, user `demo` /
@@ -263,6 +270,8 @@ pub async fn seed_demo<H: Host>(host: &H) -> core::result::Result<bool, Error> {
     let config = RealmConfig {
         registration: Registration::Open,
         allow_private_uris: true,
+        // The demo's RPs (mock RPs, the fan-out bench) all register from this machine.
+        registrations_per_source_per_hour: 10_000,
         ..RealmConfig::default()
     };
     realm::create(host, "demo", config).await?;
@@ -273,6 +282,7 @@ pub async fn seed_demo<H: Host>(host: &H) -> core::result::Result<bool, Error> {
         email: Some(String::from("demo@example.com")),
         name: Some(String::from("Demo User")),
         created: host.now().secs(),
+        disabled: false,
     };
     crate::model::save(host, &crate::model::keys::user("demo", "demo"), &user, None).await?;
     Ok(true)

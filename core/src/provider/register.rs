@@ -65,6 +65,18 @@ pub(super) async fn create<H: Host>(req: &Request, host: &H, realm: &Realm) -> R
     }
     let body = json_body(req)?;
     let metadata = metadata(&body, realm)?;
+    let limit = realm.config.registrations_per_source_per_hour;
+    if realm.config.registration == Registration::Open
+        && limit > 0
+        && let Some(remote) = req.remote.as_deref()
+        && !super::throttle::allow_registration(host, &realm.name, remote, limit).await?
+    {
+        return Err(Fail::new(
+            429,
+            "invalid_request",
+            format!("at most {limit} anonymous registrations per hour from one address"),
+        ));
+    }
     let client_id = crate::logout::token::random_id(host)?;
     let secret = match metadata.token_endpoint_auth_method {
         AuthMethod::None => None,
@@ -77,6 +89,8 @@ pub(super) async fn create<H: Host>(req: &Request, host: &H, realm: &Realm) -> R
         secret_hash: secret.as_deref().map(secrets::hash),
         registration_token_hash: Some(secrets::hash(&rat)),
         issued_at: host.now().secs(),
+        // Dynamically registered clients are never first-party: they always ask for consent.
+        first_party: false,
     };
     model::save(host, &keys::client(&realm.name, &client_id), &client, None).await?;
     let view = view_with_management(host, realm, &client, secret.as_deref(), Some(&rat));

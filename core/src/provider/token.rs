@@ -52,13 +52,33 @@ async fn authenticate_client<H: Host>(
             .ok_or_else(|| invalid_client("malformed Basic credentials"))?;
         let secret = decode_form_component(secret)
             .ok_or_else(|| invalid_client("malformed Basic credentials"))?;
-        if form.get("client_secret").is_some() {
+        // RFC 6749 §2.3: one authentication method per request.
+        if form.0.iter().any(|(k, _)| {
+            matches!(
+                k.as_str(),
+                "client_secret" | "client_assertion" | "client_assertion_type"
+            )
+        }) {
             return Err(Fail::bad_request(
                 "use one client authentication method, not two",
             ));
         }
+        // A client_id in the body must name the client the Basic credentials authenticate.
+        match form.one("client_id").map_err(Fail::bad_request)? {
+            Some(body_id) if body_id != id => {
+                return Err(Fail::bad_request(
+                    "client_id in the body differs from the authenticated client",
+                ));
+            }
+            _ => {}
+        }
         (id, Some(secret), AuthMethod::ClientSecretBasic)
     } else {
+        if form.get("client_assertion").is_some() || form.get("client_assertion_type").is_some() {
+            return Err(invalid_client(
+                "client assertions are not supported (token_endpoint_auth_methods_supported)",
+            ));
+        }
         let id = form
             .one("client_id")
             .map_err(Fail::bad_request)?
@@ -120,16 +140,39 @@ pub(super) async fn token<H: Host>(req: &Request, host: &H, realm: &Realm) -> Re
         .ok_or_else(|| Fail::bad_request("code is required"))?;
     let key = keys::code(&realm.name, &secrets::hash(code));
     let record: Option<AuthorizationCode> = model::load(host, &key).await?;
-    let record =
+    let mut record =
         record.ok_or_else(|| invalid_grant("the code is invalid, expired or already used"))?;
-    // Single use: gone before anything else is decided.
-    host.delete(&key).await?;
-    let now = host.now();
-    if now.secs() >= record.expires_at {
+    if let Some(jti) = &record.redeemed {
+        // A replayed code: what its first use issued is revoked (RFC 6749 §4.1.2).
+        host.put(
+            &keys::revoked(&realm.name, jti),
+            b"",
+            Some(realm.config.access_token_ttl_secs),
+        )
+        .await?;
+        host.delete(&key).await?;
         return Err(invalid_grant(
             "the code is invalid, expired or already used",
         ));
     }
+    let now = host.now();
+    if now.secs() >= record.expires_at {
+        host.delete(&key).await?;
+        return Err(invalid_grant(
+            "the code is invalid, expired or already used",
+        ));
+    }
+    // Single use: marked used before anything else is decided, and kept as long as the
+    // access token it may issue lives, so that a replay can revoke that token.
+    let jti = crate::logout::token::random_id(host)?;
+    record.redeemed = Some(jti.clone());
+    model::save(
+        host,
+        &key,
+        &record,
+        Some(realm.config.access_token_ttl_secs),
+    )
+    .await?;
     if record.client_id != client.client_id {
         return Err(invalid_grant("the code was issued to another client"));
     }
@@ -159,12 +202,12 @@ pub(super) async fn token<H: Host>(req: &Request, host: &H, realm: &Realm) -> Re
     let Some(mut sess) = session::find_by_id(host, &realm.name, &record.session_id).await? else {
         return Err(invalid_grant("the session has ended"));
     };
-    let user: User = model::load(host, &keys::user(&realm.name, &record.user))
-        .await?
-        .ok_or_else(|| invalid_grant("the user no longer exists"))?;
-    if sess.add_participant(&client.client_id, now) {
-        session::save(host, &realm.name, &sess).await?;
-    }
+    // The code, the session and the account must be the same account (`sub`), enabled.
+    let user = match session::owner(host, &realm.name, &sess).await? {
+        Some(u) if u.sub == record.sub && sess.sub == record.sub => u,
+        _ => return Err(invalid_grant("the account no longer exists or is disabled")),
+    };
+    session::join(host, &realm.name, &mut sess, &client.client_id).await?;
     let issuer = realm::issuer(host, &realm.name);
     let mut claims = Map::new();
     claims.insert("iss".into(), json!(issuer));
@@ -194,7 +237,16 @@ pub(super) async fn token<H: Host>(req: &Request, host: &H, realm: &Realm) -> Re
     let id_token =
         jwt::sign_and_maybe_encrypt_with(host, &claims, &signing_key, alg, None, encrypt_to)
             .await?;
-    let access_token = access_token(host, realm, &client, &user, &record, &sess.id).await?;
+    let access_token = access_token(
+        host,
+        realm,
+        &client,
+        &user,
+        &record.scope,
+        &sess.sid_for(&client.client_id),
+        &jti,
+    )
+    .await?;
     let body = json!({
         "access_token": access_token,
         "token_type": "Bearer",
@@ -220,15 +272,17 @@ fn add_profile_claims(claims: &mut Map<String, Value>, user: &User, scope: &str)
     }
 }
 
-/// A JWT access token (RFC 9068) signed with the realm's ES256 key; `sess` names the session
-/// so that a token dies with it.
+/// A JWT access token (RFC 9068) signed with the realm's ES256 key. It names its session by
+/// the client's own `sid` (never by a handle every client shares), so that it dies with the
+/// session; the user name only with the `profile` scope.
 async fn access_token<H: Host>(
     host: &H,
     realm: &Realm,
     client: &Client,
     user: &User,
-    code: &AuthorizationCode,
-    session_id: &str,
+    scope: &str,
+    sid: &str,
+    jti: &str,
 ) -> Result<String> {
     let now = host.now();
     let issuer = realm::issuer(host, &realm.name);
@@ -242,10 +296,12 @@ async fn access_token<H: Host>(
         "exp".into(),
         json!(now.plus(realm.config.access_token_ttl_secs).secs()),
     );
-    claims.insert("jti".into(), json!(crate::logout::token::random_id(host)?));
-    claims.insert("scope".into(), json!(code.scope));
-    claims.insert("sess".into(), json!(session_id));
-    claims.insert("username".into(), json!(user.username));
+    claims.insert("jti".into(), json!(jti));
+    claims.insert("scope".into(), json!(scope));
+    claims.insert("sid".into(), json!(sid));
+    if scope.split(' ').any(|s| s == "profile") {
+        claims.insert("username".into(), json!(user.username));
+    }
     let key = realm::signing_key(host, realm, JwsAlg::ES256).await?;
     Ok(
         jwt::sign_and_maybe_encrypt_with(host, &claims, &key, JwsAlg::ES256, Some(AT_TYP), None)
@@ -286,26 +342,25 @@ pub(super) async fn userinfo<H: Host>(req: &Request, host: &H, realm: &Realm) ->
     v.issuer = Some(&issuer);
     jwt::validate(&opened.claims, &v).map_err(|_| invalid())?;
     let claims = &opened.claims;
-    let sess_id = claims
-        .get("sess")
-        .and_then(Value::as_str)
-        .ok_or_else(invalid)?;
-    if session::find_by_id(host, &realm.name, sess_id)
-        .await?
-        .is_none()
-    {
+    let text = |name: &str| claims.get(name).and_then(Value::as_str).ok_or_else(invalid);
+    let (sid, client_id, jti, sub) = (text("sid")?, text("client_id")?, text("jti")?, text("sub")?);
+    if host.get(&keys::revoked(&realm.name, jti)).await?.is_some() {
+        return Err(Fail::new(
+            401,
+            "invalid_token",
+            "the access token has been revoked",
+        ));
+    }
+    let Some(sess) = session::find_by_sid(host, &realm.name, sid, client_id).await? else {
         return Err(Fail::new(
             401,
             "invalid_token",
             "the session behind this access token has ended",
         ));
-    }
-    let username = claims
-        .get("username")
-        .and_then(Value::as_str)
-        .ok_or_else(invalid)?;
-    let user: User = model::load(host, &keys::user(&realm.name, username))
+    };
+    let user = session::owner(host, &realm.name, &sess)
         .await?
+        .filter(|u| u.sub == sub)
         .ok_or_else(invalid)?;
     let mut out = Map::new();
     out.insert("sub".into(), json!(user.sub));

@@ -6,6 +6,8 @@
 
 extern crate alloc;
 
+pub mod op;
+
 use alloc::collections::{BTreeMap, VecDeque};
 use core::cell::{Cell, RefCell};
 use std::path::PathBuf;

@@ -37,6 +37,7 @@ pub async fn request(req: &web_sys::Request) -> Result<Request, String> {
         query: url.query().unwrap_or("").to_owned(),
         headers,
         body,
+        remote: None,
     })
 }
 

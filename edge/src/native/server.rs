@@ -791,9 +791,11 @@ fn human_duration(d: Duration) -> String {
 
 async fn serve_connection(stream: TcpStream, host: Rc<NativeHost>) {
     let _ = stream.set_nodelay(true);
+    let peer: Option<Rc<str>> = stream.peer_addr().ok().map(|a| a.ip().to_string().into());
     let service = service_fn(move |req| {
         let host = Rc::clone(&host);
-        async move { Ok::<_, Infallible>(respond(req, &host).await) }
+        let peer = peer.clone();
+        async move { Ok::<_, Infallible>(respond(req, &host, peer.as_deref()).await) }
     });
     let mut builder = http1::Builder::new();
     builder
@@ -806,12 +808,19 @@ async fn serve_connection(stream: TcpStream, host: Rc<NativeHost>) {
 }
 
 /// One request, start to finish: translate, let core decide, translate back, log one line.
-async fn respond(req: hyper::Request<Incoming>, host: &NativeHost) -> hyper::Response<Full<Bytes>> {
+async fn respond(
+    req: hyper::Request<Incoming>,
+    host: &NativeHost,
+    peer: Option<&str>,
+) -> hyper::Response<Full<Bytes>> {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let resp = match into_core(req).await {
-        Ok(req) => provider::handle(req, host).await,
+        Ok(mut req) => {
+            req.remote = peer.map(str::to_owned);
+            provider::handle(req, host).await
+        }
         Err(refusal) => refusal,
     };
     log(format_args!(
@@ -873,6 +882,7 @@ async fn into_core(req: hyper::Request<Incoming>) -> Result<Request, Response> {
         query: parts.uri.query().unwrap_or_default().to_owned(),
         headers,
         body,
+        remote: None,
     })
 }
 
@@ -1118,8 +1128,8 @@ back-channel logout URIs on loopback (so the RP can be your own machine).
     -d '{{"client_name":"try-it","redirect_uris":["{redirect}"],"post_logout_redirect_uris":["{logged_out}"],"backchannel_logout_uri":"http://127.0.0.1:9999/backchannel-logout","backchannel_logout_session_required":true}}'
   CLIENT_ID=...; CLIENT_SECRET=...
 
-  # 3. Open this URL in a browser and log in as demo / changeit. Nothing listens on
-  #    127.0.0.1:9999 yet: copy the code from the address bar you land on.
+  # 3. Open this URL in a browser, log in as demo / changeit and allow try-it on the consent
+  #    page. Nothing listens on 127.0.0.1:9999 yet: copy the code from the address bar.
   echo "{realm}/authorize?response_type=code&scope=openid&client_id=$CLIENT_ID&redirect_uri={redirect_enc}&state=try-it&nonce=n-try-it&code_challenge={TRY_IT_CHALLENGE}&code_challenge_method=S256"
   CODE=...
 

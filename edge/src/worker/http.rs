@@ -24,6 +24,7 @@ pub async fn request(mut req: worker::Request) -> worker::Result<Request> {
         method,
         path: url.path().to_owned(),
         query: url.query().unwrap_or("").to_owned(),
+        remote: req.headers().get("cf-connecting-ip").ok().flatten(),
         headers,
         body,
     })

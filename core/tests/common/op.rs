@@ -1,0 +1,397 @@
+//! An in-memory host with a virtual clock driving the provider through `handle`, and the
+//! steps of the flows the provider tests share (sign-in, consent, authorize, token, logout).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use oidc_edge_core::UnixTime;
+use oidc_edge_core::host::{
+    Clock, Deliver, Entropy, EntropyError, Host, HostConfig, ListPage, Post, PostOutcome, Store,
+    StoreError,
+};
+use oidc_edge_core::http::{Method, Request, Response};
+use oidc_edge_core::jose::jws::Verifier;
+use oidc_edge_core::jose::{JwkSet, JwsAlg, b64, jwt};
+use oidc_edge_core::logout::delivery::{self, Delivery, DeliveryPolicy};
+use oidc_edge_core::provider;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// Futures here never wait on anything outside: poll once more until done.
+pub fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+/// Value and expiry (unix seconds) per key.
+pub type Entries = BTreeMap<String, (Vec<u8>, Option<u64>)>;
+
+pub struct TestHost {
+    pub store: RefCell<Entries>,
+    pub now: Cell<u64>,
+    pub entropy: super::TimeSeeded,
+    pub config: HostConfig,
+    /// Every POST made: (uri, body).
+    pub posts: RefCell<Vec<(String, String)>>,
+    /// Scripted answers per URI, consumed in order; `Status(200)` once exhausted.
+    pub answers: RefCell<BTreeMap<String, Vec<PostOutcome>>>,
+}
+
+impl TestHost {
+    pub fn new() -> Self {
+        Self {
+            store: RefCell::default(),
+            now: Cell::new(1_800_000_000),
+            entropy: super::TimeSeeded::new(),
+            config: HostConfig {
+                base_url: "https://id.example".into(),
+                admin_token: "admin-secret-token".into(),
+                master_key: [42; 32],
+                delivery: DeliveryPolicy {
+                    timeout_ms: 100,
+                    retry_max: 2,
+                    retry_base_ms: 1000,
+                    concurrency: 4,
+                },
+            },
+            posts: RefCell::default(),
+            answers: RefCell::default(),
+        }
+    }
+
+    pub fn call(&self, req: Request) -> Response {
+        block_on(provider::handle(req, self))
+    }
+
+    pub fn admin(&self, method: Method, path: &str, body: Value) -> Response {
+        self.call(
+            Request::new(method, path)
+                .with_header("authorization", "Bearer admin-secret-token")
+                .with_header("content-type", "application/json")
+                .with_body(body.to_string()),
+        )
+    }
+}
+
+impl Store for TestHost {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let now = self.now.get();
+        Ok(self
+            .store
+            .borrow()
+            .get(key)
+            .filter(|(_, exp)| exp.is_none_or(|e| now < e))
+            .map(|(v, _)| v.clone()))
+    }
+    async fn put(&self, key: &str, value: &[u8], ttl: Option<u64>) -> Result<(), StoreError> {
+        let exp = ttl.map(|t| self.now.get() + t);
+        self.store
+            .borrow_mut()
+            .insert(key.into(), (value.to_vec(), exp));
+        Ok(())
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.store.borrow_mut().remove(key);
+        Ok(())
+    }
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<ListPage, StoreError> {
+        let keys: Vec<String> = self
+            .store
+            .borrow()
+            .keys()
+            .filter(|k| k.starts_with(prefix) && cursor.is_none_or(|c| k.as_str() > c))
+            .take(limit + 1)
+            .cloned()
+            .collect();
+        let more = keys.len() > limit;
+        let keys: Vec<String> = keys.into_iter().take(limit).collect();
+        let cursor = more.then(|| keys.last().cloned()).flatten();
+        Ok(ListPage { keys, cursor })
+    }
+}
+
+impl Clock for TestHost {
+    fn now(&self) -> UnixTime {
+        UnixTime(self.now.get())
+    }
+}
+
+impl Entropy for TestHost {
+    fn fill(&self, dest: &mut [u8]) -> Result<(), EntropyError> {
+        self.entropy.fill(dest)
+    }
+}
+
+impl Deliver for TestHost {
+    async fn enqueue(&self, deliveries: Vec<Delivery>) -> Result<(), StoreError> {
+        delivery::outbox_put(self, &deliveries).await
+    }
+    async fn post(&self, post: Post<'_>) -> PostOutcome {
+        self.posts
+            .borrow_mut()
+            .push((post.uri.to_owned(), post.body.to_owned()));
+        let mut answers = self.answers.borrow_mut();
+        match answers.get_mut(post.uri) {
+            Some(list) if !list.is_empty() => list.remove(0),
+            _ => PostOutcome::Status(200),
+        }
+    }
+}
+
+impl Host for TestHost {
+    fn config(&self) -> &HostConfig {
+        &self.config
+    }
+}
+
+pub fn json_of(r: &Response) -> Value {
+    serde_json::from_slice(&r.body).unwrap_or(Value::Null)
+}
+
+pub fn location_params(r: &Response) -> BTreeMap<String, String> {
+    let loc = r.header("location").expect("a redirect");
+    let q = loc.split_once('?').map_or("", |(_, q)| q);
+    oidc_edge_core::http::Params::parse(q.as_bytes())
+        .0
+        .into_iter()
+        .collect()
+}
+
+pub const ISS: &str = "https://id.example/realms/r1";
+
+pub struct Rp {
+    pub id: String,
+    pub secret: Option<String>,
+    pub redirect: String,
+}
+
+pub fn setup() -> (TestHost, String) {
+    let h = TestHost::new();
+    let r = h.admin(
+        Method::Put,
+        "/admin/realms/r1",
+        json!({"session_idle_time_secs": 600}),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let r = h.admin(
+        Method::Put,
+        "/admin/realms/r1/users/alice",
+        json!({"password": "correct horse", "email": "alice@example.com", "name": "Alice"}),
+    );
+    assert_eq!(r.status, 201);
+    let r = h.call(
+        Request::new(Method::Post, "/realms/r1/authenticate")
+            .with_header("content-type", "application/json")
+            .with_body(json!({"username": "alice", "password": "correct horse"}).to_string()),
+    );
+    assert_eq!(r.status, 200);
+    let cookie = r.header("set-cookie").unwrap();
+    assert!(
+        cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Lax")
+            && cookie.contains("; Secure"),
+        "{cookie}"
+    );
+    let token = json_of(&r)["tokenId"].as_str().unwrap().to_owned();
+    (h, token)
+}
+
+pub fn register(h: &TestHost, meta: Value) -> Rp {
+    let r = h.call(
+        Request::new(Method::Post, "/realms/r1/register")
+            .with_header("content-type", "application/json")
+            .with_body(meta.to_string()),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let v = json_of(&r);
+    assert!(v["registration_access_token"].is_string());
+    assert_eq!(
+        v["registration_client_uri"],
+        format!("{ISS}/register/{}", v["client_id"].as_str().unwrap())
+    );
+    Rp {
+        id: v["client_id"].as_str().unwrap().into(),
+        secret: v["client_secret"].as_str().map(String::from),
+        redirect: v["redirect_uris"][0].as_str().unwrap().into(),
+    }
+}
+
+pub fn pkce() -> (String, String) {
+    let verifier = "a-verifier-of-at-least-forty-three-characters-0123456789".to_owned();
+    let challenge = b64::encode(Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+pub fn authorize(h: &TestHost, rp: &Rp, session: Option<&str>, extra: &str) -> Response {
+    let mut req = Request::new(
+        Method::Get,
+        &format!(
+            "/realms/r1/authorize?response_type=code&scope=openid%20email%20profile&client_id={}&redirect_uri={}&state=st4te&nonce=n0nce{extra}",
+            rp.id,
+            urlencode(&rp.redirect)
+        ),
+    );
+    if let Some(s) = session {
+        req = req.with_header("cookie", &format!("oidc_edge_session={s}"));
+    }
+    let r = h.call(req);
+    match session {
+        Some(s) if is_consent_page(&r) => answer_consent(h, &r, s, "allow"),
+        _ => r,
+    }
+}
+
+pub fn is_consent_page(r: &Response) -> bool {
+    r.status == 200
+        && String::from_utf8_lossy(&r.body).contains("name=\"decision\" value=\"allow\"")
+}
+
+/// Post the consent page's form back with `decision`, as the browser would.
+pub fn answer_consent(h: &TestHost, page: &Response, session: &str, decision: &str) -> Response {
+    let html = String::from_utf8_lossy(&page.body).into_owned();
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for part in html.split("<input type=\"hidden\" name=\"").skip(1) {
+        let (name, rest) = part.split_once("\" value=\"").unwrap();
+        let (value, _) = rest.split_once('"').unwrap();
+        let value = value
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&");
+        fields.push((name.to_owned(), value));
+    }
+    fields.push(("decision".into(), decision.into()));
+    h.call(
+        Request::new(Method::Post, "/realms/r1/consent")
+            .with_header("cookie", &format!("oidc_edge_session={session}"))
+            .with_header("content-type", "application/x-www-form-urlencoded")
+            .with_body(oidc_edge_core::http::encode_params(
+                fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            )),
+    )
+}
+
+pub fn urlencode(s: &str) -> String {
+    oidc_edge_core::http::encode_params([("x", s)])
+        .trim_start_matches("x=")
+        .to_owned()
+}
+
+pub fn exchange(h: &TestHost, rp: &Rp, code: &str, verifier: Option<&str>) -> Response {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", rp.redirect.as_str()),
+    ];
+    if let Some(v) = verifier {
+        form.push(("code_verifier", v));
+    }
+    let mut req = Request::new(Method::Post, "/realms/r1/token")
+        .with_header("content-type", "application/x-www-form-urlencoded");
+    match &rp.secret {
+        Some(s) => {
+            use base64::Engine as _;
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{s}", rp.id));
+            req = req.with_header("authorization", &format!("Basic {basic}"));
+        }
+        None => form.push(("client_id", rp.id.as_str())),
+    }
+    h.call(req.with_body(oidc_edge_core::http::encode_params(form)))
+}
+
+pub fn id_token_claims(h: &TestHost, token: &str, alg: JwsAlg) -> Value {
+    let jwks = h.call(Request::new(Method::Get, "/realms/r1/jwks"));
+    let set = JwkSet::from_json(std::str::from_utf8(&jwks.body).unwrap()).unwrap();
+    let opened = jwt::open(token, &Verifier::new(&set, &[alg]), None, h).unwrap();
+    Value::Object(opened.claims)
+}
+
+use oidc_edge_core::jose::Jwk;
+use oidc_edge_core::logout::token::{LogoutTokenValidation, verify};
+
+/// Log `session` in to `rp` through authorize + token; returns the ID token's claims.
+pub fn login(h: &TestHost, rp: &Rp, session: &str, alg: JwsAlg, decrypt: Option<&Jwk>) -> Value {
+    let (verifier, challenge) = pkce();
+    let r = authorize(
+        h,
+        rp,
+        Some(session),
+        &format!("&code_challenge={challenge}&code_challenge_method=S256"),
+    );
+    assert_eq!(r.status, 302, "{}", String::from_utf8_lossy(&r.body));
+    let r = exchange(h, rp, &location_params(&r)["code"], Some(&verifier));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let token = json_of(&r)["id_token"].as_str().unwrap().to_owned();
+    let jwks = h.call(Request::new(Method::Get, "/realms/r1/jwks"));
+    let set = JwkSet::from_json(std::str::from_utf8(&jwks.body).unwrap()).unwrap();
+    let decrypter = decrypt.map(|k| {
+        oidc_edge_core::jose::jwe::Decrypter::new(
+            k,
+            &oidc_edge_core::jose::KeyMgmtAlg::ALL,
+            &oidc_edge_core::jose::ContentEnc::ALL,
+        )
+    });
+    Value::Object(
+        jwt::open(&token, &Verifier::new(&set, &[alg]), decrypter.as_ref(), h)
+            .unwrap()
+            .claims,
+    )
+}
+
+/// The logout tokens POSTed so far, by URI, verified as the RP would (§2.6).
+pub fn received(h: &TestHost, uri: &str, aud: &str, decrypt: Option<&Jwk>) -> Vec<Value> {
+    let jwks = h.call(Request::new(Method::Get, "/realms/r1/jwks"));
+    let set = JwkSet::from_json(std::str::from_utf8(&jwks.body).unwrap()).unwrap();
+    h.posts
+        .borrow()
+        .iter()
+        .filter(|(u, _)| u == uri)
+        .map(|(_, body)| {
+            let form = oidc_edge_core::http::Params::parse(body.as_bytes());
+            let token = form.get("logout_token").expect("logout_token field");
+            let v = LogoutTokenValidation {
+                issuer: ISS,
+                audience: aud,
+                jwks: &set,
+                algs: &JwsAlg::ALL,
+                decrypt_with: decrypt,
+                now: h.now(),
+                leeway_secs: 0,
+            };
+            Value::Object(
+                verify(token, &v, h, None)
+                    .unwrap_or_else(|e| panic!("{uri}: {e}"))
+                    .claims,
+            )
+        })
+        .collect()
+}
+
+pub fn run_due(h: &TestHost) -> delivery::RunReport {
+    block_on(delivery::run_due(h)).unwrap()
+}
+
+pub fn audit(h: &TestHost, event: &str) -> Vec<Value> {
+    let r = h.admin(
+        Method::Get,
+        &format!("/admin/realms/r1/audit?event={event}"),
+        Value::Null,
+    );
+    assert_eq!(r.status, 200);
+    json_of(&r)["result"].as_array().unwrap().clone()
+}
