@@ -362,6 +362,7 @@ pub fn cookie(realm: &str, token: &str, secure: bool, max_age: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::format;
 
     fn session() -> Session {
         Session {
@@ -386,6 +387,32 @@ mod tests {
         let mut other = session();
         other.sid_key = SidKey([2u8; 32]);
         assert_ne!(s.sid_for("rp1"), other.sid_for("rp1"));
+    }
+
+    #[test]
+    fn csrf_tokens_are_per_purpose_and_never_a_clients_sid() {
+        let s = session();
+        assert_ne!(s.csrf("consent"), s.csrf("logout"));
+        assert!(crate::secrets::is_token(&s.csrf("consent")));
+        for client in ["consent", "logout", "csrf", "csrf.consent"] {
+            assert_ne!(s.sid_for(client), s.csrf("consent"));
+            assert_ne!(s.sid_for(client), s.csrf("logout"));
+        }
+    }
+
+    #[test]
+    fn a_stored_sid_key_is_32_bytes_or_the_session_does_not_load() {
+        let mut doc = serde_json::to_value(session()).unwrap_or_default();
+        let back = serde_json::from_value::<Session>(doc.clone()).ok();
+        assert_eq!(back.map(|b| b.sid_key), Some(SidKey([1u8; 32])));
+        for bad in ["", "AAAA", "not base64!"] {
+            doc["sid_key"] = serde_json::Value::String(String::from(bad));
+            assert!(
+                serde_json::from_value::<Session>(doc.clone()).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(format!("{:?}", SidKey([7; 32])), "SidKey([redacted])");
     }
 
     #[test]

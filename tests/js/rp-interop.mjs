@@ -77,9 +77,10 @@ function parseLoginForm(html) {
 async function authorizeInBrowser(browser, authorizationUrl, redirectUri) {
   let res = await browser.fetch(authorizationUrl)
   let loginForm = false
-  if (res.status === 200) {
+  let page = res.status === 200 ? await res.text() : ''
+  if (res.status === 200 && page.includes('type="password"')) {
     loginForm = true
-    const form = parseLoginForm(await res.text())
+    const form = parseLoginForm(page)
     if (!form.fields.get('csrf')) throw new Error('the login form has no csrf field')
     if (!browser.cookies.has('oidc_edge_csrf')) throw new Error('no CSRF cookie with the form')
     form.fields.set('username', username)
@@ -92,11 +93,12 @@ async function authorizeInBrowser(browser, authorizationUrl, redirectUri) {
     expectStatus(res, 303, 'login')
     if (!browser.cookies.has('oidc_edge_session')) throw new Error('no session cookie after login')
     res = await browser.fetch(new URL(res.headers.get('location'), form.action))
+    page = res.status === 200 ? await res.text() : ''
   }
   let consentPage = false
   if (res.status === 200) {
     // A dynamically registered client is a third party: the user is asked, and allows.
-    const html = await res.text()
+    const html = page
     if (!html.includes('name="decision" value="allow"')) throw new Error(`expected the consent page: ${html}`)
     consentPage = true
     const form = parseLoginForm(html)
@@ -145,7 +147,7 @@ async function flow(browser, metadata, clientAuth) {
 
   const redirectUri = metadata.redirect_uris[0]
   const request = await authorizationRequest(config, redirectUri)
-  const { callback, loginForm } = await authorizeInBrowser(browser, request.url, redirectUri)
+  const { callback, loginForm, consentPage } = await authorizeInBrowser(browser, request.url, redirectUri)
 
   // openid-client checks state and iss in the response, redeems the code with the verifier,
   // and validates the ID token (JWKS signature with the registered alg, iss, aud, nonce, exp).
@@ -179,6 +181,7 @@ async function flow(browser, metadata, clientAuth) {
       has_registration_access_token: typeof registration.registration_access_token === 'string',
     },
     login_form: loginForm,
+    consent_page: consentPage,
     token_type: tokens.token_type,
     id_token_alg: jwtHeader(tokens.id_token).alg,
     claims,

@@ -262,6 +262,129 @@ fn rp_initiated_logout_redirects_with_state_and_is_client_logout() {
     assert_eq!(op.audit(Some("AM-SESSION-LOGGED_OUT"), None).len(), 1);
 }
 
+/// A cross-site link to `end_session` without a hint only asks; nothing is ended or sent
+/// until the user confirms on the page, then every RP is told.
+#[test]
+fn a_logout_link_without_a_hint_asks_and_only_the_confirmation_tells_the_rps() {
+    let op = start();
+    let (rp, reg) = rp_at(
+        &op,
+        json!({"post_logout_redirect_uris": ["https://rp.example/bye"]}),
+    );
+    let session = op.session();
+    let (_, id_token) = op.sign_in(&reg, &session);
+    let cookie = format!("oidc_edge_session={session}");
+    let query = encode_params([
+        ("client_id", reg.id.as_str()),
+        ("post_logout_redirect_uri", "https://rp.example/bye"),
+        ("state", "s1"),
+    ]);
+    let page = op.send(
+        op.http
+            .get(format!("{}?{query}", op.endpoint("end_session")))
+            .header("cookie", &cookie),
+    );
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.text().contains("name=\"decision\" value=\"logout\""));
+    assert!(
+        page.set_cookie("oidc_edge_session").is_none(),
+        "nothing cleared"
+    );
+    assert!(!op.shows_login_form(&reg, &session), "the session lives");
+    assert!(rp.received().is_empty());
+
+    let mut fields = oidc_edge_tests::op::hidden_fields(&page.text());
+    fields.push(("decision".into(), "logout".into()));
+    let r = op.send(
+        op.http
+            .post(op.endpoint("end_session"))
+            .header("cookie", &cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(encode_params(
+                fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            )),
+    );
+    assert_eq!(r.status, 302, "{}", r.text());
+    assert_eq!(r.location(), "https://rp.example/bye?state=s1");
+    let got = rp.wait_answered(1, WAIT);
+    assert_logout_token(&got[0], &op, &reg, &id_token, "CLIENT_LOGOUT");
+    assert!(op.shows_login_form(&reg, &session));
+}
+
+/// Deleting an account ends its sessions with back-channel logout, and a new account with the
+/// same name inherits nothing.
+#[test]
+fn deleting_a_user_tells_every_rp_and_the_name_reused_inherits_nothing() {
+    let op = start();
+    let (rp, reg) = rp_at(&op, json!({}));
+    let (s1, s2) = (op.session(), op.session());
+    let (_, id1) = op.sign_in(&reg, &s1);
+    let (_, id2) = op.sign_in(&reg, &s2);
+    let r = op.admin(
+        Method::DELETE,
+        &format!("/admin/realms/{REALM}/users/{USER}"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = rp.wait_answered(2, WAIT);
+    let subs: Vec<&Value> = got.iter().map(|g| &g.claims().claims["sub"]).collect();
+    assert!(subs.iter().all(|s| **s == id1["sub"] && **s == id2["sub"]));
+    for g in &got {
+        assert_logout_token(g, &op, &reg, &id1, "SESSION_TERMINATION");
+    }
+    let r = op.admin(
+        Method::PUT,
+        &format!("/admin/realms/{REALM}/users/{USER}"),
+        Some(&json!({"password": oidc_edge_tests::op::PASSWORD})),
+    );
+    assert_eq!(r.status, 201);
+    assert!(op.shows_login_form(&reg, &s1));
+    assert!(op.shows_login_form(&reg, &s2));
+    let events = op.audit(Some("AM-SESSION-DESTROYED"), None);
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(events.iter().all(|e| {
+        e["operation"]
+            .as_str()
+            .unwrap()
+            .contains("initiated by: user deleted")
+    }));
+}
+
+/// The consent page answered "deny" sends `access_denied` to the client; `prompt=none` without
+/// a grant is `consent_required`.
+#[test]
+fn a_user_who_denies_consent_sends_access_denied_and_prompt_none_cannot_skip_it() {
+    let op = start();
+    let (_rp, reg) = rp_at(&op, json!({}));
+    let session = op.session();
+    let r = op.authorize(&reg, &session, "st", "n");
+    assert!(
+        oidc_edge_tests::op::is_consent_page(&r.text()),
+        "{}",
+        r.text()
+    );
+    let r = op.consent_if_asked(r, &session, "deny");
+    assert_eq!(r.status, 302, "{}", r.text());
+    assert_eq!(r.location_param("error").as_deref(), Some("access_denied"));
+    assert_eq!(r.location_param("state").as_deref(), Some("st"));
+    let query = encode_params([
+        ("response_type", "code"),
+        ("client_id", reg.id.as_str()),
+        ("redirect_uri", reg.redirect.as_str()),
+        ("scope", "openid"),
+        ("prompt", "none"),
+    ]);
+    let r = op.send(
+        op.http
+            .get(format!("{}?{query}", op.endpoint("authorize")))
+            .header("cookie", format!("oidc_edge_session={session}")),
+    );
+    assert_eq!(
+        r.location_param("error").as_deref(),
+        Some("consent_required")
+    );
+}
+
 #[test]
 fn admin_termination_lists_then_ends_the_session() {
     let op = start();

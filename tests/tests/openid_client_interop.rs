@@ -154,6 +154,12 @@ fn openid_client_registers_signs_in_and_validates_id_tokens() {
         two["login_form"], false,
         "the second RP rides the browser's session"
     );
+    for flow in [one, two] {
+        assert_eq!(
+            flow["consent_page"], true,
+            "a registered client is a third party: the user is asked first"
+        );
+    }
     assert_ne!(one["client_id"], two["client_id"]);
     assert_eq!(one["claims"]["sub"], two["claims"]["sub"]);
     assert_ne!(

@@ -646,6 +646,7 @@ fn one_session_gives_each_rp_its_own_stable_sid() {
             .get(&back_to)
             .header("cookie", format!("{SESSION_COOKIE}={session}")),
     );
+    let r = op.consent_if_asked(r, &session, "allow");
     let code = assert_redirected_with_code(&r, &rp1, &req, &op.issuer);
     let tokens = op.tokens(&rp1, &req, &code);
     let c1 = op
@@ -880,7 +881,15 @@ fn authorization_endpoint_refusals() {
     assert_eq!(p["state"], req.state);
     assert_eq!(p["iss"], op.issuer);
     assert!(!p.contains_key("code"));
-    // prompt=none with a session: a code straight away.
+    // prompt=none with a session but no consent yet: consent_required, never a code.
+    let r = op.authorize_with(&params, Some(&session));
+    assert_eq!(
+        r.location_params().get("error").map(String::as_str),
+        Some("consent_required")
+    );
+    assert!(!r.location_params().contains_key("code"));
+    // Once the user allowed the client, prompt=none gets a code straight away.
+    op.code(&rp, &AuthRequest::new(), &session);
     let r = op.authorize_with(&params, Some(&session));
     assert_redirected_with_code(&r, &rp, &req, &op.issuer);
 
