@@ -1022,6 +1022,60 @@ fn malformed_admin_input_is_refused() {
         );
         assert_eq!(r.status, 400, "client_secret {secret}: {}", text(&r));
     }
+    for name in [".", ".."] {
+        let r = h.admin(
+            Method::Put,
+            &format!("/admin/realms/r1/users/{name}"),
+            json!({"password": "a password"}),
+        );
+        assert_eq!(r.status, 400, "user name {name:?}: {}", text(&r));
+    }
+    // Arrays where objects belong, and members named twice, are refused everywhere.
+    let raw = |method, path: &str, body: &str, admin: bool| {
+        let mut req = Request::new(method, path)
+            .with_header("content-type", "application/json")
+            .with_body(body.to_owned());
+        if admin {
+            req = req.with_header("authorization", "Bearer admin-secret-token");
+        }
+        h.call(req)
+    };
+    for (method, path, body, admin) in [
+        (
+            Method::Put,
+            "/admin/realms/r1/users/carol",
+            r#"["a password", "c@example.com"]"#,
+            true,
+        ),
+        (
+            Method::Post,
+            "/realms/r1/authenticate",
+            r#"["alice", "correct horse"]"#,
+            false,
+        ),
+        (
+            Method::Post,
+            "/realms/r1/register",
+            r#"{"redirect_uris":["https://a.example/cb"],"redirect_uris":["https://b.example/cb"]}"#,
+            false,
+        ),
+        (
+            Method::Put,
+            "/admin/realms/r1",
+            r#"{"session_idle_time_secs":600,"session_idle_time_secs":900}"#,
+            true,
+        ),
+        (
+            Method::Post,
+            "/realms/r1/authenticate",
+            r#"{"username":"mallory","username":"alice","password":"correct horse"}"#,
+            false,
+        ),
+    ] {
+        let r = raw(method, path, body, admin);
+        assert_eq!(r.status, 400, "{path} {body}: {}", text(&r));
+        assert_eq!(json_of(&r)["error"], "invalid_request");
+    }
     let r = h.admin(
         Method::Get,
         "/admin/realms/r1/deliveries?state=bogus",

@@ -164,7 +164,96 @@ pub(super) fn json_body(req: &Request) -> Result<Value> {
     {
         return Err(Fail::bad_request("the body must be application/json"));
     }
-    serde_json::from_slice(&req.body).map_err(|_| Fail::bad_request("the body is not valid JSON"))
+    let strict: StrictObject = serde_json::from_slice(&req.body).map_err(|e| {
+        Fail::bad_request(if e.is_data() {
+            format!("the body must be a JSON object without repeated members ({e})")
+        } else {
+            String::from("the body is not valid JSON")
+        })
+    })?;
+    Ok(Value::Object(strict.0))
+}
+
+/// A JSON object whose members (at every depth) are named once: a repeated name is refused
+/// rather than letting the last one silently win, as two parsers may disagree on which wins.
+struct StrictObject(serde_json::Map<String, Value>);
+
+/// A JSON value read with the same rule.
+struct StrictValue(Value);
+
+impl<'de> Deserialize<'de> for StrictObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
+        match StrictValue::deserialize(d)?.0 {
+            Value::Object(m) => Ok(Self(m)),
+            _ => Err(serde::de::Error::custom("expected a JSON object")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StrictValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Self)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> core::result::Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> core::result::Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> core::result::Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> core::result::Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> core::result::Result<Value, E> {
+        Ok(Value::String(String::from(v)))
+    }
+    fn visit_string<E>(self, v: String) -> core::result::Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> core::result::Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> core::result::Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> core::result::Result<Value, A::Error> {
+        let mut out = alloc::vec::Vec::new();
+        while let Some(StrictValue(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> core::result::Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(k) = map.next_key::<String>()? {
+            if out.contains_key(&k) {
+                return Err(serde::de::Error::custom(format!(
+                    "member {k:?} is repeated"
+                )));
+            }
+            let StrictValue(v) = map.next_value()?;
+            out.insert(k, v);
+        }
+        Ok(Value::Object(out))
+    }
 }
 
 fn realm_view(r: &Realm) -> Value {

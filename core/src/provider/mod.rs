@@ -248,9 +248,13 @@ pub(crate) fn secure_cookies<H: Host>(host: &H) -> bool {
     !host.config().base_url.starts_with("http://")
 }
 
-/// Whether a user name is acceptable: 1–128 printable characters, no `/`.
+/// Whether a user name is acceptable: 1–128 printable characters, no `/`, and not `.` or `..`
+/// (which URLs and paths read as directories).
 pub(crate) fn valid_username(name: &str) -> bool {
-    (1..=128).contains(&name.len()) && name.chars().all(|c| !c.is_control() && c != '/')
+    (1..=128).contains(&name.len())
+        && name != "."
+        && name != ".."
+        && name.chars().all(|c| !c.is_control() && c != '/')
 }
 
 /// Run one expiry sweep (hosts call this on a timer or cron): ends every session past its
