@@ -534,6 +534,33 @@ fn discovery_advertises_back_channel_logout() {
     );
 }
 
+#[test]
+fn the_audit_query_refuses_a_since_that_is_not_rfc3339_with_400() {
+    let (h, _) = setup();
+    let since = |s: &str| {
+        h.admin(
+            Method::Get,
+            &format!("/admin/realms/r1/audit?since={s}"),
+            Value::Null,
+        )
+    };
+    // `+0é00` (a non-ASCII offset: this used to panic), `+99:99`, no such day.
+    for bad in [
+        "2026-11-26T00:00:00%2B0%C3%A900",
+        "2026-11-26T00:00:00%2B99:99",
+        "2026-02-30T00:00:00Z",
+    ] {
+        let r = since(bad);
+        assert_eq!(
+            (r.status, json_of(&r)["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{bad}"
+        );
+    }
+    let r = since("2026-11-26T00:00:00%2B02:00");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+}
+
 // ---- Back-channel logout --------------------------------------------------------------------
 
 use oidc_edge_core::jose::Jwk;
