@@ -534,6 +534,34 @@ fn discovery_advertises_back_channel_logout() {
     );
 }
 
+/// The sign-in form's POST, with the CSRF cookie exactly as a host hands it to the core (the
+/// native host decodes header bytes that are not UTF-8 to U+FFFD) and `body` as the form.
+fn post_login(h: &TestHost, csrf_cookie: &[u8], body: &str) -> Response {
+    let mut cookie = b"oidc_edge_csrf=".to_vec();
+    cookie.extend_from_slice(csrf_cookie);
+    h.call(
+        Request::new(Method::Post, "/realms/r1/login")
+            .with_header("cookie", &String::from_utf8_lossy(&cookie))
+            .with_header("content-type", "application/x-www-form-urlencoded")
+            .with_body(body.to_owned()),
+    )
+}
+
+#[test]
+fn two_different_malformed_csrf_tokens_do_not_match() {
+    let (h, _) = setup();
+    let creds = "username=alice&password=correct+horse";
+    // The same token on both sides signs in: the control.
+    let r = post_login(&h, b"t0ken", &format!("csrf=t0ken&{creds}"));
+    assert_eq!(r.status, 303, "{}", String::from_utf8_lossy(&r.body));
+    // Byte FE in the cookie, byte FF in the form: both used to read as U+FFFD, and matched.
+    let r = post_login(&h, b"\xfe", &format!("csrf=%FF&{creds}"));
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    assert!(r.header("set-cookie").is_none());
+    let r = post_login(&h, b"%FE", &format!("csrf=%FF&{creds}"));
+    assert_eq!(r.status, 400);
+}
+
 #[test]
 fn the_audit_query_refuses_a_since_that_is_not_rfc3339_with_400() {
     let (h, _) = setup();
