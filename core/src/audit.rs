@@ -3,6 +3,7 @@
 
 use alloc::{format, string::String, vec::Vec};
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
@@ -97,100 +98,32 @@ pub async fn query<H: Host>(
     }
 }
 
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
+/// The last instant RFC 3339 can write (its years have four digits): 9999-12-31T23:59:59.999Z.
+pub const MAX_RFC3339_MS: u64 = 253_402_300_799_999;
 
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// `2026-11-26T09:15:02.123Z` for a time in milliseconds since the epoch.
+/// `2026-11-26T09:15:02.123Z` for a time in milliseconds since the epoch. Times past
+/// [`MAX_RFC3339_MS`] have no RFC 3339 form and are written as that last instant.
 pub fn rfc3339_ms(ms: u64) -> String {
-    let secs = (ms / 1000) as i64;
-    let (y, mo, d) = civil_from_days(secs.div_euclid(86400));
-    let rem = secs.rem_euclid(86400);
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        ms % 1000
-    )
+    let ms = ms.min(MAX_RFC3339_MS) as i64;
+    // chrono's years go to 262,143: after the clamp this is always `Some`.
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// Parse an RFC 3339 date-time (`2026-11-26T09:15:02Z`, fractions and offsets allowed) to
-/// milliseconds since the epoch.
+/// milliseconds since the epoch; `None` when it is not one, or is before the epoch.
+///
+/// The grammar is RFC 3339 §5.6's, checked by chrono (dates that exist, offsets within
+/// ±23:59, a `T`, `t` or space between date and time); fractions past milliseconds are cut.
+/// RFC 3339 text is ASCII: anything else is refused before chrono sees it, which also keeps
+/// out the Unicode minus sign chrono takes in offsets.
 pub fn parse_rfc3339_ms(s: &str) -> Option<u64> {
-    let b = s.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
+    if !s.is_ascii() {
         return None;
     }
-    let num = |r: core::ops::Range<usize>| s.get(r)?.parse::<u32>().ok();
-    let (y, mo, d, h, mi, se) = (
-        num(0..4)?,
-        num(5..7)?,
-        num(8..10)?,
-        num(11..13)?,
-        num(14..16)?,
-        num(17..19)?,
-    );
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    let mut rest = &s[19..];
-    let mut millis = 0u64;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        let f = &frac[..digits];
-        millis = f
-            .chars()
-            .chain(core::iter::repeat('0'))
-            .take(3)
-            .collect::<String>()
-            .parse()
-            .ok()?;
-        rest = &frac[digits..];
-    }
-    let offset_secs: i64 = match rest {
-        "Z" | "z" => 0,
-        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
-            let oh: i64 = o[1..3].parse().ok()?;
-            let om: i64 = o[4..6].parse().ok()?;
-            let v = oh * 3600 + om * 60;
-            if o.starts_with('-') { -v } else { v }
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(i64::from(y), mo, d);
-    let secs =
-        days * 86400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(se) - offset_secs;
-    u64::try_from(secs).ok().map(|s| s * 1000 + millis)
+    let t = DateTime::parse_from_rfc3339(s).ok()?;
+    u64::try_from(t.timestamp_millis()).ok()
 }
 
 #[cfg(test)]
@@ -215,5 +148,61 @@ mod tests {
         );
         assert_eq!(parse_rfc3339_ms("2026-13-01T00:00:00Z"), None);
         assert_eq!(parse_rfc3339_ms("yesterday"), None);
+        assert_eq!(rfc3339_ms(MAX_RFC3339_MS), "9999-12-31T23:59:59.999Z");
+        assert_eq!(rfc3339_ms(u64::MAX), "9999-12-31T23:59:59.999Z");
+    }
+
+    /// A non-ASCII character where the offset is expected used to panic (a byte index that
+    /// was not a character boundary).
+    #[test]
+    fn a_non_ascii_offset_is_an_error() {
+        for s in [
+            "2026-11-26T00:00:00+0\u{e9}00",
+            "2026-11-26T00:00:00\u{e9}0:00",
+            "2026-11-26T00:00:00.1+0\u{e9}00",
+            "2026-11-26T00:00:00\u{2212}02:00",
+            "2026-11-26T00:00:0\u{e9}Z",
+        ] {
+            assert_eq!(parse_rfc3339_ms(s), None, "{s}");
+        }
+    }
+
+    /// Offsets are ±00:00 to ±23:59 (RFC 3339 §5.6 `time-numoffset`).
+    #[test]
+    fn offsets_out_of_range_are_refused() {
+        for s in [
+            "2026-11-26T00:00:00+99:99",
+            "2026-11-26T00:00:00+24:00",
+            "2026-11-26T00:00:00-00:60",
+            "2026-11-26T00:00:00+0200",
+            "2026-11-26T00:00:00+2:00",
+        ] {
+            assert_eq!(parse_rfc3339_ms(s), None, "{s}");
+        }
+        assert_eq!(
+            parse_rfc3339_ms("2026-11-27T00:00:00+23:59"),
+            parse_rfc3339_ms("2026-11-26T00:01:00Z")
+        );
+    }
+
+    /// The date must exist and every field be plain digits.
+    #[test]
+    fn impossible_dates_and_signed_fields_are_refused() {
+        for s in [
+            "2026-02-29T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-11-+1T00:00:00Z",
+            "+026-11-26T00:00:00Z",
+            "2026-11-26T24:00:00Z",
+            "2026-11-26T00:00:00.Z",
+            "2026-11-26T00:00:00",
+            "1969-12-31T23:59:59Z",
+        ] {
+            assert_eq!(parse_rfc3339_ms(s), None, "{s}");
+        }
+        assert_eq!(
+            parse_rfc3339_ms("2026-11-26t08:26:27.1239z"),
+            Some(1_795_681_587_123)
+        );
     }
 }

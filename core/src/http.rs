@@ -104,15 +104,25 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The value of cookie `name`.
+    /// The value of cookie `name`: that of the first pair in the `cookie` headers whose name is
+    /// exactly `name` (RFC 6265 §5.4). `None` when that value is not an RFC 6265 §4.1.1
+    /// `cookie-value` (cookie-octets, optionally in double quotes, which are removed): every
+    /// cookie the provider sets is one, and anything else, such as the U+FFFD a host wrote for
+    /// bytes that were not UTF-8, must not be able to equal another malformed value.
     pub fn cookie(&self, name: &str) -> Option<&str> {
-        self.headers
+        let value = self
+            .headers
             .iter()
             .filter(|(n, _)| n == "cookie")
             .flat_map(|(_, v)| v.split(';'))
-            .filter_map(|c| c.trim().split_once('='))
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v)
+            .filter_map(|c| c.split_once('='))
+            .find(|(k, _)| k.trim_matches(WSP) == name)
+            .map(|(_, v)| v.trim_matches(WSP))?;
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(value);
+        value.bytes().all(is_cookie_octet).then_some(value)
     }
 
     /// The query string's parameters.
@@ -142,11 +152,25 @@ impl Request {
 pub struct Params(pub Vec<(String, String)>);
 
 impl Params {
-    /// Parse `application/x-www-form-urlencoded` bytes.
+    /// Parse `application/x-www-form-urlencoded` bytes (WHATWG URL §5.1: pairs split at `&`,
+    /// name from value at the first `=`, `+` a space, `%XX` a byte).
+    ///
+    /// Names and values must be UTF-8 once decoded. A lossy decoder would turn different
+    /// inputs into the same text (`%FE` and `%FF` both become U+FFFD, and would then pass for
+    /// each other in a CSRF check), so: a pair whose value is not UTF-8 keeps its name with an
+    /// empty value, which readers take as absent (RFC 6749 §3.1) while repeats still show; a
+    /// pair whose name is not UTF-8 is dropped, as no parameter has such a name.
     pub fn parse(bytes: &[u8]) -> Self {
         Self(
-            form_urlencoded::parse(bytes)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            bytes
+                .split(|b| *b == b'&')
+                .filter(|pair| !pair.is_empty())
+                .filter_map(|pair| {
+                    let mut halves = pair.splitn(2, |b| *b == b'=');
+                    let name = decode_form_component(halves.next().unwrap_or_default())?;
+                    let value = decode_form_component(halves.next().unwrap_or_default());
+                    Some((name, value.unwrap_or_default()))
+                })
                 .collect(),
         )
     }
@@ -185,6 +209,23 @@ pub fn origin_of(uri: &str) -> Option<String> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
     ok.then(|| format!("{scheme}://{}", authority.to_ascii_lowercase()))
+}
+
+/// One form-encoded name or value, decoded; `None` when the bytes are not UTF-8.
+fn decode_form_component(raw: &[u8]) -> Option<String> {
+    let spaced: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    String::from_utf8(percent_encoding::percent_decode(&spaced).collect()).ok()
+}
+
+/// Space and horizontal tab: what RFC 6265 §5.2 trims around cookie names and values.
+const WSP: [char; 2] = [' ', '\t'];
+
+/// RFC 6265 §4.1.1 `cookie-octet`: visible ASCII but `"`, `,`, `;` and `\`.
+fn is_cookie_octet(b: u8) -> bool {
+    matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E)
 }
 
 /// Form-encode pairs (for query strings of redirects).
@@ -361,5 +402,33 @@ mod tests {
             html_escape("<a href=\"x\">'&'"),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;"
         );
+    }
+
+    /// Percent-escapes that are not UTF-8 used to decode to U+FFFD, so `%FE` and `%FF` were
+    /// the same value.
+    #[test]
+    fn form_values_that_are_not_utf8_are_not_confused() {
+        let p = Params::parse(b"csrf=%FE&a=%FF&a=1&%FF=x&b=\xff&c=%C3%A9+%2B");
+        assert_eq!(p.get("csrf"), None);
+        assert!(p.one("a").is_err(), "the repeat is still seen");
+        assert_eq!(p.get("b"), None);
+        assert_eq!(p.get("c"), Some("\u{e9} +"));
+        assert!(
+            p.0.iter()
+                .all(|(k, v)| !k.contains('\u{fffd}') && !v.contains('\u{fffd}'))
+        );
+        assert_eq!(Params::parse(b"&&x&=y&z=").0.len(), 3);
+    }
+
+    #[test]
+    fn cookie_names_are_exact_and_values_are_cookie_octets() {
+        let r = Request::new(Method::Get, "/")
+            .with_header("cookie", "sid_x=1; xsid=2; sid=\"3\"; sid=4")
+            .with_header("cookie", "bad=\u{fffd}; sp =  5 ");
+        assert_eq!(r.cookie("sid"), Some("3"));
+        assert_eq!(r.cookie("si"), None);
+        assert_eq!(r.cookie("bad"), None);
+        assert_eq!(r.cookie("sp"), Some("5"));
+        assert_eq!(r.cookie("none"), None);
     }
 }

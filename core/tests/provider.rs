@@ -6,7 +6,7 @@ mod common;
 
 use common::op::*;
 use oidc_edge_core::host::PostOutcome;
-use oidc_edge_core::http::{Method, Request};
+use oidc_edge_core::http::{Method, Request, Response};
 use oidc_edge_core::jose::{Jwk, JwsAlg};
 use oidc_edge_core::provider;
 use serde_json::{Value, json};
@@ -255,6 +255,62 @@ fn discovery_advertises_back_channel_logout() {
             .unwrap()
             .contains(&json!("RS256"))
     );
+}
+
+/// The sign-in form's POST, with the CSRF cookie exactly as a host hands it to the core (the
+/// native host decodes header bytes that are not UTF-8 to U+FFFD) and `body` as the form.
+fn post_login(h: &TestHost, csrf_cookie: &[u8], body: &str) -> Response {
+    let mut cookie = b"oidc_edge_csrf=".to_vec();
+    cookie.extend_from_slice(csrf_cookie);
+    h.call(
+        Request::new(Method::Post, "/realms/r1/login")
+            .with_header("cookie", &String::from_utf8_lossy(&cookie))
+            .with_header("content-type", "application/x-www-form-urlencoded")
+            .with_body(body.to_owned()),
+    )
+}
+
+#[test]
+fn two_different_malformed_csrf_tokens_do_not_match() {
+    let (h, _) = setup();
+    let creds = "username=alice&password=correct+horse";
+    // The same well-formed token on both sides signs in: the control.
+    let t = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN012";
+    let r = post_login(&h, t.as_bytes(), &format!("csrf={t}&{creds}"));
+    assert_eq!(r.status, 303, "{}", String::from_utf8_lossy(&r.body));
+    // Byte FE in the cookie, byte FF in the form: both used to read as U+FFFD, and matched.
+    let r = post_login(&h, b"\xfe", &format!("csrf=%FF&{creds}"));
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    assert!(r.header("set-cookie").is_none());
+    let r = post_login(&h, b"%FE", &format!("csrf=%FF&{creds}"));
+    assert_eq!(r.status, 400);
+}
+
+#[test]
+fn the_audit_query_refuses_a_since_that_is_not_rfc3339_with_400() {
+    let (h, _) = setup();
+    let since = |s: &str| {
+        h.admin(
+            Method::Get,
+            &format!("/admin/realms/r1/audit?since={s}"),
+            Value::Null,
+        )
+    };
+    // `+0é00` (a non-ASCII offset: this used to panic), `+99:99`, no such day.
+    for bad in [
+        "2026-11-26T00:00:00%2B0%C3%A900",
+        "2026-11-26T00:00:00%2B99:99",
+        "2026-02-30T00:00:00Z",
+    ] {
+        let r = since(bad);
+        assert_eq!(
+            (r.status, json_of(&r)["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{bad}"
+        );
+    }
+    let r = since("2026-11-26T00:00:00%2B02:00");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
 
 // ---- Back-channel logout --------------------------------------------------------------------

@@ -127,6 +127,11 @@ impl TimeSeeded {
         Self(Cell::new((nanos as u64) ^ ((nanos >> 64) as u64)))
     }
 
+    /// A generator with a fixed seed, for keys that must be the same on every run.
+    pub fn with_seed(seed: u64) -> Self {
+        Self(Cell::new(seed))
+    }
+
     fn next(&self) -> u64 {
         let s = self.0.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
         self.0.set(s);
