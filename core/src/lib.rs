@@ -23,6 +23,7 @@ pub mod http;
 pub mod jose;
 pub mod logout;
 pub mod model;
+pub mod net;
 pub mod provider;
 pub mod realm;
 pub mod registry;

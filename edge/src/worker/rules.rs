@@ -1,6 +1,6 @@
 //! The worker's own small rules, free of any Workers API so that they are unit-tested natively
-//! too (`lib.rs` compiles this file into native test builds): config parsing, Queue delays,
-//! the KV TTL floor and the literal-address SSRF check.
+//! too (`lib.rs` compiles this file into native test builds): config parsing, Queue delays and
+//! the KV TTL floor. The SSRF guard is core's ([`oidc_edge_core::net`]), as for every host.
 
 /// Workers KV refuses an `expirationTtl` below this.
 pub const MIN_TTL_SECS: u64 = 60;
@@ -23,28 +23,6 @@ pub fn delay_secs(due_ms: u64, now_ms: u64) -> u32 {
     u32::try_from(ms.div_ceil(1000))
         .unwrap_or(MAX_DELAY_SECS)
         .min(MAX_DELAY_SECS)
-}
-
-/// The URI must be absolute http(s); its host must not be a loopback or private address unless
-/// the realm allows that. Only literals can be checked here (see `deliver`'s module docs).
-/// Errors in the native host's words, so the audit trail reads the same.
-pub fn check_target(uri: &str, allow_private: bool) -> Result<(), String> {
-    // The WHATWG parser, as `fetch` itself parses: `http://0x7f.1/` is 127.0.0.1 to both.
-    let url = url::Url::parse(uri).map_err(|e| format!("the URI is not valid ({e})"))?;
-    let host = match url.host() {
-        Some(_) if !matches!(url.scheme(), "http" | "https") => None,
-        Some(url::Host::Ipv4(a)) => Some(a.to_string()),
-        Some(url::Host::Ipv6(a)) => Some(a.to_string()),
-        Some(url::Host::Domain(d)) => Some(d.to_owned()),
-        None => None,
-    };
-    let host = host.ok_or_else(|| "the URI is not an absolute http(s) URI".to_owned())?;
-    if !allow_private && oidc_edge_core::registry::is_private_host(&host) {
-        return Err(format!(
-            "refused by the SSRF guard: {host} is a loopback or private address"
-        ));
-    }
-    Ok(())
 }
 
 /// A master key: base64url (unpadded) of exactly 32 bytes. The error never repeats the input.
@@ -113,38 +91,6 @@ mod tests {
         assert_eq!(delay_secs(1001, 1000), 1);
         assert_eq!(delay_secs(2500, 1000), 2);
         assert_eq!(delay_secs(u64::MAX, 0), MAX_DELAY_SECS);
-    }
-
-    #[test]
-    fn literal_private_addresses_are_refused_unless_allowed() {
-        for uri in [
-            "http://127.0.0.1:8080/bc",
-            "http://[::1]/bc",
-            "http://10.0.0.5/bc",
-            "http://169.254.169.254/latest/meta-data",
-            "http://0x7f.1/bc",
-            "http://[::ffff:192.168.1.1]/bc",
-            "http://localhost/bc",
-        ] {
-            let err = check_target(uri, false).unwrap_err();
-            assert!(err.starts_with("refused by the SSRF guard"), "{uri}: {err}");
-            assert_eq!(check_target(uri, true), Ok(()));
-        }
-        assert_eq!(
-            check_target("http://10.0.0.5/bc", false).unwrap_err(),
-            "refused by the SSRF guard: 10.0.0.5 is a loopback or private address"
-        );
-        assert_eq!(check_target("https://rp.example/bc", false), Ok(()));
-        assert_eq!(check_target("https://93.184.215.14/bc", false), Ok(()));
-        assert_eq!(
-            check_target("ftp://rp.example/bc", true).unwrap_err(),
-            "the URI is not an absolute http(s) URI"
-        );
-        assert!(
-            check_target("not a uri", true)
-                .unwrap_err()
-                .starts_with("the URI is not valid")
-        );
     }
 
     #[test]
