@@ -19,6 +19,7 @@ extern crate std;
 pub mod audit;
 pub mod error;
 pub mod host;
+pub mod host_secrets;
 pub mod http;
 pub mod jose;
 pub mod logout;

@@ -1,13 +1,12 @@
 //! The worker's own small rules, free of any Workers API so that they are unit-tested natively
 //! too (`lib.rs` compiles this file into native test builds): config parsing, Queue delays and
-//! the KV TTL floor. The SSRF guard is core's ([`oidc_edge_core::net`]), as for every host.
+//! the KV TTL floor. The rules every host shares (the SSRF guard, the admin token and the
+//! master key) are core's: [`oidc_edge_core::net`], [`oidc_edge_core::host_secrets`].
 
 /// Workers KV refuses an `expirationTtl` below this.
 pub const MIN_TTL_SECS: u64 = 60;
 /// Longest delay the Queue accepts for a message or a retry (12 hours).
 pub const MAX_DELAY_SECS: u32 = 12 * 3600;
-/// Shortest admin token accepted (as the native server).
-const MIN_ADMIN_TOKEN_LEN: usize = 16;
 
 /// The TTL to hand KV for a requested one: at least KV's minimum (core's `Store` allows hosts
 /// to round up; core checks the deadlines of codes and sessions itself).
@@ -23,27 +22,6 @@ pub fn delay_secs(due_ms: u64, now_ms: u64) -> u32 {
     u32::try_from(ms.div_ceil(1000))
         .unwrap_or(MAX_DELAY_SECS)
         .min(MAX_DELAY_SECS)
-}
-
-/// A master key: base64url (unpadded) of exactly 32 bytes. The error never repeats the input.
-pub fn parse_master_key(s: &str) -> Result<[u8; 32], String> {
-    let bytes = oidc_edge_core::jose::b64::decode(s.trim())
-        .map_err(|_| "not base64url (unpadded, RFC 4648 §5)".to_owned())?;
-    <[u8; 32]>::try_from(bytes.as_slice())
-        .map_err(|_| format!("{} bytes where 32 are needed", bytes.len()))
-}
-
-/// An admin token: at least 16 printable ASCII characters, no spaces.
-pub fn check_admin_token(token: &str) -> Result<(), String> {
-    if token.len() < MIN_ADMIN_TOKEN_LEN {
-        return Err(format!(
-            "too short (at least {MIN_ADMIN_TOKEN_LEN} characters)"
-        ));
-    }
-    if !token.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err("must be printable ASCII without spaces".into());
-    }
-    Ok(())
 }
 
 /// A base URL: absolute http(s), no query, fragment or credentials; returned without a
@@ -94,17 +72,7 @@ mod tests {
     }
 
     #[test]
-    fn secrets_and_urls_are_checked() {
-        let key = oidc_edge_core::jose::b64::encode([7u8; 32]);
-        assert_eq!(parse_master_key(&key), Ok([7u8; 32]));
-        assert_eq!(
-            parse_master_key(&oidc_edge_core::jose::b64::encode([7u8; 16])).unwrap_err(),
-            "16 bytes where 32 are needed"
-        );
-        assert!(parse_master_key("not base64!").is_err());
-        assert!(check_admin_token("short").is_err());
-        assert!(check_admin_token("with spaces in it, long enough").is_err());
-        assert_eq!(check_admin_token("0123456789abcdef"), Ok(()));
+    fn urls_and_switches_are_read() {
         assert_eq!(
             normalize_base_url("https://id.example/").as_deref(),
             Ok("https://id.example")
