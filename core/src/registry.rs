@@ -1,7 +1,12 @@
 //! Client metadata (RFC 7591 §2, OIDC Dynamic Registration, Back-Channel Logout §2.2):
 //! parsed, defaulted and validated in one place for the admin API and dynamic registration.
 
-use alloc::{format, string::String, vec, vec::Vec};
+use alloc::{
+    format,
+    string::{String, ToString},
+    vec,
+    vec::Vec,
+};
 use core::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -9,6 +14,7 @@ use serde_json::Value;
 
 use crate::jose::jwk::{KeyOp, KeyType};
 use crate::jose::{ContentEnc, JwkSet, JwsAlg, KeyMgmtAlg};
+use crate::net::HttpUri;
 
 /// Most redirect URIs (or post-logout redirect URIs) one client may register.
 pub const MAX_URIS: usize = 20;
@@ -149,115 +155,57 @@ fn str_list(
     }
 }
 
-/// The parts of an absolute URI that the policies below look at.
-#[derive(Debug)]
-pub struct UriParts<'a> {
-    /// Lower-cased scheme.
-    pub scheme: String,
-    /// Host, without brackets for IPv6.
-    pub host: &'a str,
-}
-
-/// Parse an absolute `http`/`https` URI without fragment or user info.
-pub fn parse_http_uri(uri: &str) -> Result<UriParts<'_>, String> {
+/// Parse a URI a client registers: absolute http(s), at most [`MAX_URI_LEN`] long, written
+/// without spaces or control characters (the URL parser would drop some silently, and URIs are
+/// matched as registered), without a fragment (RFC 6749 §3.1.2) or user information.
+fn parse_uri(uri: &str) -> Result<HttpUri, String> {
     if uri.len() > MAX_URI_LEN {
         return Err(format!("URI longer than {MAX_URI_LEN} characters"));
     }
     if uri.chars().any(|c| c.is_ascii_control() || c == ' ') {
         return Err(String::from("URI contains spaces or control characters"));
     }
-    if uri.contains('#') {
+    let parsed = HttpUri::parse(uri).map_err(|e| e.to_string())?;
+    if parsed.url().fragment().is_some() {
         return Err(String::from("URI must not contain a fragment"));
     }
-    let (scheme, rest) = uri
-        .split_once("://")
-        .ok_or_else(|| String::from("URI must be absolute"))?;
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "http" && scheme != "https" {
-        return Err(String::from("URI scheme must be http or https"));
-    }
-    let authority = rest.split(['/', '?']).next().unwrap_or("");
-    if authority.contains('@') {
+    if !parsed.url().username().is_empty() || parsed.url().password().is_some() {
         return Err(String::from("URI must not contain user information"));
     }
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (h, rest) = v6
-            .split_once(']')
-            .ok_or_else(|| String::from("URI has an invalid IPv6 host"))?;
-        match rest {
-            "" => (h, None),
-            _ => (
-                h,
-                Some(
-                    rest.strip_prefix(':')
-                        .ok_or_else(|| String::from("URI has an invalid port"))?,
-                ),
-            ),
-        }
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
-    if host.is_empty() {
-        return Err(String::from("URI has no host"));
-    }
-    if let Some(p) = port
-        && (!p.bytes().all(|b| b.is_ascii_digit()) || p.parse::<u16>().is_err())
-    {
-        return Err(String::from("URI has an invalid port"));
-    }
-    Ok(UriParts { scheme, host })
+    Ok(parsed)
 }
 
-/// Whether `host` names this machine (where plain http is acceptable for redirects).
-pub fn is_loopback_host(host: &str) -> bool {
-    let h = host.to_ascii_lowercase();
-    h == "localhost" || h.ends_with(".localhost") || h == "::1" || h.starts_with("127.")
-}
-
-/// Whether `host` names a loopback, private, link-local, shared or otherwise non-public
-/// address (literal IPs and `localhost`; names are checked again after resolution by hosts).
-pub fn is_private_host(host: &str) -> bool {
-    use core::net::{IpAddr, Ipv4Addr};
-    if is_loopback_host(host) || host.eq_ignore_ascii_case("localhost.") {
-        return true;
-    }
-    let v4_private = |a: Ipv4Addr| {
-        let o = a.octets();
-        a.is_private()
-            || a.is_loopback()
-            || a.is_link_local()
-            || a.is_unspecified()
-            || a.is_broadcast()
-            || a.is_multicast()
-            || (o[0] == 100 && (64..128).contains(&o[1])) // shared address space (CGNAT)
-            || o[0] == 0
-    };
-    match host.parse::<IpAddr>() {
-        Ok(IpAddr::V4(a)) => v4_private(a),
-        Ok(IpAddr::V6(a)) => {
-            if let Some(v4) = a.to_ipv4_mapped() {
-                return v4_private(v4);
-            }
-            let seg = a.segments();
-            a.is_loopback()
-                || a.is_unspecified()
-                || a.is_multicast()
-                || (seg[0] & 0xfe00) == 0xfc00 // unique local
-                || (seg[0] & 0xffc0) == 0xfe80 // link local
-        }
-        Err(_) => false,
-    }
-}
-
+/// A redirect or post-logout redirect URI: https, or plain http to a loopback IP literal
+/// (RFC 8252 §7.3; not `localhost`, §8.3).
 fn check_redirect_uri(uri: &str, what: &str) -> Result<(), MetadataError> {
-    let parts = parse_http_uri(uri)
-        .map_err(|e| MetadataError::RedirectUri(format!("{what} {uri:?}: {e}")))?;
-    if parts.scheme == "http" && !is_loopback_host(parts.host) {
+    let parsed =
+        parse_uri(uri).map_err(|e| MetadataError::RedirectUri(format!("{what} {uri:?}: {e}")))?;
+    if !parsed.is_https() && !parsed.is_loopback_literal() {
         return Err(MetadataError::RedirectUri(format!(
-            "{what} {uri:?}: plain http is only allowed for loopback hosts; use https"
+            "{what} {uri:?}: plain http is only allowed to a loopback IP address (127.0.0.1 or [::1]); use https"
+        )));
+    }
+    Ok(())
+}
+
+/// A `backchannel_logout_uri`: https, or plain http for confidential clients (Back-Channel
+/// Logout §2.2); a public host unless the realm allows private URIs (the SSRF guard; hosts
+/// check again when they deliver, natively every address the name resolves to).
+fn check_backchannel_uri(
+    uri: &str,
+    auth: AuthMethod,
+    allow_private: bool,
+) -> Result<(), MetadataError> {
+    let parsed =
+        parse_uri(uri).map_err(|e| meta(format!("backchannel_logout_uri {uri:?}: {e}")))?;
+    if !parsed.is_https() && auth == AuthMethod::None {
+        return Err(meta(format!(
+            "backchannel_logout_uri {uri:?}: plain http is only allowed for confidential clients; use https"
+        )));
+    }
+    if !allow_private && !parsed.is_public() {
+        return Err(meta(format!(
+            "backchannel_logout_uri {uri:?} points at a loopback or private address, which this realm does not allow (allow_private_uris)"
         )));
     }
     Ok(())
@@ -268,8 +216,8 @@ impl ClientMetadata {
     /// signing algorithm. Unknown members are ignored (RFC 7591 §2).
     ///
     /// `allow_private` is the realm's `allow_private_uris`: without it, a
-    /// `backchannel_logout_uri` naming a loopback or private address is refused (SSRF guard;
-    /// hosts check resolved addresses again when they deliver).
+    /// `backchannel_logout_uri` whose host is not public ([`HttpUri::is_public`]) is refused
+    /// (SSRF guard; hosts check resolved addresses again when they deliver).
     pub fn from_json(
         body: &Value,
         default_alg: &str,
@@ -396,13 +344,7 @@ impl ClientMetadata {
         };
         let backchannel_logout_uri = opt_str(raw.backchannel_logout_uri, "backchannel_logout_uri")?;
         if let Some(u) = &backchannel_logout_uri {
-            let parts = parse_http_uri(u)
-                .map_err(|e| meta(format!("backchannel_logout_uri {u:?}: {e}")))?;
-            if !allow_private && is_private_host(parts.host) {
-                return Err(meta(format!(
-                    "backchannel_logout_uri {u:?} points at a loopback or private address, which this realm does not allow (allow_private_uris)"
-                )));
-            }
+            check_backchannel_uri(u, token_endpoint_auth_method, allow_private)?;
         }
         let backchannel_logout_session_required = match raw.backchannel_logout_session_required {
             None | Some(Value::Null) => false,
@@ -547,6 +489,115 @@ mod tests {
         assert!(check(json!({"redirect_uris": ["https://a/cb"], "backchannel_logout_uri": "https://8.8.8.8/bc"})).is_ok());
         let many: Vec<String> = (0..21).map(|i| format!("https://a/{i}")).collect();
         assert!(check(json!({"redirect_uris": many})).is_err());
+    }
+
+    fn with(allow_private: bool, v: Value) -> Result<ClientMetadata, MetadataError> {
+        ClientMetadata::from_json(&v, "RS256", allow_private)
+    }
+
+    /// RFC 8252 §7.3 and §8.3: plain http only to a loopback IP literal, never to a name.
+    #[test]
+    fn plain_http_redirect_uris_only_for_loopback_ip_literals() {
+        for (uri, ok) in [
+            ("http://127.0.0.1:8080/cb", true),
+            ("http://127.0.0.2/cb", true),
+            ("http://[::1]:8080/cb", true),
+            ("https://localhost/cb", true),
+            ("http://localhost/cb", false),
+            ("http://localhost:8080/cb", false),
+            ("http://app.localhost/cb", false),
+            ("http://127.evil.example/cb", false),
+            ("http://127.0.0.1.evil.example/cb", false),
+            ("http://[::ffff:127.0.0.1]/cb", false),
+            ("http://10.0.0.1/cb", false),
+        ] {
+            for field in ["redirect_uris", "post_logout_redirect_uris"] {
+                let mut v = json!({"redirect_uris": ["https://rp.example/cb"]});
+                v[field] = json!([uri]);
+                let got = with(true, v);
+                assert_eq!(got.is_ok(), ok, "{field} {uri}: {got:?}");
+                if let Err(e) = got {
+                    assert_eq!(e.code(), "invalid_redirect_uri", "{field} {uri}");
+                }
+            }
+        }
+    }
+
+    /// Back-Channel Logout §2.2: plain http only for confidential clients.
+    #[test]
+    fn plain_http_backchannel_logout_uris_only_for_confidential_clients() {
+        for (auth, uri, ok) in [
+            ("none", "http://127.0.0.1:9000/bc", false),
+            ("none", "http://rp.example/bc", false),
+            ("none", "https://rp.example/bc", true),
+            ("none", "https://127.0.0.1:9000/bc", true),
+            ("client_secret_basic", "http://127.0.0.1:9000/bc", true),
+            ("client_secret_post", "http://rp.example/bc", true),
+        ] {
+            let got = with(
+                true,
+                json!({"redirect_uris": ["https://rp.example/cb"], "token_endpoint_auth_method": auth, "backchannel_logout_uri": uri}),
+            );
+            assert_eq!(got.is_ok(), ok, "{auth} {uri}: {got:?}");
+            if let Err(e) = got {
+                assert_eq!(e.code(), "invalid_client_metadata");
+                assert!(e.description().contains("confidential"), "{e}");
+            }
+        }
+    }
+
+    /// Whatever the spelling, an address is judged as the address it is, by the allow-list.
+    #[test]
+    fn backchannel_logout_uris_must_be_public_unless_the_realm_allows_private_ones() {
+        for uri in [
+            "http://2130706433/bc",
+            "http://0x7f.1/bc",
+            "http://0177.0.0.1/bc",
+            "http://127.1/bc",
+            "http://[::ffff:127.0.0.1]/bc",
+            "http://[::10.0.0.1]/bc",
+            "http://[64:ff9b::a00:1]/bc",
+            "http://[64:ff9b:1::a00:1]/bc",
+            "http://[2002:7f00:1::]/bc",
+            "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/bc",
+            "https://0.0.0.0/bc",
+            "https://100.64.0.1/bc",
+            "https://192.0.0.1/bc",
+            "https://192.0.2.1/bc",
+            "https://198.18.0.1/bc",
+            "https://198.51.100.1/bc",
+            "https://203.0.113.1/bc",
+            "https://224.0.0.1/bc",
+            "https://240.0.0.1/bc",
+            "https://[::]/bc",
+            "https://[100::1]/bc",
+            "https://[fd00::1]/bc",
+            "https://[fe80::1]/bc",
+            "https://[fec0::1]/bc",
+            "https://[ff02::1]/bc",
+            "https://[2001:db8::1]/bc",
+            "https://rp.localhost/bc",
+            "https://LOCALHOST./bc",
+        ] {
+            let v = json!({"redirect_uris": ["https://a/cb"], "backchannel_logout_uri": uri});
+            let err = with(false, v.clone()).unwrap_err();
+            assert!(
+                err.description().contains("allow_private_uris"),
+                "{uri}: {err}"
+            );
+            assert!(with(true, v).is_ok(), "{uri}");
+        }
+        for uri in [
+            "https://rp.example/bc",
+            "https://8.8.8.8/bc",
+            "https://[2606:4700:4700::1111]/bc",
+            "https://[2002:808:808::1]/bc",
+            "https://[64:ff9b::808:808]/bc",
+            "http://rp.example/bc",
+        ] {
+            let v = json!({"redirect_uris": ["https://a/cb"], "backchannel_logout_uri": uri});
+            assert!(with(false, v).is_ok(), "{uri}");
+        }
     }
 
     #[test]

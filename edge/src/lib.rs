@@ -21,7 +21,7 @@ pub mod subtle;
 
 #[cfg(all(target_arch = "wasm32", feature = "js"))]
 pub mod js;
-// The worker's Workers-free rules (config parsing, delays, SSRF literals), unit-tested natively.
+// The worker's Workers-free rules (config parsing, delays, KV TTLs), unit-tested natively.
 #[cfg(all(test, not(target_arch = "wasm32")))]
 #[path = "worker/rules.rs"]
 mod worker_rules;

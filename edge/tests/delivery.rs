@@ -27,6 +27,7 @@ const REALM: &str = "bcl";
 const USER: &str = "alice";
 const PASSWORD: &str = "alice-password";
 const CLIENT: &str = "rp1";
+const CLIENT_SECRET: &str = "delivery-test-client-secret-0123";
 const REDIRECT: &str = "http://127.0.0.1:9/cb";
 const VERIFIER: &str = "delivery-test-code-verifier-0123456789abcdefghijklmnop";
 const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
@@ -188,7 +189,8 @@ impl Op {
     }
 
     /// Realm `bcl` (ES256, loopback URIs allowed, idle timeout 60 s), user alice, and `rp1`, a
-    /// public client whose back-channel logout URI is `rp`'s.
+    /// confidential client (plain http back-channel URIs are for those only) whose back-channel
+    /// logout URI is `rp`'s.
     fn provision(&self, rp: &Rp) {
         let (s, v) = self.admin(
             reqwest::Method::PUT,
@@ -211,7 +213,8 @@ impl Op {
             &format!("/clients/{CLIENT}"),
             Some(json!({
                 "redirect_uris": [REDIRECT],
-                "token_endpoint_auth_method": "none",
+                "token_endpoint_auth_method": "client_secret_post",
+                "client_secret": CLIENT_SECRET,
                 "backchannel_logout_uri": rp.uri(),
                 "backchannel_logout_session_required": true,
                 // The operator's own client: no consent page in the way.
@@ -266,6 +269,7 @@ impl Op {
                 ("code", code.as_str()),
                 ("redirect_uri", REDIRECT),
                 ("client_id", CLIENT),
+                ("client_secret", CLIENT_SECRET),
                 ("code_verifier", VERIFIER),
             ]))
             .send()

@@ -839,7 +839,7 @@ fn authorization_endpoint_refusals() {
     let session = op.session();
     let rp = op.register(rp1_metadata());
     let public = op.register(json!({
-        "redirect_uris": ["http://localhost:8765/cb"],
+        "redirect_uris": ["http://127.0.0.1:8765/cb"],
         "token_endpoint_auth_method": "none",
     }));
     let req = AuthRequest::new();
@@ -896,7 +896,7 @@ fn authorization_endpoint_refusals() {
     // A public client without PKCE.
     let r = op.authorize(&public, &AuthRequest::without_pkce(), Some(&session));
     assert_eq!(r.status, 302);
-    assert!(r.location().starts_with("http://localhost:8765/cb?"));
+    assert!(r.location().starts_with("http://127.0.0.1:8765/cb?"));
     assert_eq!(r.location_params()["error"], "invalid_request");
     // PKCE "plain" is refused.
     let plain = AuthRequest::without_pkce();

@@ -14,8 +14,8 @@
 //! `js_sys` through the `worker` crate, which this module must not depend on.
 //!
 //! SSRF: the realm's `allow_private_uris` reaches the deliverer as `allowPrivate`; URIs whose
-//! host is a loopback or private IP literal (or `localhost`) are refused here first, with the
-//! Workers host's check. Resolving names is the deliverer's business (`fetch` resolves inside
+//! host is an IP literal that is not globally reachable (or `localhost`) are refused here
+//! first, with core's [`check_target`], as at the edge. Resolving names is the deliverer's business (`fetch` resolves inside
 //! the runtime), as at the edge.
 //!
 //! [`outbox_put`]: oidc_edge_core::logout::delivery::outbox_put
@@ -34,10 +34,10 @@ use oidc_edge_core::host::{
 };
 use oidc_edge_core::jose::{Jwk, JwsAlg};
 use oidc_edge_core::logout::delivery::{Delivery, outbox_put};
+use oidc_edge_core::net::check_target;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use super::rules::check_target;
 use super::{JsEntropy, fail};
 
 #[wasm_bindgen]
@@ -319,7 +319,7 @@ impl Poster {
     /// Make one POST within `post.timeout_ms`.
     pub async fn post(&self, post: Post<'_>) -> PostOutcome {
         if let Err(why) = check_target(post.uri, post.allow_private) {
-            return PostOutcome::Refused(why);
+            return PostOutcome::Refused(why.to_string());
         }
         let controller = match AbortController::new() {
             Ok(c) => c,

@@ -26,8 +26,8 @@ pub mod keys;
 pub mod provider;
 pub mod tokens;
 
-// The worker's Workers-free rules, shared: configuration checks and the literal SSRF guard
-// (its Queue and KV helpers are not used here). Compiled here only when the worker is not.
+// The worker's Workers-free rules, shared: the base URL check (its Queue and KV helpers are
+// not used here). Compiled here only when the worker is not.
 #[cfg(feature = "worker")]
 use crate::worker::rules;
 #[cfg(not(feature = "worker"))]

@@ -19,6 +19,7 @@ use std::rc::Rc;
 use futures_util::future::join_all;
 use js_sys::{Promise, Reflect};
 use oidc_edge_core::host::{Clock as _, Host as _, HostConfig};
+use oidc_edge_core::host_secrets::{check_admin_token, parse_master_key};
 use oidc_edge_core::logout::delivery::{DeliveryPolicy, attempt_and_settle, due};
 use oidc_edge_core::provider;
 use serde::{Deserialize, Serialize};
@@ -26,7 +27,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::host::{JsHost, JsStore, Log, Poster, describe, sleep};
-use super::rules::{check_admin_token, normalize_base_url, parse_master_key};
+use super::rules::normalize_base_url;
 use super::{core_error, fail, from_js, http, to_js};
 
 /// Wait after a round that failed (a store error) before the next.

@@ -10,10 +10,11 @@
 //! - [`HttpPoster`] makes the POSTs: form-encoded, one timeout per request, no redirects, no
 //!   proxy, and an SSRF guard for realms that do not allow private URIs.
 //!
-//! SSRF guard: a URI whose host is an IP literal is checked as written. A host name is resolved
-//! by the HTTP client's own DNS resolver, which is the guard: it refuses the whole name when
-//! any address is loopback, private, link-local and the like, and otherwise hands the client
-//! exactly the addresses it checked. The connection therefore goes to a checked address: there
+//! SSRF guard: core's [`check_target`] checks the URI first (an IP literal, in any spelling,
+//! must be globally reachable; `localhost` names are refused). A host name is then resolved
+//! by the HTTP client's own DNS resolver, which is the guard's second half: it refuses the
+//! whole name when any address is not globally reachable (core's [`is_global`]), and
+//! otherwise hands the client exactly the addresses it checked. The connection therefore goes to a checked address: there
 //! is no second lookup between check and connect for a rebinding DNS server to answer
 //! differently. The guarded client has a connection pool of its own, so a connection opened
 //! for a realm that allows private URIs is never reused for one that does not.
@@ -29,7 +30,7 @@ use std::time::Duration;
 
 use oidc_edge_core::host::{Clock as _, Deliver, Host as _, Post, PostOutcome, StoreError};
 use oidc_edge_core::logout::delivery::{Delivery, attempt_and_settle, due, outbox_put};
-use oidc_edge_core::registry::is_private_host;
+use oidc_edge_core::net::{check_target, is_global};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use tokio::sync::Notify;
 
@@ -163,16 +164,10 @@ impl HttpPoster {
     /// POST `post.body` to `post.uri` as a form, within `post.timeout_ms` (name resolution,
     /// connection, TLS and the status line all count).
     pub async fn post(&self, post: Post<'_>) -> PostOutcome {
-        let url = match target(post.uri) {
+        let url = match check_target(post.uri, post.allow_private) {
             Ok(url) => url,
-            Err(why) => return PostOutcome::Refused(why),
+            Err(why) => return PostOutcome::Refused(why.to_string()),
         };
-        if !post.allow_private
-            && let Some(ip) = literal_ip(&url)
-            && is_private_host(&ip.to_string())
-        {
-            return PostOutcome::Refused(Refusal::PrivateLiteral(ip.to_string()).to_string());
-        }
         let client = if post.allow_private {
             &self.open
         } else {
@@ -207,24 +202,6 @@ impl HttpPoster {
     }
 }
 
-/// The URI as a URL the client may POST to: absolute http(s) with a host.
-fn target(uri: &str) -> Result<reqwest::Url, String> {
-    let url = reqwest::Url::parse(uri).map_err(|e| format!("the URI is not valid ({e})"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err("the URI is not an absolute http(s) URI".into());
-    }
-    Ok(url)
-}
-
-/// The host of `url` when it is an IP address (no name to resolve).
-fn literal_ip(url: &reqwest::Url) -> Option<IpAddr> {
-    match url.host()? {
-        url::Host::Ipv4(a) => Some(IpAddr::V4(a)),
-        url::Host::Ipv6(a) => Some(IpAddr::V6(a)),
-        url::Host::Domain(_) => None,
-    }
-}
-
 /// Read at most [`MAX_DRAIN`] bytes of the body, and drop them.
 async fn drain(response: &mut reqwest::Response) {
     let mut seen = 0;
@@ -241,10 +218,8 @@ async fn drain(response: &mut reqwest::Response) {
 enum Refusal {
     /// The name did not resolve.
     Dns(String),
-    /// The name resolves to a non-public address.
+    /// The name resolves to an address that is not globally reachable.
     Private { host: String, ip: IpAddr },
-    /// The URI names a non-public address.
-    PrivateLiteral(String),
 }
 
 impl fmt::Display for Refusal {
@@ -254,10 +229,6 @@ impl fmt::Display for Refusal {
             Self::Private { host, ip } => {
                 write!(f, "refused by the SSRF guard: {host} resolves to {ip}")
             }
-            Self::PrivateLiteral(ip) => write!(
-                f,
-                "refused by the SSRF guard: {ip} is a loopback or private address"
-            ),
         }
     }
 }
@@ -291,7 +262,7 @@ async fn lookup(host: &str) -> Vec<SocketAddr> {
 }
 
 /// The guard's decision on `host`'s addresses: all of them, or a refusal when there are none
-/// or any is non-public (and that is not allowed).
+/// or any is not globally reachable (and that is not allowed).
 fn check(
     host: &str,
     addrs: Vec<SocketAddr>,
@@ -300,8 +271,7 @@ fn check(
     if addrs.is_empty() {
         return Err(Refusal::Dns(host.to_owned()));
     }
-    if !allow_private && let Some(bad) = addrs.iter().find(|a| is_private_host(&a.ip().to_string()))
-    {
+    if !allow_private && let Some(bad) = addrs.iter().find(|a| !is_global(a.ip())) {
         return Err(Refusal::Private {
             host: host.to_owned(),
             ip: bad.ip(),
@@ -496,20 +466,24 @@ mod tests {
                 "refused by the SSRF guard: 127.0.0.1 is a loopback or private address".into()
             )
         );
-        // Names are checked after resolution.
-        let out = post(&format!("http://localhost:{}/bc", addr.port()), 2000, false);
-        assert!(
-            matches!(&out, PostOutcome::Refused(w)
-                if w == "refused by the SSRF guard: localhost resolves to 127.0.0.1"
-                    || w == "refused by the SSRF guard: localhost resolves to ::1"),
-            "{out:?}"
+        // A loopback name is refused before it is resolved.
+        assert_eq!(
+            post(&format!("http://localhost:{}/bc", addr.port()), 2000, false),
+            PostOutcome::Refused(
+                "refused by the SSRF guard: localhost is a loopback or private address".into()
+            )
         );
         for uri in [
             "http://[::1]/bc",
             "http://10.0.0.5/bc",
+            "http://100.64.0.1/bc",
+            "http://198.18.0.1/bc",
             "http://169.254.169.254/latest/meta-data",
             "http://0x7f.1/bc",
+            &format!("http://2130706433:{}/bc", addr.port()),
             "http://[::ffff:192.168.1.1]/bc",
+            "http://[64:ff9b::7f00:1]/bc",
+            "http://[2002:7f00:1::]/bc",
         ] {
             let out = post(uri, 2000, false);
             assert!(
@@ -538,6 +512,31 @@ mod tests {
             check("rp.example", vec![public, private], true).unwrap(),
             vec![public, private]
         );
+        // The allow-list: shared (carrier-grade NAT), benchmarking, reserved, documentation,
+        // and IPv6 addresses that carry a private IPv4 address are no public addresses.
+        for bad in [
+            "100.64.0.1",
+            "198.18.0.1",
+            "240.0.0.1",
+            "192.0.2.1",
+            "[::ffff:10.0.0.1]",
+            "[64:ff9b::a00:1]",
+            "[2002:a00:1::]",
+            "[2001:db8::1]",
+            "[fec0::1]",
+        ] {
+            let addr: SocketAddr = format!("{bad}:0").parse().unwrap();
+            let err = check("rp.example", vec![public, addr], false).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "refused by the SSRF guard: rp.example resolves to {}",
+                    addr.ip()
+                )
+            );
+        }
+        let v6: SocketAddr = "[2606:4700:4700::1111]:0".parse().unwrap();
+        assert_eq!(check("rp.example", vec![v6], false).unwrap(), vec![v6]);
         assert_eq!(
             check("rp.example", vec![], true).unwrap_err().to_string(),
             "DNS lookup failed for rp.example"

@@ -35,6 +35,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use oidc_edge_core::UnixTime;
 use oidc_edge_core::error::JoseError;
 use oidc_edge_core::host::{Clock, Entropy, EntropyError, Host, HostConfig, StoreVia};
+use oidc_edge_core::host_secrets::{self, parse_master_key};
 use oidc_edge_core::http::{MAX_BODY, Method, Request, Response};
 use oidc_edge_core::jose::jwk::KeyType;
 use oidc_edge_core::jose::{Jwk, JwsAlg, b64, jws};
@@ -67,8 +68,6 @@ const MAX_DRAIN: u64 = 1024 * 1024;
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often expired entries are swept out of the store.
 const PURGE_INTERVAL: Duration = Duration::from_secs(600);
-/// Shortest admin token accepted from the environment.
-const MIN_ADMIN_TOKEN_LEN: usize = 16;
 
 /// The native host: an embedded store, the system clock, OS entropy, an HTTP client for
 /// back-channel deliveries, and the settings.
@@ -250,17 +249,14 @@ impl fmt::Debug for ServerOptions {
 
 impl ServerOptions {
     /// Take the admin token from [`ADMIN_TOKEN_ENV`] and the master key from
-    /// [`MASTER_KEY_ENV`] where they are set (and not already given). A set but empty, short
-    /// or malformed value is an error, never silently replaced by a generated one.
+    /// [`MASTER_KEY_ENV`] where they are set (and not already given). A set but empty, short,
+    /// malformed or placeholder value is an error, never silently replaced by a generated one.
     pub fn secrets_from_env(mut self) -> io::Result<Self> {
         if self.admin_token.is_none()
             && let Some(token) = env_var(ADMIN_TOKEN_ENV)?
         {
-            if token.len() < MIN_ADMIN_TOKEN_LEN {
-                return Err(invalid(format!(
-                    "{ADMIN_TOKEN_ENV} is too short (at least {MIN_ADMIN_TOKEN_LEN} characters)"
-                )));
-            }
+            host_secrets::check_admin_token(&token)
+                .map_err(|e| invalid(format!("{ADMIN_TOKEN_ENV}: {e}")))?;
             self.admin_token = Some(token);
         }
         if self.master_key.is_none()
@@ -280,15 +276,6 @@ fn env_var(name: &str) -> io::Result<Option<String>> {
         Err(std::env::VarError::NotPresent) => Ok(None),
         Err(std::env::VarError::NotUnicode(_)) => Err(invalid(format!("{name} is not UTF-8"))),
     }
-}
-
-/// Parse a master key: base64url (unpadded) of exactly 32 bytes. The error never repeats the
-/// input.
-pub fn parse_master_key(s: &str) -> Result<[u8; 32], String> {
-    let bytes =
-        b64::decode(s.trim()).map_err(|_| "not base64url (unpadded, RFC 4648 §5)".to_owned())?;
-    <[u8; 32]>::try_from(bytes.as_slice())
-        .map_err(|_| format!("{} bytes where 32 are needed", bytes.len()))
 }
 
 fn invalid(msg: String) -> io::Error {
@@ -979,16 +966,9 @@ fn log(line: fmt::Arguments<'_>) {
     let _ = writeln!(io::stderr().lock(), "{line}");
 }
 
+/// Core's rules for an admin token, as a start-up error.
 fn check_admin_token(token: &str) -> io::Result<()> {
-    if token.is_empty() {
-        return Err(invalid("the admin token is empty".into()));
-    }
-    if !token.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(invalid(
-            "the admin token must be printable ASCII without spaces".into(),
-        ));
-    }
-    Ok(())
+    host_secrets::check_admin_token(token).map_err(|e| invalid(format!("the admin token: {e}")))
 }
 
 /// A base URL as given by `--base-url`: absolute http(s), no query, fragment or credentials;
@@ -1233,20 +1213,6 @@ mod tests {
     }
 
     #[test]
-    fn master_keys() {
-        let key = [7u8; 32];
-        assert_eq!(parse_master_key(&b64::encode(key)).unwrap(), key);
-        assert_eq!(
-            parse_master_key(&format!("{}\n", b64::encode(key))).unwrap(),
-            key
-        );
-        assert!(parse_master_key(&b64::encode([7u8; 31])).is_err());
-        assert!(parse_master_key("not base64!").is_err());
-        let err = parse_master_key("c2VjcmV0").unwrap_err();
-        assert!(!err.contains("c2VjcmV0"), "the error must not echo the key");
-    }
-
-    #[test]
     fn session_ids_are_not_logged() {
         assert_eq!(
             loggable_path("/admin/realms/demo/sessions/abcdef"),
@@ -1356,14 +1322,35 @@ mod tests {
             })
             .is_err()
         );
-        assert!(
-            bind_now(ServerOptions {
-                data: None,
-                admin_token: Some("has space".into()),
-                ..opts
-            })
-            .is_err()
-        );
+        // The admin token: core's rules, whether given, from the environment or from a file.
+        for token in [
+            "has space",
+            "short-token",
+            "replace-with-16-or-more-printable-characters",
+        ] {
+            assert!(
+                bind_now(ServerOptions {
+                    data: None,
+                    admin_token: Some(token.into()),
+                    ..opts.clone()
+                })
+                .is_err(),
+                "{token}"
+            );
+        }
+        let data = dir.0.join("placeholder");
+        prepare_data_dir(&data).unwrap();
+        std::fs::write(
+            data.join(ADMIN_TOKEN_FILE),
+            "replace-with-16-or-more-printable-characters\n",
+        )
+        .unwrap();
+        let err = bind_now(ServerOptions {
+            data: Some(data),
+            ..opts
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("placeholder"), "{err}");
     }
 
     #[test]

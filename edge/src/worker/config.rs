@@ -20,10 +20,11 @@
 use std::fmt;
 
 use oidc_edge_core::host::HostConfig;
+use oidc_edge_core::host_secrets::{check_admin_token, parse_master_key};
 use oidc_edge_core::logout::delivery::DeliveryPolicy;
 use worker::Env;
 
-use super::rules::{check_admin_token, is_true, normalize_base_url, parse_master_key};
+use super::rules::{is_true, normalize_base_url};
 
 /// The base URL binding.
 pub const BASE_URL: &str = "BASE_URL";
@@ -84,7 +85,8 @@ impl WorkerConfig {
         })?;
         let master_key = parse_master_key(&master_key)
             .map_err(|why| ConfigError(format!("{MASTER_KEY}: {why}")))?;
-        // Unset: the admin API answers 401 to everyone (core refuses an empty token).
+        // Unset: the admin API answers 401 to everyone (core refuses an empty token). Malformed
+        // or a placeholder: the worker serves nothing (see `misconfigured`).
         let admin_token = text(env, ADMIN_TOKEN).unwrap_or_default();
         if !admin_token.is_empty() {
             check_admin_token(&admin_token)

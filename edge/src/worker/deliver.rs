@@ -8,16 +8,14 @@
 //!
 //! SSRF at the edge: a Worker cannot resolve DNS itself (`fetch` resolves inside the runtime),
 //! so it cannot do what the native host does (check every address a name resolves to, then
-//! connect to exactly those). It checks what it can see: a URI whose host is an IP literal (in
-//! any spelling the WHATWG parser accepts) or a loopback name is refused when the realm does
-//! not allow private URIs, by core's [`is_private_host`], the test core already applied to
-//! `backchannel_logout_uri` at registration; checking again here covers realms whose setting
-//! changed since. A public *name* that resolves to a private address is not caught here. What
+//! connect to exactly those). It checks what it can see, with core's [`check_target`], the
+//! rule core already applied to `backchannel_logout_uri` at registration: when the realm does
+//! not allow private URIs, a URI whose host is an IP literal (in any spelling the WHATWG parser
+//! accepts, as `fetch` parses) must be globally reachable, and a loopback name is refused;
+//! checking again here covers realms whose setting changed since. A public *name* that resolves to a private address is not caught here. What
 //! limits that: a deployed Worker's subrequests leave from Cloudflare's network, not from the
 //! operator's, so private addresses of the operator's network are not reachable by `fetch`
 //! without an explicit binding (a Tunnel or VPC service), which this worker does not have.
-//!
-//! [`is_private_host`]: oidc_edge_core::registry::is_private_host
 
 use std::time::Duration;
 
@@ -25,12 +23,13 @@ use futures_util::future::{Either, select};
 use futures_util::pin_mut;
 use oidc_edge_core::host::{Post, PostOutcome, StoreError};
 use oidc_edge_core::logout::delivery::Delivery;
+use oidc_edge_core::net::check_target;
 use worker::{
     AbortController, Delay, Fetch, Headers, MessageBuilder, Method, Queue, RequestInit,
     RequestRedirect, ResponseBody, SendMessage,
 };
 
-use super::rules::{check_target, delay_secs};
+use super::rules::delay_secs;
 
 /// At most this many messages per `sendBatch` call (a Queues limit).
 const MAX_SEND_BATCH: usize = 100;
@@ -68,7 +67,7 @@ pub async fn enqueue(
 /// the body of the answer is not read), redirects not followed.
 pub async fn post(post: Post<'_>) -> PostOutcome {
     if let Err(why) = check_target(post.uri, post.allow_private) {
-        return PostOutcome::Refused(why);
+        return PostOutcome::Refused(why.to_string());
     }
     let request = match build_request(&post) {
         Ok(r) => r,
