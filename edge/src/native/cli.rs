@@ -123,6 +123,16 @@ struct ServeArgs {
     #[arg(long = "sweep-interval-secs", value_name = "SECS", default_value_t = server::DEFAULT_SWEEP_INTERVAL.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     sweep_interval_secs: u64,
+    /// Seconds a client has to send a request's head, and again its body; an idle
+    /// kept-alive connection is closed after it too.
+    #[arg(long = "read-timeout-secs", value_name = "SECS", default_value_t = server::DEFAULT_READ_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    read_timeout_secs: u64,
+    /// Connections served at once; beyond it new connections wait (in the listen backlog)
+    /// until one closes.
+    #[arg(long = "max-connections", value_name = "N", default_value_t = server::DEFAULT_MAX_CONNECTIONS as u32,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_connections: u32,
 }
 
 #[derive(Subcommand, Debug)]
@@ -312,6 +322,8 @@ fn serve_options(args: ServeArgs) -> ServerOptions {
             concurrency: args.delivery_concurrency as usize,
         },
         sweep_interval: Duration::from_secs(args.sweep_interval_secs),
+        read_timeout: Duration::from_secs(args.read_timeout_secs),
+        max_connections: args.max_connections as usize,
     }
 }
 

@@ -6,8 +6,11 @@
 //! most, one signature.
 //!
 //! The server only translates: HTTP in, [`oidc_edge_core::http::Request`] to
-//! [`oidc_edge_core::provider::handle`], [`oidc_edge_core::http::Response`] out. The one thing
-//! it decides itself is to refuse a body larger than [`MAX_BODY`] before buffering it.
+//! [`oidc_edge_core::provider::handle`], [`oidc_edge_core::http::Response`] out. What it decides
+//! itself is what bounds a client's hold on it: a body larger than [`MAX_BODY`] is refused
+//! before it is buffered (413), a request head larger than [`MAX_HEAD`] too (431), headers and
+//! body must each arrive within [`ServerOptions::read_timeout`], and at most
+//! [`ServerOptions::max_connections`] connections are served at once.
 //!
 //! Beside the connections, three tasks run on the same [`LocalSet`]: the delivery worker
 //! (back-channel logout tokens from the outbox, see [`super::deliver`]), the session sweep
@@ -15,6 +18,7 @@
 //! calls are short and synchronous; HTTP is async, so a slow relying party never holds up a
 //! request (it can hold up the delivery worker's next round, see [`super::deliver`]).
 
+use std::cell::Cell;
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
@@ -22,6 +26,7 @@ use std::io::{self, Write as _};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -42,7 +47,7 @@ use oidc_edge_core::jose::{Jwk, JwsAlg, b64, jws};
 use oidc_edge_core::logout::delivery::DeliveryPolicy;
 use oidc_edge_core::provider;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::LocalSet;
 
 use super::deliver::{NativeDelivery, delivery_worker};
@@ -64,8 +69,16 @@ pub const STORE_FILE: &str = "store.redb";
 /// out: closing on unread bytes resets the connection, and the client would never see the
 /// answer. Anything larger is cut off at once.
 const MAX_DRAIN: u64 = 1024 * 1024;
-/// Time allowed for a request's headers, and separately for its body.
-const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client refused a body may go on sending it, so that it gets to read the 413
+/// (see [`linger`]).
+const LINGER: Duration = Duration::from_secs(5);
+/// Largest request head (request line and headers) read, in bytes; a larger one gets 431. It
+/// also bounds what an idle or trickling connection can make the server hold.
+pub const MAX_HEAD: usize = 64 * 1024;
+/// The default of [`ServerOptions::read_timeout`].
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default of [`ServerOptions::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// How often expired entries are swept out of the store.
 const PURGE_INTERVAL: Duration = Duration::from_secs(600);
 
@@ -202,6 +215,14 @@ pub struct ServerOptions {
     /// How often expired sessions are looked for (`--sweep-interval-secs`); real time, also
     /// with a manual clock. Tests can also sweep at once: [`RunningServer::sweep_now`].
     pub sweep_interval: Duration,
+    /// Time a client has to send a request's head, and again its body
+    /// (`--read-timeout-secs`). The head's clock also runs while a kept-alive connection
+    /// waits for its next request, so an idle or trickling client is closed within it.
+    pub read_timeout: Duration,
+    /// Connections served at once (`--max-connections`). Beyond it the server stops
+    /// accepting: new connections wait in the listen backlog (the kernel's queue) until one
+    /// closes, which [`read_timeout`](Self::read_timeout) bounds for idle ones.
+    pub max_connections: usize,
 }
 
 /// The default of [`ServerOptions::sweep_interval`].
@@ -209,7 +230,8 @@ pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(30);
 
 impl Default for ServerOptions {
     /// `127.0.0.1:8787`, in memory, no demo, generated secrets, the system clock, the default
-    /// delivery policy, a sweep every 30 s.
+    /// delivery policy, a sweep every 30 s, 30 s to read a request's head and its body, 1024
+    /// connections at once.
     fn default() -> Self {
         Self {
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8787),
@@ -221,6 +243,8 @@ impl Default for ServerOptions {
             clock: NativeClock::system(),
             delivery: DeliveryPolicy::default(),
             sweep_interval: DEFAULT_SWEEP_INTERVAL,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -243,6 +267,8 @@ impl fmt::Debug for ServerOptions {
             .field("clock", &self.clock)
             .field("delivery", &self.delivery)
             .field("sweep_interval", &self.sweep_interval)
+            .field("read_timeout", &self.read_timeout)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -313,8 +339,16 @@ pub struct BoundServer {
     demo: bool,
     base_url_defaulted: bool,
     sweep_interval: Duration,
+    limits: Limits,
     sweep_requests: mpsc::UnboundedSender<SweepRequest>,
     sweep_requests_rx: mpsc::UnboundedReceiver<SweepRequest>,
+}
+
+/// What bounds a client's hold on the server (see [`ServerOptions`]).
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    read_timeout: Duration,
+    max_connections: usize,
 }
 
 impl fmt::Debug for BoundServer {
@@ -335,6 +369,7 @@ pub async fn bind(opts: ServerOptions) -> io::Result<BoundServer> {
         check_admin_token(token)?;
     }
     check_delivery(&opts.delivery, opts.sweep_interval)?;
+    let limits = check_limits(&opts)?;
     let base_url = opts
         .base_url
         .as_deref()
@@ -403,8 +438,23 @@ pub async fn bind(opts: ServerOptions) -> io::Result<BoundServer> {
         demo: opts.demo,
         base_url_defaulted,
         sweep_interval: opts.sweep_interval,
+        limits,
         sweep_requests,
         sweep_requests_rx,
+    })
+}
+
+/// Limits that would stop the server from serving anyone: refused at start.
+fn check_limits(opts: &ServerOptions) -> io::Result<Limits> {
+    if opts.read_timeout.is_zero() {
+        return Err(invalid("the read timeout must not be zero".into()));
+    }
+    if opts.max_connections == 0 {
+        return Err(invalid("at least one connection must be allowed".into()));
+    }
+    Ok(Limits {
+        read_timeout: opts.read_timeout,
+        max_connections: opts.max_connections,
     })
 }
 
@@ -539,12 +589,28 @@ impl BoundServer {
             )),
         ];
         tokio::pin!(shutdown);
+        // One permit per connection being served; at the cap, nothing is accepted until one
+        // ends, and new connections wait in the listen backlog.
+        let slots = Arc::new(Semaphore::new(self.limits.max_connections));
         loop {
+            let slot = tokio::select! {
+                () = &mut shutdown => break,
+                slot = Arc::clone(&slots).acquire_owned() => match slot {
+                    Ok(slot) => slot,
+                    // Never closed; if it were, serving would be over anyway.
+                    Err(_) => break,
+                },
+            };
             tokio::select! {
                 () = &mut shutdown => break,
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, _peer)) => {
-                        tokio::task::spawn_local(serve_connection(stream, Rc::clone(&self.host)));
+                        let host = Rc::clone(&self.host);
+                        let limits = self.limits;
+                        tokio::task::spawn_local(async move {
+                            serve_connection(stream, host, limits).await;
+                            drop(slot);
+                        });
                     }
                     Err(e) => {
                         // Out of file descriptors and the like: wait a little, then go on.
@@ -776,22 +842,66 @@ fn human_duration(d: Duration) -> String {
     }
 }
 
-async fn serve_connection(stream: TcpStream, host: Rc<NativeHost>) {
+async fn serve_connection(stream: TcpStream, host: Rc<NativeHost>, limits: Limits) {
     let _ = stream.set_nodelay(true);
     let peer: Option<Rc<str>> = stream.peer_addr().ok().map(|a| a.ip().to_string().into());
-    let service = service_fn(move |req| {
-        let host = Rc::clone(&host);
-        let peer = peer.clone();
-        async move { Ok::<_, Infallible>(respond(req, &host, peer.as_deref()).await) }
+    // Set when a body is refused with bytes of it still on their way.
+    let unread_body = Rc::new(Cell::new(false));
+    let service = service_fn({
+        let unread_body = Rc::clone(&unread_body);
+        move |req| {
+            let host = Rc::clone(&host);
+            let unread_body = Rc::clone(&unread_body);
+            let peer = peer.clone();
+            async move {
+                let resp =
+                    respond(req, &host, peer.as_deref(), limits.read_timeout, &unread_body).await;
+                Ok::<_, Infallible>(resp)
+            }
+        }
     });
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(READ_TIMEOUT);
+        .header_read_timeout(limits.read_timeout)
+        .max_header_size(MAX_HEAD);
     // Errors here are the client's (reset, timeout, malformed request): nothing to report.
-    let _ = builder
+    let served = builder
         .serve_connection(TokioIo::new(stream), service)
+        .without_shutdown()
         .await;
+    if let Ok(parts) = served
+        && unread_body.get()
+    {
+        linger(parts.io.into_inner()).await;
+    }
+}
+
+/// Close a connection whose client may still be sending a refused body: most clients write
+/// the whole body before they read, and closing with unread bytes resets the connection, the
+/// answer lost with it. So the answer goes out with a FIN, and what still comes is read and
+/// dropped until the client closes, for at most [`LINGER`].
+async fn linger(mut stream: TcpStream) {
+    use tokio::io::AsyncWrite;
+    let shut = std::future::poll_fn(|cx| std::pin::Pin::new(&mut stream).poll_shutdown(cx));
+    if shut.await.is_err() {
+        return;
+    }
+    let mut buf = vec![0u8; 64 * 1024];
+    let drained = async {
+        loop {
+            if stream.readable().await.is_err() {
+                return;
+            }
+            match stream.try_read(&mut buf) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drained).await;
 }
 
 /// One request, start to finish: translate, let core decide, translate back, log one line.
@@ -799,16 +909,24 @@ async fn respond(
     req: hyper::Request<Incoming>,
     host: &NativeHost,
     peer: Option<&str>,
+    read_timeout: Duration,
+    unread_body: &Cell<bool>,
 ) -> hyper::Response<Full<Bytes>> {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let resp = match into_core(req).await {
+    let resp = match into_core(req, read_timeout).await {
         Ok(mut req) => {
             req.remote = peer.map(str::to_owned);
             provider::handle(req, host).await
         }
-        Err(refusal) => refusal,
+        Err(refusal) => {
+            // A 413 may leave the body unread (beyond MAX_DRAIN, or not yet sent).
+            if refusal.status == 413 {
+                unread_body.set(true);
+            }
+            refusal
+        }
     };
     log(format_args!(
         "{method} {} {} {}ms",
@@ -820,7 +938,10 @@ async fn respond(
 }
 
 /// The hyper request as core's [`Request`], or the answer when its body is refused.
-async fn into_core(req: hyper::Request<Incoming>) -> Result<Request, Response> {
+async fn into_core(
+    req: hyper::Request<Incoming>,
+    read_timeout: Duration,
+) -> Result<Request, Response> {
     let (parts, body) = req.into_parts();
     let declared = body.size_hint().lower();
     if declared > MAX_BODY as u64 {
@@ -830,11 +951,11 @@ async fn into_core(req: hyper::Request<Incoming>) -> Result<Request, Response> {
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
         // A client waiting for 100 Continue has sent nothing yet: refuse at once.
         if !expects_continue && declared <= MAX_DRAIN {
-            let _ = tokio::time::timeout(READ_TIMEOUT, read_body(body)).await;
+            let _ = tokio::time::timeout(read_timeout, read_body(body)).await;
         }
         return Err(too_large());
     }
-    let body = match tokio::time::timeout(READ_TIMEOUT, read_body(body)).await {
+    let body = match tokio::time::timeout(read_timeout, read_body(body)).await {
         Ok(BodyRead::Complete(body)) => body,
         Ok(BodyRead::TooLarge) => return Err(too_large()),
         Ok(BodyRead::Failed) => {
@@ -852,17 +973,7 @@ async fn into_core(req: hyper::Request<Incoming>) -> Result<Request, Response> {
             )));
         }
     };
-    let headers = parts
-        .headers
-        .iter()
-        .map(|(name, value)| {
-            // `http` keeps header names in lower case already.
-            (
-                name.as_str().to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let headers = core_headers(&parts.headers);
     Ok(Request {
         method: core_method(&parts.method),
         path: parts.uri.path().to_owned(),
@@ -871,6 +982,29 @@ async fn into_core(req: hyper::Request<Incoming>) -> Result<Request, Response> {
         body,
         remote: None,
     })
+}
+
+/// The headers as core sees them: one entry per name, a repeated header's values joined as
+/// the Fetch API joins them for the worker (`, `; cookies with `; `, which is what two cookie
+/// lines mean). Core reads one value per name, so two `Authorization` headers must not let it
+/// pick the first and ignore the second: joined, they are one value no check accepts.
+fn core_headers(map: &hyper::HeaderMap) -> Vec<(String, String)> {
+    map.keys()
+        .map(|name| {
+            let separator = if name == hyper::header::COOKIE {
+                "; "
+            } else {
+                ", "
+            };
+            let values: Vec<String> = map
+                .get_all(name)
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .collect();
+            // `http` keeps header names in lower case already.
+            (name.as_str().to_owned(), values.join(separator))
+        })
+        .collect()
 }
 
 fn core_method(m: &HyperMethod) -> Method {
@@ -1210,6 +1344,30 @@ mod tests {
             default_base_url("127.0.0.1:1".parse().unwrap()),
             "http://127.0.0.1:1"
         );
+    }
+
+    #[test]
+    fn repeated_headers_reach_core_as_one_value() {
+        let mut map = hyper::HeaderMap::new();
+        map.append("authorization", HeaderValue::from_static("Bearer right"));
+        map.append("x-one", HeaderValue::from_static("1"));
+        map.append("authorization", HeaderValue::from_static("Bearer wrong"));
+        map.append("cookie", HeaderValue::from_static("a=1"));
+        map.append("cookie", HeaderValue::from_static("b=2"));
+        let headers = core_headers(&map);
+        assert_eq!(
+            headers,
+            [
+                ("authorization".into(), "Bearer right, Bearer wrong".into()),
+                ("x-one".into(), "1".into()),
+                ("cookie".into(), "a=1; b=2".into()),
+            ]
+        );
+        let req = Request {
+            headers,
+            ..Request::new(Method::Get, "/")
+        };
+        assert_eq!(req.cookie("b"), Some("2"));
     }
 
     #[test]
