@@ -175,6 +175,15 @@ impl Params {
         )
     }
 
+    /// Whether every name and value of form-encoded `bytes` decodes to UTF-8 (a request that
+    /// carries anything else is malformed, and refused as a whole).
+    pub fn is_utf8(bytes: &[u8]) -> bool {
+        bytes
+            .split(|b| *b == b'&')
+            .flat_map(|pair| pair.splitn(2, |b| *b == b'='))
+            .all(|part| decode_form_component(part).is_some())
+    }
+
     /// The value of `name` when it occurs exactly once; `Err` when it repeats.
     pub fn one(&self, name: &str) -> Result<Option<&str>, String> {
         let mut it = self.0.iter().filter(|(k, _)| k == name);

@@ -139,6 +139,10 @@ impl Case {
         self
     }
 
+    /// Mark a case core does not refuse yet (none at the moment: every case the corpus sends
+    /// is refused as the protocol says); it is then skipped with a note unless
+    /// `OIDC_EDGE_BAD_INPUT_KNOWN=1`.
+    #[allow(dead_code)]
     fn known(mut self, why: &'static str) -> Self {
         self.expect = Expect::Known(why);
         self
@@ -239,6 +243,7 @@ fn wrong_methods(c: &Ctx) -> Vec<Case> {
             false,
         ),
         ("login", realm("login"), &["POST"], false),
+        ("consent", realm("consent"), &["POST"], false),
         ("authenticate", realm("authenticate"), &["POST"], false),
         ("token", realm("token"), &["POST"], false),
         (
@@ -269,7 +274,7 @@ fn wrong_methods(c: &Ctx) -> Vec<Case> {
         (
             "admin_realm",
             c.admin_path(oidc_edge_tests::op::REALM),
-            &["GET", "HEAD", "PUT", "DELETE"],
+            &["GET", "HEAD", "PUT", "PATCH", "DELETE"],
             true,
         ),
         ("admin_rotate", admin("keys/rotate"), &["POST"], true),
@@ -282,7 +287,13 @@ fn wrong_methods(c: &Ctx) -> Vec<Case> {
         (
             "admin_user",
             admin(&format!("users/{}", oidc_edge_tests::op::USER)),
-            &["GET", "HEAD", "PUT", "DELETE"],
+            &["GET", "HEAD", "PUT", "PATCH", "DELETE"],
+            true,
+        ),
+        (
+            "admin_grants",
+            admin(&format!("users/{}/grants", oidc_edge_tests::op::USER)),
+            &["GET", "HEAD", "DELETE"],
             true,
         ),
         ("admin_sessions", admin("sessions"), &["GET", "HEAD"], true),
@@ -442,8 +453,7 @@ fn duplicated_parameters(c: &Ctx) -> Vec<Case> {
     );
     out.push(
         Case::post("duplicate/register/json_member", c.realm("register"))
-            .json(r#"{"redirect_uris":["https://a.example/cb"],"redirect_uris":["https://b.example/cb"]}"#)
-            .known("duplicate JSON member names are accepted (the last wins)"),
+            .json(r#"{"redirect_uris":["https://a.example/cb"],"redirect_uris":["https://b.example/cb"]}"#),
     );
     out.push(
         Case::get(
@@ -576,14 +586,12 @@ fn malformed_json(c: &Ctx) -> Vec<Case> {
     out.push(
         Case::put("json/admin_realm/array_empty", c.admin_path(SCRATCH))
             .bearer(&c.admin)
-            .json("[]")
-            .known("a JSON array is read as realm settings (all defaults)"),
+            .json("[]"),
     );
     out.push(
         Case::put("json/admin_realm/array_values", c.admin_path(SCRATCH))
             .bearer(&c.admin)
-            .json("[3600, 60]")
-            .known("a JSON array is read as realm settings (positional fields)"),
+            .json("[3600, 60]"),
     );
     out.push(
         Case::put(
@@ -591,13 +599,11 @@ fn malformed_json(c: &Ctx) -> Vec<Case> {
             c.admin_realm(&format!("users/{NEW_USER}")),
         )
         .bearer(&c.admin)
-        .json(r#"["a password of some length", "user@a.example", "A User"]"#)
-        .known("a JSON array is read as a user document (positional fields)"),
+        .json(r#"["a password of some length", "user@a.example", "A User"]"#),
     );
     out.push(
         Case::post("json/authenticate/array", c.realm("authenticate"))
-            .json(json!([oidc_edge_tests::op::USER, oidc_edge_tests::op::PASSWORD]).to_string())
-            .known("a JSON array is read as credentials (positional fields): a login"),
+            .json(json!([oidc_edge_tests::op::USER, oidc_edge_tests::op::PASSWORD]).to_string()),
     );
     out.push(
         Case::post("json/register/array", c.realm("register"))
@@ -1033,8 +1039,7 @@ fn path_traversal(c: &Ctx) -> Vec<Case> {
                 c.admin_path(&format!("{SCRATCH}/clients/{id}")),
             )
             .bearer(&c.admin)
-            .json(client_body.clone())
-            .known("client ids . and .. are accepted (a store key, and a path no URL can address)"),
+            .json(client_body.clone()),
         );
     }
     for (label, id) in [
@@ -1066,8 +1071,7 @@ fn path_traversal(c: &Ctx) -> Vec<Case> {
                 c.admin_path(&format!("{SCRATCH}/users/{name}")),
             )
             .bearer(&c.admin)
-            .json(user_body.clone())
-            .known("user names . and .. are accepted (as client ids; no URL at the edge addresses them)"),
+            .json(user_body.clone()),
         );
     }
     for (label, name) in [
@@ -1365,30 +1369,15 @@ fn out_of_range(c: &Ctx) -> Vec<Case> {
             json!({"redirect_uris": ["https://a.example/cb"], "client_name": 1}),
         ),
     ];
-    // What the URL parsers of fetch and reqwest read as 127.0.0.1 (WHATWG IPv4 shorthand).
-    let ssrf_known = |case: Case, label: &str| {
-        if [
-            "backchannel_hex_loopback",
-            "backchannel_decimal_loopback",
-            "backchannel_octal_loopback",
-        ]
-        .contains(&label)
-        {
-            case.known("the SSRF guard reads an IPv4 shorthand (0x7f.1, 2130706433, 0177.0.0.1) as a host name, not as the loopback address it is")
-        } else {
-            case
-        }
-    };
     for (label, body) in &client_bodies {
-        out.push(ssrf_known(
+        out.push(
             Case::put(
                 format!("range/admin_client/{label}"),
                 c.admin_path(&format!("{SCRATCH}/clients/{NEW_CLIENT}")),
             )
             .bearer(&c.admin)
             .json(body.to_string()),
-            label,
-        ));
+        );
     }
     // Dynamic registration in the scratch realm: private back-channel URIs refused there.
     for (label, body) in client_bodies
@@ -1404,14 +1393,13 @@ fn out_of_range(c: &Ctx) -> Vec<Case> {
         .iter()
         .filter(|(l, _)| l.starts_with("backchannel"))
     {
-        out.push(ssrf_known(
+        out.push(
             Case::post(
                 format!("range/register_scratch/{label}"),
                 format!("/realms/{SCRATCH}/register"),
             )
             .json(body.to_string()),
-            label,
-        ));
+        );
     }
     for (label, body) in client_bodies.iter().take(8) {
         out.push(
@@ -1455,10 +1443,7 @@ fn out_of_range(c: &Ctx) -> Vec<Case> {
                 c.admin_path(&format!("{SCRATCH}/clients/{NEW_CLIENT}")),
             )
             .bearer(&c.admin)
-            .json(body.to_string())
-            .known(
-                "a non-string client_secret is ignored (a secret is generated) instead of refused",
-            ),
+            .json(body.to_string()),
         );
     }
     out.push(
@@ -1508,15 +1493,11 @@ fn out_of_range(c: &Ctx) -> Vec<Case> {
     let audit = c.admin_realm("audit");
     for (label, since, expect) in [
         ("garbage", "yesterday", Expect::Refused),
-        (
-            "offset_99_99",
-            "2020-01-01T00:00:00+99:99",
-            Expect::Known("an offset of +99:99 is accepted"),
-        ),
+        ("offset_99_99", "2020-01-01T00:00:00+99:99", Expect::Refused),
         (
             "offset_non_ascii",
             "2020-01-01T00:00:00+\u{20ac}ab",
-            Expect::Known("a non-ASCII offset slices inside a character: core panics"),
+            Expect::Refused,
         ),
         (
             "offset_non_ascii_2",
@@ -1525,11 +1506,7 @@ fn out_of_range(c: &Ctx) -> Vec<Case> {
         ),
         ("month_13", "2020-13-01T00:00:00Z", Expect::Refused),
         ("hour_24", "2020-01-01T24:00:00Z", Expect::Refused),
-        (
-            "february_31",
-            "2020-02-31T00:00:00Z",
-            Expect::Known("February 31 is accepted (read as March 2)"),
-        ),
+        ("february_31", "2020-02-31T00:00:00Z", Expect::Refused),
         ("year_zero", "0000-01-01T00:00:00Z", Expect::Refused),
         ("empty_fraction", "2020-01-01T00:00:00.Z", Expect::Refused),
         ("no_offset", "2020-01-01T00:00:00", Expect::Refused),
@@ -1569,16 +1546,14 @@ fn out_of_range(c: &Ctx) -> Vec<Case> {
             "range/deliveries/state_bogus",
             format!("{deliveries}?state=bogus"),
         )
-        .bearer(&c.admin)
-        .known("an unknown state lists nothing (200) instead of being refused"),
+        .bearer(&c.admin),
     );
     out.push(
         Case::get(
             "range/deliveries/state_upper",
             format!("{deliveries}?state=PENDING"),
         )
-        .bearer(&c.admin)
-        .known("an unknown state lists nothing (200) instead of being refused"),
+        .bearer(&c.admin),
     );
     out.push(
         Case::get(
@@ -1739,13 +1714,28 @@ fn authorization_requests(c: &Ctx) -> Vec<Case> {
     out.push(
         Case::get(
             "authorize/unknown_parameters_ignored",
-            format!(
-                "{ep}?{}&foo=%ff%fe&max_age=-1&ui_locales=%00",
-                c.authz(&[], &[])
-            ),
+            format!("{ep}?{}&foo=bar&ui_locales=%00", c.authz(&[], &[])),
         )
         .accepted(),
     );
+    // ... but not bytes that are not UTF-8, and max_age is a non-negative integer.
+    out.push(Case::get(
+        "authorize/unknown_parameter_not_utf8",
+        format!("{ep}?{}&foo=%ff%fe", c.authz(&[], &[])),
+    ));
+    for (label, v) in [
+        ("negative", "-1"),
+        ("fraction", "1.5"),
+        ("huge", "99999999999999999999"),
+    ] {
+        out.push(
+            Case::get(
+                format!("authorize/max_age_{label}"),
+                format!("{ep}?{}&max_age={v}", c.authz(&[], &[])),
+            )
+            .error_redirect(),
+        );
+    }
     // POST: the same as a form; anything else refused.
     out.push(
         Case::post("authorize_post/response_type_token", &ep)

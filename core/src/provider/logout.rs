@@ -128,6 +128,15 @@ pub(super) async fn end_session_endpoint<H: Host>(
     realm: &Realm,
 ) -> Result<Response> {
     let params = super::params(req)?;
+    // A redirect URI or hint that does not decode is refused, never read as absent.
+    let raw = if req.method == Method::Post {
+        req.body.as_slice()
+    } else {
+        req.query.as_bytes()
+    };
+    if !crate::http::Params::is_utf8(raw) {
+        return Ok(error_page("The request's parameters are not UTF-8."));
+    }
     for name in [
         "id_token_hint",
         "client_id",

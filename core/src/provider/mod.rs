@@ -161,6 +161,10 @@ async fn route<H: Host>(req: &Request, host: &H) -> Result<Response> {
         }
         ["admin", rest @ ..] => {
             admin::authorize(req, host)?;
+            // A filter that does not decode is refused, never read as no filter.
+            if !crate::http::Params::is_utf8(req.query.as_bytes()) {
+                return Err(Fail::bad_request("query parameters must be UTF-8"));
+            }
             admin::route(req, host, rest).await
         }
         _ => Err(not_found()),

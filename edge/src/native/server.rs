@@ -854,8 +854,14 @@ async fn serve_connection(stream: TcpStream, host: Rc<NativeHost>, limits: Limit
             let unread_body = Rc::clone(&unread_body);
             let peer = peer.clone();
             async move {
-                let resp =
-                    respond(req, &host, peer.as_deref(), limits.read_timeout, &unread_body).await;
+                let resp = respond(
+                    req,
+                    &host,
+                    peer.as_deref(),
+                    limits.read_timeout,
+                    &unread_body,
+                )
+                .await;
                 Ok::<_, Infallible>(resp)
             }
         }
