@@ -64,6 +64,7 @@ step "the end-to-end suites against the worker in workerd (OIDC_EDGE_TARGET=work
 # mostly wait on HTTP, so four run at once even on two cores.
 OIDC_EDGE_TARGET=worker cargo test -p oidc-edge-tests --locked \
   --test scenarios --test backchannel --test server_smoke --test openid_client_interop \
+  --test bad_input \
   -- --test-threads="${OIDC_EDGE_WORKER_TEST_THREADS:-4}" 2>&1 | tee -a "$log"
 
 # One closing line for the whole run: cargo prints one line per test binary (doc-tests last),

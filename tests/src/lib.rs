@@ -7,6 +7,7 @@ pub use oidc_edge::native::OsEntropy;
 
 pub mod op;
 pub mod process;
+pub mod raw;
 pub mod rp;
 pub mod target;
 
