@@ -46,6 +46,11 @@ pub(super) async fn route<H: Host>(req: &Request, host: &H, segs: &[&str]) -> Re
         }
         ["realms", r, "clients", id] => {
             let realm = load(host, r).await?;
+            // An id that cannot exist is never made a store key (Workers KV refuses keys
+            // over 512 bytes).
+            if m != Method::Put && !valid_client_id(id) {
+                return Err(not_found("client"));
+            }
             match m {
                 Method::Put => put_client(req, host, &realm, id).await,
                 Method::Get => {
@@ -73,6 +78,10 @@ pub(super) async fn route<H: Host>(req: &Request, host: &H, segs: &[&str]) -> Re
         }
         ["realms", r, "sessions", id] if m == Method::Delete => {
             let realm = load(host, r).await?;
+            // Session ids are 43 base64url characters; nothing else is looked up.
+            if !secrets::is_token(id) {
+                return Err(not_found("session"));
+            }
             let s = crate::session::load_any(host, r, id)
                 .await?
                 .ok_or_else(|| not_found("session"))?;

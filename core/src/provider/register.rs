@@ -112,6 +112,9 @@ pub(super) async fn manage<H: Host>(
             "the registration access token is not valid for this client",
         )
     };
+    if !super::admin::valid_client_id(id) {
+        return Err(unauthorized());
+    }
     let key = keys::client(&realm.name, id);
     let client: Client = model::load(host, &key).await?.ok_or_else(unauthorized)?;
     let token = req.bearer().ok_or_else(unauthorized)?;

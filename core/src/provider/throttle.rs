@@ -82,12 +82,21 @@ pub struct Guard<'a> {
 impl<'a> Guard<'a> {
     /// The guard of a sign-in as `username` from `remote`.
     pub fn for_sign_in(realm: &'a Realm, username: &'a str, remote: Option<&str>) -> Self {
-        // Names are hashed: the key stays short and holds no raw user input.
+        // Names are hashed: the key stays short and holds no raw user input. Only a name that
+        // could be an account's is written to the audit trail.
         Self {
             realm: &realm.name,
-            username,
+            username: if super::valid_username(username) {
+                username
+            } else {
+                "(not a valid user name)"
+            },
             account_key: keys::throttle(&realm.name, "account", &secrets::hash(username)),
-            source_key: remote.map(|r| keys::throttle(&realm.name, "source", &secrets::hash(r))),
+            // A loopback peer is the host's own reverse proxy (every client would share its
+            // count) or a local process: only per-account limits apply to it.
+            source_key: remote
+                .filter(|r| !is_loopback(r))
+                .map(|r| keys::throttle(&realm.name, "source", &secrets::hash(r))),
         }
     }
 
@@ -157,6 +166,17 @@ impl<'a> Guard<'a> {
             host.delete(k).await?;
         }
         Ok(())
+    }
+}
+
+/// Whether `remote` is a loopback address (`127.0.0.0/8`, `::1`, or IPv4-mapped loopback).
+fn is_loopback(remote: &str) -> bool {
+    match remote.parse::<core::net::IpAddr>() {
+        Ok(core::net::IpAddr::V4(a)) => a.is_loopback(),
+        Ok(core::net::IpAddr::V6(a)) => {
+            a.is_loopback() || a.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        Err(_) => false,
     }
 }
 
