@@ -14,22 +14,6 @@ fn text(r: &Response) -> String {
     String::from_utf8_lossy(&r.body).into_owned()
 }
 
-/// `GET /authorize` without answering the consent page.
-fn ask(h: &TestHost, rp: &Rp, session: Option<&str>, extra: &str) -> Response {
-    let mut req = Request::new(
-        Method::Get,
-        &format!(
-            "/realms/r1/authorize?response_type=code&scope=openid%20email%20profile&client_id={}&redirect_uri={}&state=st4te&nonce=n0nce{extra}",
-            rp.id,
-            urlencode(&rp.redirect)
-        ),
-    );
-    if let Some(s) = session {
-        req = req.with_header("cookie", &format!("oidc_edge_session={s}"));
-    }
-    h.call(req)
-}
-
 fn third_party(h: &TestHost) -> Rp {
     register(
         h,

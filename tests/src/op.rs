@@ -445,20 +445,7 @@ impl Op {
     /// When `r` is the consent page, answer it with `decision` (`allow` or `deny`) as the
     /// user's browser would (its hidden fields, the session cookie); otherwise `r` itself.
     pub fn consent_if_asked(&self, r: Reply, session: &str, decision: &str) -> Reply {
-        if r.status != 200 || !is_consent_page(&r.text()) {
-            return r;
-        }
-        let mut fields = hidden_fields(&r.text());
-        fields.push(("decision".to_owned(), decision.to_owned()));
-        self.send(
-            self.http
-                .post(self.endpoint("consent"))
-                .header("cookie", format!("{SESSION_COOKIE}={session}"))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(encode_params(
-                    fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-                )),
-        )
+        answer_consent(&self.http, &self.endpoint("consent"), r, session, decision)
     }
 
     /// The realm's public keys.
@@ -513,6 +500,30 @@ impl Op {
         assert_eq!(list.len(), 1, "{list:?}");
         list[0]["id"].as_str().expect("id").to_owned()
     }
+}
+
+/// When `r` is the consent page, post `decision` to `consent_endpoint` with the page's hidden
+/// fields and the session cookie, as the user's browser would; otherwise `r` itself.
+pub fn answer_consent(
+    http: &Client,
+    consent_endpoint: &str,
+    r: Reply,
+    session: &str,
+    decision: &str,
+) -> Reply {
+    if r.status != 200 || !is_consent_page(&r.text()) {
+        return r;
+    }
+    let mut fields = hidden_fields(&r.text());
+    fields.push(("decision".to_owned(), decision.to_owned()));
+    Reply::read(
+        http.post(consent_endpoint)
+            .header("cookie", format!("{SESSION_COOKIE}={session}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(encode_params(
+                fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            )),
+    )
 }
 
 /// Whether `html` is the provider's consent page.

@@ -233,20 +233,7 @@ impl Op {
 
     /// When `r` is the consent page, answer it with `decision` as the browser would.
     fn consent_if_asked(&self, r: Reply, session: &str, decision: &str) -> Reply {
-        if r.status != 200 || !op::is_consent_page(&r.text()) {
-            return r;
-        }
-        let mut fields = op::hidden_fields(&r.text());
-        fields.push(("decision".to_owned(), decision.to_owned()));
-        self.send(
-            self.http
-                .post(self.endpoint("consent"))
-                .header("cookie", format!("{SESSION_COOKIE}={session}"))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(encode_params(
-                    fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-                )),
-        )
+        op::answer_consent(&self.http, &self.endpoint("consent"), r, session, decision)
     }
 
     /// `GET /authorize` with `req`'s parameters, and the session cookie if any.

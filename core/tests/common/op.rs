@@ -236,7 +236,17 @@ pub fn pkce() -> (String, String) {
     (verifier, challenge)
 }
 
+/// `GET /authorize` for `rp`, answering the consent page with "allow" when it shows.
 pub fn authorize(h: &TestHost, rp: &Rp, session: Option<&str>, extra: &str) -> Response {
+    let r = ask(h, rp, session, extra);
+    match session {
+        Some(s) if is_consent_page(&r) => answer_consent(h, &r, s, "allow"),
+        _ => r,
+    }
+}
+
+/// `GET /authorize` for `rp` (scopes openid, email and profile), the page or redirect as is.
+pub fn ask(h: &TestHost, rp: &Rp, session: Option<&str>, extra: &str) -> Response {
     let mut req = Request::new(
         Method::Get,
         &format!(
@@ -248,11 +258,7 @@ pub fn authorize(h: &TestHost, rp: &Rp, session: Option<&str>, extra: &str) -> R
     if let Some(s) = session {
         req = req.with_header("cookie", &format!("oidc_edge_session={s}"));
     }
-    let r = h.call(req);
-    match session {
-        Some(s) if is_consent_page(&r) => answer_consent(h, &r, s, "allow"),
-        _ => r,
-    }
+    h.call(req)
 }
 
 pub fn is_consent_page(r: &Response) -> bool {
