@@ -397,27 +397,40 @@ fn check_request(
 /// Hidden inputs carrying the authorization request through a form; `drop_prompt` leaves out
 /// a prompt value already satisfied.
 fn hidden_fields(params: &Params, drop_prompt: &str) -> String {
-    let mut hidden = String::new();
-    for name in CARRIED {
-        let Some(v) = params.get(name) else { continue };
-        let value = if name == "prompt" {
-            let rest: Vec<&str> = v.split(' ').filter(|p| *p != drop_prompt).collect();
-            rest.join(" ")
-        } else {
-            String::from(v)
-        };
-        if !value.is_empty() {
-            hidden.push_str(&format!(
-                "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
-                html_escape(&value)
-            ));
-        }
-    }
-    hidden
+    carried(params, drop_prompt)
+        .iter()
+        .map(|(name, value)| hidden_input(name, value))
+        .collect()
+}
+
+/// The authorization request's parameters that go on through a form or a redirect, without
+/// the prompt value `drop_prompt` (already satisfied) and without empty values.
+fn carried(params: &Params, drop_prompt: &str) -> Vec<(&'static str, String)> {
+    CARRIED
+        .iter()
+        .filter_map(|name| {
+            let v = params.get(name)?;
+            let value = if *name == "prompt" {
+                let rest: Vec<&str> = v.split(' ').filter(|p| *p != drop_prompt).collect();
+                rest.join(" ")
+            } else {
+                String::from(v)
+            };
+            (!value.is_empty()).then_some((*name, value))
+        })
+        .collect()
+}
+
+/// One hidden form field, its value HTML-escaped.
+pub(super) fn hidden_input(name: &str, value: &str) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+        html_escape(value)
+    )
 }
 
 /// The page chrome every form page of the provider shares.
-fn form_page(title: &str, body: &str) -> String {
+pub(super) fn form_page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{t}</title></head>\
 <body style=\"font-family:sans-serif;max-width:28em;margin:4em auto\"><h1>{t}</h1>{body}</body></html>",
@@ -682,18 +695,7 @@ pub(super) async fn login<H: Host>(req: &Request, host: &H, realm: &Realm) -> Re
         Some(t) => t,
         None => session::create(host, realm, &user).await?.1,
     };
-    let carried: Vec<(&str, String)> = CARRIED
-        .iter()
-        .filter_map(|n| {
-            let v = form.get(n)?;
-            if *n == "prompt" {
-                let rest: Vec<&str> = v.split(' ').filter(|p| *p != "login").collect();
-                (!rest.is_empty()).then(|| (*n, rest.join(" ")))
-            } else {
-                Some((*n, String::from(v)))
-            }
-        })
-        .collect();
+    let carried = carried(&form, "login");
     let location = format!(
         "{}/authorize?{}",
         realm::issuer(host, &realm.name),

@@ -4,6 +4,7 @@ use alloc::{format, string::String};
 
 use serde_json::{Value, json};
 
+use super::authorize::{form_page, hidden_input};
 use super::{Fail, Result, secure_cookies};
 use crate::host::Host;
 use crate::http::{Method, Request, Response, encode_params, html_escape};
@@ -285,12 +286,7 @@ fn confirmation_page<H: Host>(
     redirect: Option<&str>,
 ) -> Response {
     let mut hidden = String::new();
-    let mut field = |name: &str, value: &str| {
-        hidden.push_str(&format!(
-            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
-            html_escape(value)
-        ));
-    };
+    let mut field = |name: &str, value: &str| hidden.push_str(&hidden_input(name, value));
     if let Some(c) = client {
         field("client_id", &c.client_id);
     }
@@ -308,16 +304,14 @@ fn confirmation_page<H: Host>(
         )
     });
     let body = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>Sign out?</title></head>\
-<body style=\"font-family:sans-serif;max-width:28em;margin:4em auto\"><h1>Sign out?</h1>\
-<p>Do you want to sign out of <strong>{realm_name}</strong>, and of every application you signed in to with it?{who}</p>\
+        "<p>Do you want to sign out of <strong>{realm_name}</strong>, and of every application you signed in to with it?{who}</p>\
 <form method=\"post\" action=\"{action}\">{hidden}\
 <p><button type=\"submit\" name=\"decision\" value=\"logout\">Sign out</button> \
-<button type=\"submit\" name=\"decision\" value=\"stay\">Stay signed in</button></p></form></body></html>",
+<button type=\"submit\" name=\"decision\" value=\"stay\">Stay signed in</button></p></form>",
         realm_name = html_escape(&realm.name),
         action = html_escape(&format!("{}/end_session", realm::issuer(host, &realm.name))),
     );
-    let r = Response::html(200, body);
+    let r = Response::html(200, form_page("Sign out?", &body));
     match redirect {
         Some(uri) => r.allow_form_target(uri),
         None => r,
