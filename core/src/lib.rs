@@ -25,6 +25,7 @@ pub mod jose;
 pub mod logout;
 pub mod model;
 pub mod net;
+pub mod oauth;
 pub mod provider;
 pub mod realm;
 pub mod registry;

@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::jose::jwk::{KeyOp, KeyType};
 use crate::jose::{ContentEnc, JwkSet, JwsAlg, KeyMgmtAlg};
 use crate::net::HttpUri;
+use crate::oauth::{ErrorCode, OAuthError};
 
 /// Most redirect URIs (or post-logout redirect URIs) one client may register.
 pub const MAX_URIS: usize = 20;
@@ -35,9 +36,13 @@ pub enum MetadataError {
 impl MetadataError {
     /// The OAuth error code.
     pub fn code(&self) -> &'static str {
+        self.kind().code()
+    }
+
+    fn kind(&self) -> ErrorCode {
         match self {
-            Self::RedirectUri(_) => "invalid_redirect_uri",
-            Self::Metadata(_) => "invalid_client_metadata",
+            Self::RedirectUri(_) => ErrorCode::InvalidRedirectUri,
+            Self::Metadata(_) => ErrorCode::InvalidClientMetadata,
         }
     }
 
@@ -45,6 +50,15 @@ impl MetadataError {
     pub fn description(&self) -> &str {
         match self {
             Self::RedirectUri(d) | Self::Metadata(d) => d,
+        }
+    }
+}
+
+impl From<MetadataError> for OAuthError {
+    fn from(e: MetadataError) -> Self {
+        let code = e.kind();
+        match e {
+            MetadataError::RedirectUri(d) | MetadataError::Metadata(d) => code.with(d),
         }
     }
 }

@@ -9,6 +9,7 @@ use super::{Fail, Result, valid_username};
 use crate::host::Host;
 use crate::http::{Method, Request, Response};
 use crate::model::{self, Client, Realm, RealmConfig, User, keys};
+use crate::oauth::ErrorCode;
 use crate::registry::{AuthMethod, ClientMetadata};
 use crate::{realm, secrets};
 
@@ -18,13 +19,11 @@ pub(super) fn authorize<H: Host>(req: &Request, host: &H) -> Result<()> {
     match req.bearer() {
         Some(t) if !expected.is_empty() && secrets::ct_eq(t, expected) => Ok(()),
         Some(_) => Err(Fail::new(
-            401,
-            "invalid_token",
+            ErrorCode::InvalidToken,
             "the admin token is not valid",
         )),
         None => Err(Fail::new(
-            401,
-            "invalid_token",
+            ErrorCode::InvalidToken,
             "the admin API needs a bearer token",
         )),
     }
@@ -131,7 +130,7 @@ pub(super) async fn route<H: Host>(req: &Request, host: &H, segs: &[&str]) -> Re
 }
 
 fn not_found(what: &str) -> Fail {
-    Fail::new(404, "not_found", format!("no such {what}"))
+    Fail::new(ErrorCode::NotFound, format!("no such {what}"))
 }
 
 /// A realm that exists and is not being deleted.
@@ -291,8 +290,7 @@ async fn put_realm<H: Host>(req: &Request, host: &H, name: &str) -> Result<Respo
     let existing = realm::load(host, name).await?;
     if existing.as_ref().is_some_and(|r| r.deleting) {
         return Err(Fail::new(
-            409,
-            "invalid_request",
+            ErrorCode::Conflict,
             "the realm is being deleted; try again once its relying parties have been told",
         ));
     }
@@ -437,8 +435,7 @@ async fn put_client<H: Host>(req: &Request, host: &H, realm: &Realm, id: &str) -
         Some(Value::Bool(b)) => b,
         Some(_) => {
             return Err(Fail::new(
-                400,
-                "invalid_client_metadata",
+                ErrorCode::InvalidClientMetadata,
                 "first_party must be true or false",
             ));
         }
@@ -448,7 +445,7 @@ async fn put_client<H: Host>(req: &Request, host: &H, realm: &Realm, id: &str) -
         &realm.config.id_token_signing_alg,
         realm.config.allow_private_uris,
     )
-    .map_err(|e| Fail::new(400, e.code(), e.description()))?;
+    .map_err(|e| Fail::OAuth(e.into()))?;
     let key = keys::client(&realm.name, id);
     let existing: Option<Client> = model::load(host, &key).await?;
     // A confidential client keeps its secret unless a new one is given; one is made if none.
@@ -457,16 +454,14 @@ async fn put_client<H: Host>(req: &Request, host: &H, realm: &Realm, id: &str) -
         Some(Value::String(s)) => Some(s.as_str()),
         Some(_) => {
             return Err(Fail::new(
-                400,
-                "invalid_client_metadata",
+                ErrorCode::InvalidClientMetadata,
                 "client_secret must be a string",
             ));
         }
     };
     if given.is_some_and(|s| s.len() < 16) {
         return Err(Fail::new(
-            400,
-            "invalid_client_metadata",
+            ErrorCode::InvalidClientMetadata,
             "client_secret must be at least 16 characters",
         ));
     }

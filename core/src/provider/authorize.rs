@@ -17,6 +17,7 @@ use crate::host::Host;
 use crate::http::{Params, Request, Response, encode_params, html_escape};
 use crate::logout::LogoutCause;
 use crate::model::{self, AuthorizationCode, Client, Grant, Realm, Session, User, keys};
+use crate::oauth::{ErrorCode, OAuthError};
 use crate::registry::AuthMethod;
 use crate::{realm, secrets, session};
 
@@ -72,10 +73,10 @@ impl Validated {
         Response::redirect(&format!("{}{sep}{}", self.redirect_uri, encode_params(all)))
     }
 
-    fn error(&self, issuer: &str, error: &str, description: &str) -> Response {
+    fn error(&self, issuer: &str, error: ErrorCode, description: &str) -> Response {
         self.redirect(
             issuer,
-            &[("error", error), ("error_description", description)],
+            &[("error", error.code()), ("error_description", description)],
         )
     }
 
@@ -156,7 +157,7 @@ async fn validate<H: Host>(
     let issuer = realm::issuer(host, &realm.name);
     match check_request(params, &v) {
         Ok(()) => {}
-        Err((error, description)) => return Ok(Err(v.error(&issuer, error, &description))),
+        Err(e) => return Ok(Err(v.error(&issuer, e.code, &e.description))),
     }
     for s in params.get("scope").unwrap_or("").split(' ') {
         if SCOPES.contains(&s) && !v.scopes.iter().any(|x| x == s) {
@@ -174,7 +175,7 @@ async fn validate<H: Host>(
     if v.prompted("none") && params.get("prompt").is_some_and(|p| p.trim() != "none") {
         return Ok(Err(v.error(
             &issuer,
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             "prompt=none cannot be combined with other values",
         )));
     }
@@ -187,7 +188,7 @@ async fn validate<H: Host>(
             _ => {
                 return Ok(Err(v.error(
                     &issuer,
-                    "invalid_request",
+                    ErrorCode::InvalidRequest,
                     "max_age must be a non-negative integer",
                 )));
             }
@@ -234,7 +235,11 @@ pub(super) async fn authorize<H: Host>(req: &Request, host: &H, realm: &Realm) -
     };
     let Some((mut sess, user)) = existing else {
         if v.prompted("none") {
-            return Ok(v.error(&issuer, "login_required", "the user is not logged in"));
+            return Ok(v.error(
+                &issuer,
+                ErrorCode::LoginRequired,
+                "the user is not logged in",
+            ));
         }
         return login_form(host, realm, &params, None, 200).await;
     };
@@ -243,7 +248,7 @@ pub(super) async fn authorize<H: Host>(req: &Request, host: &H, realm: &Realm) -
         if v.prompted("none") {
             return Ok(v.error(
                 &issuer,
-                "consent_required",
+                ErrorCode::ConsentRequired,
                 "the user has not allowed this application to sign them in",
             ));
         }
@@ -309,28 +314,25 @@ async fn issue_code<H: Host>(
 }
 
 /// The checks of an authorization request once client and redirect URI are known good.
-fn check_request(
-    params: &Params,
-    v: &Validated,
-) -> core::result::Result<(), (&'static str, String)> {
+fn check_request(params: &Params, v: &Validated) -> core::result::Result<(), OAuthError> {
     for name in CARRIED {
-        params.one(name).map_err(|e| ("invalid_request", e))?;
+        params
+            .one(name)
+            .map_err(|e| ErrorCode::InvalidRequest.with(e))?;
     }
     if params.get("request").is_some() || params.get("request_uri").is_some() {
-        return Err((
-            "request_not_supported",
-            String::from("request objects are not supported"),
-        ));
+        return Err(ErrorCode::RequestNotSupported.with("request objects are not supported"));
     }
     match params.get("response_type") {
         Some("code") => {}
         Some(_) => {
-            return Err((
-                "unsupported_response_type",
-                String::from("only response_type=code is supported"),
-            ));
+            return Err(
+                ErrorCode::UnsupportedResponseType.with("only response_type=code is supported")
+            );
         }
-        None => return Err(("invalid_request", String::from("response_type is required"))),
+        None => {
+            return Err(ErrorCode::InvalidRequest.with("response_type is required"));
+        }
     }
     if !params
         .get("scope")
@@ -338,14 +340,12 @@ fn check_request(
         .split(' ')
         .any(|s| s == "openid")
     {
-        return Err(("invalid_scope", String::from("scope must include openid")));
+        return Err(ErrorCode::InvalidScope.with("scope must include openid"));
     }
     for name in ["state", "nonce", "scope"] {
         if params.get(name).is_some_and(|s| s.len() > MAX_PARAM) {
-            return Err((
-                "invalid_request",
-                format!("{name} is longer than {MAX_PARAM} characters"),
-            ));
+            return Err(ErrorCode::InvalidRequest
+                .with(format!("{name} is longer than {MAX_PARAM} characters")));
         }
     }
     match (
@@ -359,35 +359,26 @@ fn check_request(
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             {
-                return Err((
-                    "invalid_request",
-                    String::from("code_challenge must be a base64url SHA-256 (43 characters)"),
-                ));
+                return Err(ErrorCode::InvalidRequest.with(String::from(
+                    "code_challenge must be a base64url SHA-256 (43 characters)",
+                )));
             }
         }
         (Some(_), None | Some("plain")) => {
-            return Err((
-                "invalid_request",
-                String::from("code_challenge_method must be S256"),
-            ));
+            return Err(ErrorCode::InvalidRequest.with("code_challenge_method must be S256"));
         }
         (Some(_), Some(_)) => {
-            return Err((
-                "invalid_request",
-                String::from("unsupported code_challenge_method"),
-            ));
+            return Err(ErrorCode::InvalidRequest.with("unsupported code_challenge_method"));
         }
         (None, Some(_)) => {
-            return Err((
-                "invalid_request",
-                String::from("code_challenge_method without code_challenge"),
-            ));
+            return Err(
+                ErrorCode::InvalidRequest.with("code_challenge_method without code_challenge")
+            );
         }
         (None, None) if v.client.metadata.token_endpoint_auth_method == AuthMethod::None => {
-            return Err((
-                "invalid_request",
-                String::from("public clients must use PKCE (code_challenge with S256)"),
-            ));
+            return Err(ErrorCode::InvalidRequest.with(String::from(
+                "public clients must use PKCE (code_challenge with S256)",
+            )));
         }
         (None, None) => {}
     }
@@ -568,7 +559,7 @@ pub(super) async fn consent<H: Host>(req: &Request, host: &H, realm: &Realm) -> 
         Ok(Some("deny")) => {
             return Ok(v.error(
                 &issuer,
-                "access_denied",
+                ErrorCode::AccessDenied,
                 "the user did not allow this application",
             ));
         }
@@ -672,7 +663,14 @@ pub(super) async fn login<H: Host>(req: &Request, host: &H, realm: &Realm) -> Re
     let user = match check_password(host, realm, req, username, password).await? {
         Ok(u) => u,
         Err(refusal) => {
-            let r = login_form(host, realm, &form, Some(&refusal.message), refusal.status).await?;
+            let r = login_form(
+                host,
+                realm,
+                &form,
+                Some(&refusal.message),
+                refusal.code.status(),
+            )
+            .await?;
             return Ok(refusal.decorate(r));
         }
     };
@@ -740,7 +738,7 @@ pub(super) async fn authenticate<H: Host>(
     let user = match check_password(host, realm, req, &creds.username, &creds.password).await? {
         Ok(u) => u,
         Err(refusal) => {
-            let r = Response::oauth_error(refusal.status, "access_denied", &refusal.message);
+            let r = refusal.code.with(refusal.message.clone()).into_response();
             return Ok(refusal.decorate(r));
         }
     };

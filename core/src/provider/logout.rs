@@ -13,6 +13,7 @@ use crate::jose::jws::Verifier;
 use crate::logout::LogoutCause;
 use crate::logout::end::end_session;
 use crate::model::{self, Client, Realm, keys};
+use crate::oauth::ErrorCode;
 use crate::{realm, session};
 
 fn clear_cookie<H: Host>(host: &H, realm: &Realm) -> String {
@@ -36,15 +37,13 @@ pub(super) async fn sessions_logout<H: Host>(
         .or_else(|| req.cookie(session::COOKIE));
     let Some(token) = token else {
         return Err(Fail::new(
-            401,
-            "invalid_token",
+            ErrorCode::InvalidToken,
             "no session: send the session cookie or X-Session-Token",
         ));
     };
     let Some(s) = session::find(host, &realm.name, token).await? else {
         return Err(Fail::new(
-            401,
-            "invalid_token",
+            ErrorCode::InvalidToken,
             "the session does not exist or has ended",
         ));
     };

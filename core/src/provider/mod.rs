@@ -19,57 +19,33 @@ use crate::host::Host;
 use crate::http::{MAX_BODY, Method, Request, Response, decode_segment};
 use crate::jose::{ContentEnc, JwsAlg, KeyMgmtAlg};
 use crate::model::{Realm, RealmConfig, Registration, User};
+use crate::oauth::{ErrorCode, OAuthError};
 use crate::{realm, secrets};
 
 /// Why a request failed; turned into a response in exactly one place.
 #[derive(Debug)]
 pub(crate) enum Fail {
-    /// An OAuth-shaped error with its status.
-    OAuth {
-        status: u16,
-        error: &'static str,
-        description: String,
-    },
+    /// An OAuth-shaped error; its code fixes the status.
+    OAuth(OAuthError),
     /// A failure of the host or of a primitive: 500, details kept out of the response.
     Internal(Error),
 }
 
 impl Fail {
-    pub(crate) fn new(status: u16, error: &'static str, description: impl Into<String>) -> Self {
-        Self::OAuth {
-            status,
-            error,
-            description: description.into(),
-        }
+    pub(crate) fn new(code: ErrorCode, description: impl Into<String>) -> Self {
+        Self::OAuth(code.with(description))
     }
 
     pub(crate) fn bad_request(description: impl Into<String>) -> Self {
-        Self::new(400, "invalid_request", description)
+        Self::new(ErrorCode::InvalidRequest, description)
     }
 
     fn into_response(self) -> Response {
         match self {
-            Self::OAuth {
-                status,
-                error,
-                description,
-            } => {
-                let r = Response::oauth_error(status, error, &description);
-                match (status, error) {
-                    (401, "invalid_client") => {
-                        r.with_header("www-authenticate", "Basic realm=\"oidc-edge\"")
-                    }
-                    (401, _) => r.with_header(
-                        "www-authenticate",
-                        &format!(
-                            "Bearer error=\"{error}\", error_description=\"{}\"",
-                            description.replace('"', "'")
-                        ),
-                    ),
-                    _ => r,
-                }
-            }
-            Self::Internal(_) => Response::oauth_error(500, "server_error", "internal error"),
+            Self::OAuth(e) => e.into_response(),
+            Self::Internal(_) => ErrorCode::ServerError
+                .with("internal error")
+                .into_response(),
         }
     }
 }
@@ -86,7 +62,7 @@ pub(crate) type Result<T> = core::result::Result<T, Fail>;
 /// HTTP to and from [`Request`]/[`Response`].
 pub async fn handle<H: Host>(req: Request, host: &H) -> Response {
     if req.body.len() > MAX_BODY {
-        return Fail::new(413, "invalid_request", "request body too large").into_response();
+        return Fail::new(ErrorCode::PayloadTooLarge, "request body too large").into_response();
     }
     match route(&req, host).await {
         Ok(r) => r,
@@ -99,7 +75,7 @@ pub async fn handle<H: Host>(req: Request, host: &H) -> Response {
 }
 
 fn method_not_allowed() -> Fail {
-    Fail::new(405, "invalid_request", "method not allowed")
+    Fail::new(ErrorCode::MethodNotAllowed, "method not allowed")
 }
 
 async fn route<H: Host>(req: &Request, host: &H) -> Result<Response> {
@@ -172,17 +148,17 @@ async fn route<H: Host>(req: &Request, host: &H) -> Result<Response> {
 }
 
 fn not_found() -> Fail {
-    Fail::new(404, "not_found", "no such endpoint")
+    Fail::new(ErrorCode::NotFound, "no such endpoint")
 }
 
 async fn load_realm<H: Host>(host: &H, name: &str) -> Result<Realm> {
     if !realm::valid_name(name) {
-        return Err(Fail::new(404, "not_found", "no such realm"));
+        return Err(Fail::new(ErrorCode::NotFound, "no such realm"));
     }
     realm::load(host, name)
         .await?
         .filter(|r| !r.deleting)
-        .ok_or_else(|| Fail::new(404, "not_found", format!("no realm named {name:?}")))
+        .ok_or_else(|| Fail::new(ErrorCode::NotFound, format!("no realm named {name:?}")))
 }
 
 fn discovery<H: Host>(host: &H, realm: &Realm) -> Response {

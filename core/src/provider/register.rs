@@ -9,6 +9,7 @@ use super::{Fail, Result};
 use crate::host::Host;
 use crate::http::{Method, Request, Response};
 use crate::model::{self, Client, Realm, Registration, keys};
+use crate::oauth::ErrorCode;
 use crate::registry::{AuthMethod, ClientMetadata};
 use crate::{realm, secrets};
 
@@ -18,7 +19,7 @@ fn metadata(body: &Value, realm: &Realm) -> Result<ClientMetadata> {
         &realm.config.id_token_signing_alg,
         realm.config.allow_private_uris,
     )
-    .map_err(|e| Fail::new(400, e.code(), e.description()))
+    .map_err(|e| Fail::OAuth(e.into()))
 }
 
 fn view_with_management<H: Host>(
@@ -57,8 +58,7 @@ pub(super) async fn create<H: Host>(req: &Request, host: &H, realm: &Realm) -> R
         };
         if !ok {
             return Err(Fail::new(
-                401,
-                "invalid_token",
+                ErrorCode::InvalidToken,
                 "registration in this realm needs a valid initial access token",
             ));
         }
@@ -72,8 +72,7 @@ pub(super) async fn create<H: Host>(req: &Request, host: &H, realm: &Realm) -> R
         && !super::throttle::allow_registration(host, &realm.name, remote, limit).await?
     {
         return Err(Fail::new(
-            429,
-            "invalid_request",
+            ErrorCode::TooManyRequests,
             format!("at most {limit} anonymous registrations per hour from one address"),
         ));
     }
@@ -107,8 +106,7 @@ pub(super) async fn manage<H: Host>(
     // RFC 7592 §2: an unknown client and a wrong token both answer 401, revealing nothing.
     let unauthorized = || {
         Fail::new(
-            401,
-            "invalid_token",
+            ErrorCode::InvalidToken,
             "the registration access token is not valid for this client",
         )
     };

@@ -15,6 +15,7 @@ use crate::audit::{self, AuditEvent};
 use crate::host::Host;
 use crate::http::Response;
 use crate::model::{self, Realm, keys};
+use crate::oauth::ErrorCode;
 use crate::secrets;
 
 /// Consecutive failures an account may have before it is locked (NIST: at most 100).
@@ -53,8 +54,9 @@ impl Counter {
 /// Why a sign-in was refused, as the caller shows it.
 #[derive(Clone, Debug)]
 pub struct Refusal {
-    /// 401 for wrong credentials, 429 while throttled, 423 for a locked account.
-    pub status: u16,
+    /// [`ErrorCode::AccessDenied`] for wrong credentials, [`ErrorCode::Throttled`] while
+    /// throttled, [`ErrorCode::Locked`] for a locked account.
+    pub code: ErrorCode,
     /// What to tell the user.
     pub message: String,
     /// Seconds after which trying again can help.
@@ -108,7 +110,7 @@ impl<'a> Guard<'a> {
             .unwrap_or_default();
         if account.failures >= ACCOUNT_LOCK {
             return Ok(Some(Refusal {
-                status: 423,
+                code: ErrorCode::Locked,
                 message: String::from(
                     "This account is locked after too many failed sign-ins. An administrator must reset its password.",
                 ),
@@ -121,7 +123,7 @@ impl<'a> Guard<'a> {
             wait = wait.max(source.wait(SOURCE_FREE, now));
         }
         Ok((wait > 0).then(|| Refusal {
-            status: 429,
+            code: ErrorCode::Throttled,
             message: format!("Too many failed sign-ins. Try again in {wait} seconds."),
             retry_after: Some(wait),
         }))
@@ -153,7 +155,7 @@ impl<'a> Guard<'a> {
         };
         audit::record(host, self.realm, event).await?;
         Ok(Refusal {
-            status: 401,
+            code: ErrorCode::AccessDenied,
             message: String::from("Invalid user name or password."),
             retry_after: None,
         })

@@ -12,6 +12,7 @@ use crate::jose::jwe::EncryptOptions;
 use crate::jose::jws::Verifier;
 use crate::jose::jwt::{self, Validation};
 use crate::model::{self, AuthorizationCode, Client, Realm, User, keys};
+use crate::oauth::ErrorCode;
 use crate::registry::AuthMethod;
 use crate::{realm, secrets, session};
 
@@ -19,11 +20,11 @@ use crate::{realm, secrets, session};
 const AT_TYP: &str = "at+jwt";
 
 fn invalid_client(d: &str) -> Fail {
-    Fail::new(401, "invalid_client", d)
+    Fail::new(ErrorCode::InvalidClient, d)
 }
 
 fn invalid_grant(d: &str) -> Fail {
-    Fail::new(400, "invalid_grant", d)
+    Fail::new(ErrorCode::InvalidGrant, d)
 }
 
 /// Authenticate the client as it registered: HTTP Basic, form post, or none (public).
@@ -127,8 +128,7 @@ pub(super) async fn token<H: Host>(req: &Request, host: &H, realm: &Realm) -> Re
         Some("authorization_code") => {}
         Some(_) => {
             return Err(Fail::new(
-                400,
-                "unsupported_grant_type",
+                ErrorCode::UnsupportedGrantType,
                 "only authorization_code is supported",
             ));
         }
@@ -316,12 +316,13 @@ pub(super) async fn userinfo<H: Host>(req: &Request, host: &H, realm: &Realm) ->
         None => req
             .form()
             .and_then(|f| f.get("access_token").map(String::from))
-            .ok_or_else(|| Fail::new(401, "invalid_token", "a bearer access token is required"))?,
+            .ok_or_else(|| {
+                Fail::new(ErrorCode::InvalidToken, "a bearer access token is required")
+            })?,
     };
     let invalid = || {
         Fail::new(
-            401,
-            "invalid_token",
+            ErrorCode::InvalidToken,
             "the access token is invalid or expired",
         )
     };
@@ -346,15 +347,13 @@ pub(super) async fn userinfo<H: Host>(req: &Request, host: &H, realm: &Realm) ->
     let (sid, client_id, jti, sub) = (text("sid")?, text("client_id")?, text("jti")?, text("sub")?);
     if host.get(&keys::revoked(&realm.name, jti)).await?.is_some() {
         return Err(Fail::new(
-            401,
-            "invalid_token",
+            ErrorCode::InvalidToken,
             "the access token has been revoked",
         ));
     }
     let Some(sess) = session::find_by_sid(host, &realm.name, sid, client_id).await? else {
         return Err(Fail::new(
-            401,
-            "invalid_token",
+            ErrorCode::InvalidToken,
             "the session behind this access token has ended",
         ));
     };
