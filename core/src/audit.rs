@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::host::Host;
-use crate::model;
+use crate::{keys, model};
 
 /// The event of one back-channel logout attempt.
 pub const BACK_CHANNEL_LOGOUT: &str = "AM-BACK-CHANNEL-LOGOUT";
@@ -61,7 +61,7 @@ pub async fn record<H: Host>(host: &H, realm: &str, mut event: AuditEvent) -> Re
     event.realm = format!("/{realm}");
     let line = serde_json::to_string(&event).unwrap_or_default();
     host.log(&line);
-    let key = format!("audit/{realm}/{ms:015}/{}", event.id);
+    let key = keys::audit(realm, ms, &event.id);
     model::save(host, &key, &event, Some(RETENTION_SECS)).await?;
     Ok(())
 }
@@ -73,10 +73,10 @@ pub async fn query<H: Host>(
     event_name: Option<&str>,
     since_ms: u64,
 ) -> Result<Vec<AuditEvent>, Error> {
-    let prefix = format!("audit/{realm}/");
+    let prefix = keys::audit_of(realm);
     // Keys sort by time: those below `audit/{R}/{since}` are skipped unread. (A store's list
     // cursor is opaque — Workers KV's is not a key — so the listing starts at the prefix.)
-    let start = format!("{prefix}{since_ms:015}");
+    let start = keys::audit_since(realm, since_ms);
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     loop {

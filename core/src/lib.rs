@@ -22,6 +22,7 @@ pub mod host;
 pub mod host_secrets;
 pub mod http;
 pub mod jose;
+pub mod keys;
 pub mod logout;
 pub mod model;
 pub mod net;

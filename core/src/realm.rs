@@ -8,7 +8,8 @@ use crate::error::{Error, JoseError};
 use crate::host::Host;
 use crate::jose::jwk::KeyType;
 use crate::jose::{Jwk, JwsAlg};
-use crate::model::{self, KeyStatus, Realm, RealmConfig, RealmKey, SealedKey, keys};
+use crate::keys;
+use crate::model::{self, KeyStatus, Realm, RealmConfig, RealmKey, SealedKey};
 use crate::secrets;
 
 /// RSA modulus size of realm keys.

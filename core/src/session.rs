@@ -5,7 +5,8 @@ use alloc::{string::String, vec::Vec};
 
 use crate::error::Error;
 use crate::host::Host;
-use crate::model::{self, Participant, Realm, Session, SidKey, User, keys};
+use crate::keys;
+use crate::model::{self, Participant, Realm, Session, SidKey, User};
 use crate::secrets;
 use crate::time::UnixTime;
 
@@ -176,9 +177,9 @@ fn bucket(deadline_secs: u64) -> u64 {
     deadline_secs / 60
 }
 
-/// `exp/{bucket}/{R}/{id}`: the expiry index (the store has no expiry events of its own).
+/// The expiry index entry of a session (the store has no expiry events of its own).
 pub fn exp_key(deadline_secs: u64, realm: &str, id: &str) -> String {
-    alloc::format!("exp/{:012}/{realm}/{id}", bucket(deadline_secs))
+    keys::expiry(bucket(deadline_secs), realm, id)
 }
 
 /// Index a session under its current deadline.
@@ -301,7 +302,7 @@ pub async fn sweep<H: Host>(host: &H) -> Result<usize, Error> {
     let mut ended = 0;
     let mut cursor: Option<String> = None;
     loop {
-        let page = host.list("exp/", cursor.as_deref(), 100).await?;
+        let page = host.list(keys::EXPIRY, cursor.as_deref(), 100).await?;
         for key in &page.keys {
             let mut parts = key.splitn(4, '/');
             let (_, b, realm_name, id) = (parts.next(), parts.next(), parts.next(), parts.next());

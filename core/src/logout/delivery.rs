@@ -10,7 +10,8 @@ use super::token::{self, LogoutCause, LogoutTokenKeys, LogoutTokenParams};
 use crate::audit::{self, AuditEvent};
 use crate::error::Error;
 use crate::host::{Host, Post, PostOutcome, StoreError};
-use crate::model::{self, Client, keys};
+use crate::keys;
+use crate::model::{self, Client};
 use crate::{http, realm};
 
 /// Timeouts, retries and concurrency of deliveries (the host's settings).

@@ -8,7 +8,8 @@ use super::token::{LogoutCause, random_id, random_uuid};
 use crate::audit::{self, AuditEvent};
 use crate::error::Error;
 use crate::host::Host;
-use crate::model::{self, Client, Realm, Session, keys};
+use crate::keys;
+use crate::model::{self, Client, Realm, Session};
 use crate::session;
 
 /// What ending a session did.

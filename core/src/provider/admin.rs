@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use super::{Fail, Result, valid_username};
 use crate::host::Host;
 use crate::http::{Method, Request, Response};
-use crate::model::{self, Client, Realm, RealmConfig, User, keys};
+use crate::keys;
+use crate::model::{self, Client, Realm, RealmConfig, User};
 use crate::oauth::ErrorCode;
 use crate::registry::{AuthMethod, ClientMetadata};
 use crate::{realm, secrets};
@@ -361,7 +362,7 @@ async fn delete_realm<H: Host>(host: &H, name: &str) -> Result<Response> {
     model::save(host, &keys::realm(name), &realm, None).await?;
     let mut ended = 0usize;
     let mut deliveries = 0usize;
-    let prefix = format!("session/{name}/");
+    let prefix = keys::sessions_of(name);
     loop {
         let ids = model::list_all(host, &prefix, 100).await?;
         if ids.is_empty() {
@@ -722,7 +723,7 @@ async fn list_sessions<H: Host>(req: &Request, host: &H, realm: &Realm) -> Resul
             }
         }
         None => {
-            let prefix = format!("session/{}/", realm.name);
+            let prefix = keys::sessions_of(&realm.name);
             model::list_all(host, &prefix, 1000)
                 .await?
                 .into_iter()
@@ -758,7 +759,7 @@ async fn list_deliveries<H: Host>(req: &Request, host: &H, realm: &Realm) -> Res
     let mut out = alloc::vec::Vec::new();
     let sources: [(&str, String); 2] = [
         ("pending", String::from("outbox/")),
-        ("dead", format!("dead/{}/", realm.name)),
+        ("dead", keys::dead_of(&realm.name)),
     ];
     for (state, prefix) in sources {
         if want.as_deref().is_some_and(|w| w != state) {

@@ -10,9 +10,10 @@ use crate::host::Host;
 use crate::http::{Method, Request, Response, encode_params, html_escape};
 use crate::jose::JwsAlg;
 use crate::jose::jws::Verifier;
+use crate::keys;
 use crate::logout::LogoutCause;
 use crate::logout::end::end_session;
-use crate::model::{self, Client, Realm, keys};
+use crate::model::{self, Client, Realm};
 use crate::oauth::ErrorCode;
 use crate::{realm, session};
 

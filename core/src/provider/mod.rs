@@ -268,6 +268,6 @@ pub async fn seed_demo<H: Host>(host: &H) -> core::result::Result<bool, Error> {
         created: host.now().secs(),
         disabled: false,
     };
-    crate::model::save(host, &crate::model::keys::user("demo", "demo"), &user, None).await?;
+    crate::model::save(host, &crate::keys::user("demo", "demo"), &user, None).await?;
     Ok(true)
 }

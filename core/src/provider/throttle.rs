@@ -14,7 +14,8 @@ use super::Result;
 use crate::audit::{self, AuditEvent};
 use crate::host::Host;
 use crate::http::Response;
-use crate::model::{self, Realm, keys};
+use crate::keys;
+use crate::model::{self, Realm};
 use crate::oauth::ErrorCode;
 use crate::secrets;
 

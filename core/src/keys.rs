@@ -1,0 +1,150 @@
+//! Storage keys: every key the provider reads or writes is built here, so what a realm owns
+//! can be found by prefix (DESIGN.md "Storage": one JSON document per key).
+
+use alloc::{format, string::String};
+
+/// `realm/{R}`
+pub fn realm(r: &str) -> String {
+    format!("realm/{r}")
+}
+/// `key/{R}/{kid}`: a sealed private signing key.
+pub fn signing_key(r: &str, kid: &str) -> String {
+    format!("key/{r}/{kid}")
+}
+/// `client/{R}/{id}`
+pub fn client(r: &str, id: &str) -> String {
+    format!("client/{r}/{id}")
+}
+/// `user/{R}/{name}`
+pub fn user(r: &str, name: &str) -> String {
+    format!("user/{r}/{name}")
+}
+/// `session/{R}/{id}`
+pub fn session(r: &str, id: &str) -> String {
+    format!("session/{r}/{id}")
+}
+/// `usess/{R}/{user}/{id}`: index of a user's sessions.
+pub fn user_session(r: &str, user: &str, id: &str) -> String {
+    format!("usess/{r}/{user}/{id}")
+}
+/// `code/{R}/{hash}`: an authorization code, by the hash of its value.
+pub fn code(r: &str, hash: &str) -> String {
+    format!("code/{r}/{hash}")
+}
+/// `grant/{R}/{sub}/{client}`: what a user consented to share with a client.
+pub fn grant(r: &str, sub: &str, client: &str) -> String {
+    format!("grant/{r}/{sub}/{client}")
+}
+/// `grant/{R}/{sub}/`: every grant of a user.
+pub fn grants_of(r: &str, sub: &str) -> String {
+    format!("grant/{r}/{sub}/")
+}
+/// `session/{R}/`: every session of a realm.
+pub fn sessions_of(r: &str) -> String {
+    format!("session/{r}/")
+}
+/// `usess/{R}/{sub}/`: the index of one user's sessions.
+pub fn user_sessions(r: &str, sub: &str) -> String {
+    format!("usess/{r}/{sub}/")
+}
+/// `sid/{R}/{sid}`: the session behind a client's `sid` (for access tokens).
+pub fn sid(r: &str, sid: &str) -> String {
+    format!("sid/{r}/{sid}")
+}
+/// `revoked/{R}/{jti}`: an access token revoked before its expiry.
+pub fn revoked(r: &str, jti: &str) -> String {
+    format!("revoked/{r}/{jti}")
+}
+/// `throttle/{R}/{kind}/{id}`: consecutive failures of one account or source.
+pub fn throttle(r: &str, kind: &str, id: &str) -> String {
+    format!("throttle/{r}/{kind}/{id}")
+}
+/// Every prefix under which a realm's own data lives (its audit and dead letters included);
+/// deleting a realm removes them all. The expiry index and the outbox are shared by all realms:
+/// their entries name the realm and are dropped when it is gone.
+pub fn realm_prefixes(r: &str) -> [String; 12] {
+    [
+        format!("client/{r}/"),
+        format!("user/{r}/"),
+        format!("key/{r}/"),
+        format!("session/{r}/"),
+        format!("usess/{r}/"),
+        format!("code/{r}/"),
+        format!("grant/{r}/"),
+        format!("sid/{r}/"),
+        format!("revoked/{r}/"),
+        format!("throttle/{r}/"),
+        format!("audit/{r}/"),
+        format!("dead/{r}/"),
+    ]
+}
+/// `audit/{R}/{ms}/{id}`: an audit event; keys of a realm sort by time.
+pub fn audit(r: &str, ms: u64, id: &str) -> String {
+    format!("audit/{r}/{ms:015}/{id}")
+}
+/// `audit/{R}/`: every audit event of a realm.
+pub fn audit_of(r: &str) -> String {
+    format!("audit/{r}/")
+}
+/// `audit/{R}/{ms}`: where the events at or after `ms` begin.
+pub fn audit_since(r: &str, ms: u64) -> String {
+    format!("audit/{r}/{ms:015}")
+}
+/// `dead/{R}/`: every dead-lettered delivery of a realm.
+pub fn dead_of(r: &str) -> String {
+    format!("dead/{r}/")
+}
+/// `exp/`: the expiry index of every realm.
+pub const EXPIRY: &str = "exp/";
+/// `exp/{minute}/{R}/{id}`: a session indexed under the minute of its deadline.
+pub fn expiry(minute: u64, r: &str, id: &str) -> String {
+    format!("exp/{minute:012}/{r}/{id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    #[test]
+    fn every_key_a_realm_owns_lies_under_one_of_its_prefixes() {
+        let prefixes = realm_prefixes("r");
+        let owned = [
+            client("r", "c"),
+            user("r", "u"),
+            signing_key("r", "k"),
+            session("r", "s"),
+            user_session("r", "u", "s"),
+            user_sessions("r", "u"),
+            sessions_of("r"),
+            code("r", "h"),
+            grant("r", "u", "c"),
+            grants_of("r", "u"),
+            sid("r", "x"),
+            revoked("r", "j"),
+            throttle("r", "account", "u"),
+            audit("r", 1, "e"),
+            audit_of("r"),
+            audit_since("r", 1),
+            dead_of("r"),
+        ];
+        for key in &owned {
+            let under: Vec<_> = prefixes
+                .iter()
+                .filter(|p| key.starts_with(p.as_str()))
+                .collect();
+            assert_eq!(under.len(), 1, "{key} lies under {under:?}");
+        }
+        // A realm whose name extends another's owns none of its keys.
+        for key in &owned {
+            assert!(
+                realm_prefixes("r2")
+                    .iter()
+                    .all(|p| !key.starts_with(p.as_str())),
+                "{key}"
+            );
+        }
+        // The realm record itself is removed last, by its own key.
+        assert!(prefixes.iter().all(|p| !realm("r").starts_with(p.as_str())));
+    }
+}
