@@ -32,7 +32,6 @@ pub mod realm;
 pub mod registry;
 pub mod secrets;
 pub mod session;
-pub mod time;
 
 pub use error::Error;
-pub use time::UnixTime;
+pub use jose::UnixTime;

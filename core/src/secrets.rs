@@ -202,7 +202,7 @@ pub fn pkce_s256_matches(verifier: &str, challenge: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::CountingEntropy;
+    use crate::jose::rand::CountingEntropy;
 
     #[test]
     fn seal_round_trip_and_binding() {

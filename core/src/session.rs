@@ -3,12 +3,12 @@
 
 use alloc::{string::String, vec::Vec};
 
+use crate::UnixTime;
 use crate::error::Error;
 use crate::host::Host;
 use crate::keys;
 use crate::model::{self, Participant, Realm, Session, SidKey, User};
 use crate::secrets;
-use crate::time::UnixTime;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "oidc_edge_session";
@@ -173,7 +173,7 @@ pub async fn touch<H: Host>(host: &H, realm: &str, session: &mut Session) -> Res
 }
 
 /// Expiry buckets are minutes: the sweep reads every bucket up to the current one.
-fn bucket(deadline_secs: u64) -> u64 {
+pub(crate) fn bucket(deadline_secs: u64) -> u64 {
     deadline_secs / 60
 }
 
@@ -183,7 +183,7 @@ pub fn exp_key(deadline_secs: u64, realm: &str, id: &str) -> String {
 }
 
 /// Index a session under its current deadline.
-async fn index<H: Host>(host: &H, realm: &str, session: &Session) -> Result<(), Error> {
+pub(crate) async fn index<H: Host>(host: &H, realm: &str, session: &Session) -> Result<(), Error> {
     let ttl = ttl(session, host.now());
     Ok(host
         .put(
@@ -291,65 +291,6 @@ pub async fn ids_of_user<H: Host>(
 pub async fn owner<H: Host>(host: &H, realm: &str, s: &Session) -> Result<Option<User>, Error> {
     let user: Option<User> = model::load(host, &keys::user(realm, &s.user)).await?;
     Ok(user.filter(|u| u.sub == s.sub && !u.disabled))
-}
-
-/// End every session whose deadline has passed, telling its relying parties: reads the
-/// expiry index up to and including the current minute. Returns how many sessions ended.
-/// Sessions touched since they were indexed are re-indexed, not ended.
-pub async fn sweep<H: Host>(host: &H) -> Result<usize, Error> {
-    let now = host.now();
-    let current = bucket(now.secs());
-    let mut ended = 0;
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = host.list(keys::EXPIRY, cursor.as_deref(), 100).await?;
-        for key in &page.keys {
-            let mut parts = key.splitn(4, '/');
-            let (_, b, realm_name, id) = (parts.next(), parts.next(), parts.next(), parts.next());
-            let (Some(Ok(b)), Some(realm_name), Some(id)) =
-                (b.map(str::parse::<u64>), realm_name, id)
-            else {
-                host.delete(key).await?;
-                continue;
-            };
-            if b > current {
-                return Ok(ended);
-            }
-            let keep = match load_any(host, realm_name, id).await? {
-                None => false,
-                Some(s) => match s.expiry(now) {
-                    Some(why) => {
-                        let cause = match why {
-                            Expiry::MaxTime => crate::logout::LogoutCause::SessionMaxTimeout,
-                            Expiry::Idle => crate::logout::LogoutCause::SessionIdleTimeout,
-                        };
-                        match crate::realm::load(host, realm_name).await? {
-                            Some(realm) => {
-                                crate::logout::end::end_session(host, &realm, &s, cause).await?;
-                                ended += 1;
-                            }
-                            None => remove(host, realm_name, &s).await?,
-                        }
-                        false
-                    }
-                    // Touched since it was indexed here: index it where it is now due.
-                    None if exp_key(s.deadline(), realm_name, id) != *key => {
-                        index(host, realm_name, &s).await?;
-                        false
-                    }
-                    // Due later in the current minute: keep the entry.
-                    None => true,
-                },
-            };
-            if !keep {
-                host.delete(key).await?;
-            }
-        }
-        match page.cursor {
-            Some(c) if !page.keys.is_empty() => cursor = Some(c),
-            _ => return Ok(ended),
-        }
-    }
 }
 
 /// The `Set-Cookie` value for a session token.

@@ -4,7 +4,7 @@ use alloc::{string::String, vec::Vec};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::error::JoseError;
+use super::error::JoseError;
 
 /// Encode bytes as unpadded base64url.
 pub fn encode(bytes: impl AsRef<[u8]>) -> String {

@@ -13,10 +13,10 @@ use serde_json::Value;
 use sha2::{Digest, Sha256, Sha512};
 use subtle::ConstantTimeEq;
 
+use super::error::JoseError;
 use super::jwk::{EcPrivateKey, Jwk, KeyMaterial, KeyOp, KeyType, ec_xy};
+use super::rand::{Entropy, Rng};
 use super::{Header, b64, decode_header, header_str, split_compact};
-use crate::error::JoseError;
-use crate::host::{Entropy, HostRng};
 
 /// A key management algorithm (`alg`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -443,7 +443,7 @@ pub fn encrypt(
             let mut cek = vec![0u8; enc.key_len()];
             entropy.fill(&mut cek)?;
             let ek = public
-                .oaep_encrypt_with_rng::<Sha256, _>(&mut HostRng(entropy), &cek)
+                .oaep_encrypt_with_rng::<Sha256, _>(&mut Rng(entropy), &cek)
                 .map_err(|_| JoseError::Crypto("RSA-OAEP"))?;
             (cek, ek)
         }
@@ -549,7 +549,7 @@ impl<'a> Decrypter<'a> {
         let cek = match (alg, &self.key.material) {
             (KeyMgmtAlg::RsaOaep256, KeyMaterial::RsaPrivate(k)) => {
                 let cek = k
-                    .oaep_decrypt_with_rng::<Sha256, _>(&mut HostRng(entropy), &encrypted_key)
+                    .oaep_decrypt_with_rng::<Sha256, _>(&mut Rng(entropy), &encrypted_key)
                     .ok()
                     .filter(|c| c.len() == enc.key_len());
                 match cek {
@@ -626,7 +626,7 @@ fn party_info(header: &Header, name: &'static str) -> Result<Vec<u8>, JoseError>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::CountingEntropy;
+    use crate::jose::rand::CountingEntropy;
 
     #[test]
     fn ec_round_trips_every_pair() {

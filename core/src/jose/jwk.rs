@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::b64;
-use crate::error::JoseError;
-use crate::host::{Entropy, HostRng};
+use super::error::JoseError;
+use super::rand::{Entropy, Rng};
 
 /// Smallest RSA modulus accepted, in bits (RFC 7518 §3.3 requires 2048).
 pub const RSA_MIN_BITS: usize = 2048;
@@ -72,7 +72,7 @@ impl EcPrivateKey {
         // A uniformly random 32-byte string is a valid scalar with overwhelming probability;
         // the bound only keeps a broken RNG from looping forever.
         for _ in 0..16 {
-            let bytes: [u8; 32] = crate::host::random(entropy)?;
+            let bytes: [u8; 32] = super::rand::random(entropy)?;
             if let Ok(key) = Self::from_slice(&bytes) {
                 return Ok(key);
             }
@@ -375,7 +375,7 @@ impl Jwk {
     /// Generate a fresh RSA key of `bits` bits (2048 to 4096) with e = 65537.
     pub fn generate_rsa(bits: usize, entropy: &dyn Entropy) -> Result<Self, JoseError> {
         check_rsa_size(bits)?;
-        let key = rsa::PrivateKey::new(&mut HostRng(entropy), bits)
+        let key = rsa::PrivateKey::new(&mut Rng(entropy), bits)
             .map_err(|_| JoseError::Crypto("RSA key generation"))?;
         Ok(Self::from_material(KeyMaterial::RsaPrivate(Box::new(key))))
     }

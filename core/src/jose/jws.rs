@@ -8,10 +8,10 @@ use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use serde::Serialize;
 use sha2::Sha256;
 
+use super::error::JoseError;
 use super::jwk::{Jwk, JwkSet, KeyMaterial, KeyOp, KeyType};
+use super::rand::{Entropy, Rng};
 use super::{Header, b64, decode_header, header_str, split_compact};
-use crate::error::JoseError;
-use crate::host::{Entropy, HostRng};
 
 /// A JWS signature algorithm. There is deliberately no `none` and no HMAC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -99,16 +99,30 @@ pub fn sign(
     Ok(attach(input, &sig))
 }
 
-/// [`sign`], with the signature made by the host ([`crate::host::Host::sign`]).
-pub async fn sign_with<H: crate::host::Host>(
-    host: &H,
+/// What makes the signature of a JWS: core's [`sign_raw`], or a platform library or WebCrypto
+/// that the caller plugs in. It is handed the signing input, never the choice of key.
+#[allow(async_fn_in_trait)]
+pub trait Signer {
+    /// The signature of `signing_input` with the private `key` (`alg` already checked against
+    /// the key).
+    async fn signature(
+        &self,
+        key: &Jwk,
+        alg: JwsAlg,
+        signing_input: &[u8],
+    ) -> Result<alloc::vec::Vec<u8>, JoseError>;
+}
+
+/// [`sign`], with the signature made by `signer`.
+pub async fn sign_with<S: Signer + ?Sized>(
+    signer: &S,
     key: &Jwk,
     alg: JwsAlg,
     payload: &[u8],
     opts: SignOptions<'_>,
 ) -> Result<String, JoseError> {
     let input = signing_input(key, alg, payload, opts)?;
-    let sig = host.sign(key, alg, input.as_bytes()).await?;
+    let sig = signer.signature(key, alg, input.as_bytes()).await?;
     Ok(attach(input, &sig))
 }
 
@@ -154,10 +168,10 @@ pub fn sign_raw(
             Ok(sig.to_bytes().to_vec())
         }
         (KeyMaterial::RsaPrivate(k), JwsAlg::RS256) => k
-            .pkcs1v15_sign_with_rng::<Sha256, _>(&mut HostRng(entropy), signing_input)
+            .pkcs1v15_sign_with_rng::<Sha256, _>(&mut Rng(entropy), signing_input)
             .map_err(|_| JoseError::Crypto("RS256 signing")),
         (KeyMaterial::RsaPrivate(k), JwsAlg::PS256) => k
-            .pss_sign_with_rng::<Sha256, _>(&mut HostRng(entropy), signing_input)
+            .pss_sign_with_rng::<Sha256, _>(&mut Rng(entropy), signing_input)
             .map_err(|_| JoseError::Crypto("PS256 signing")),
         _ => Err(JoseError::InvalidKey(
             "a private key of the algorithm's type is needed",
@@ -254,7 +268,7 @@ impl<'a> Verifier<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::CountingEntropy;
+    use crate::jose::rand::CountingEntropy;
 
     fn set_of(k: &Jwk) -> JwkSet {
         JwkSet {

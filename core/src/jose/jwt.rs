@@ -4,12 +4,12 @@ use alloc::string::String;
 
 use serde_json::{Map, Value};
 
+use super::error::{ClaimsError, JoseError, JwtError};
 use super::jwe::{self, Decrypter, EncryptOptions};
-use super::jws::{self, SignOptions, Verifier};
+use super::jws::{self, SignOptions, Signer, Verifier};
+use super::rand::Entropy;
+use super::time::UnixTime;
 use super::{Header, Jwk, JwsAlg};
-use crate::error::{ClaimsError, Error, JoseError};
-use crate::host::Entropy;
-use crate::time::UnixTime;
 
 /// JWT claims: the payload's JSON object.
 pub type Claims = Map<String, Value>;
@@ -135,10 +135,9 @@ pub fn sign_and_maybe_encrypt(
     maybe_encrypt(jws, encrypt_to, entropy)
 }
 
-/// [`sign_and_maybe_encrypt`], with the signature made by the host
-/// ([`crate::host::Host::sign`]).
-pub async fn sign_and_maybe_encrypt_with<H: crate::host::Host>(
-    host: &H,
+/// [`sign_and_maybe_encrypt`], with the signature made by `signer`.
+pub async fn sign_and_maybe_encrypt_with<S: Signer + Entropy>(
+    signer: &S,
     claims: &Claims,
     key: &Jwk,
     alg: JwsAlg,
@@ -146,8 +145,8 @@ pub async fn sign_and_maybe_encrypt_with<H: crate::host::Host>(
     encrypt_to: Option<(&Jwk, &EncryptOptions<'_>)>,
 ) -> Result<String, JoseError> {
     let opts = SignOptions { typ, cty: None };
-    let jws = jws::sign_with(host, key, alg, &encode(claims)?, opts).await?;
-    maybe_encrypt(jws, encrypt_to, host)
+    let jws = jws::sign_with(signer, key, alg, &encode(claims)?, opts).await?;
+    maybe_encrypt(jws, encrypt_to, signer)
 }
 
 fn encode(claims: &Claims) -> Result<alloc::vec::Vec<u8>, JoseError> {
@@ -189,7 +188,7 @@ pub fn open(
     verifier: &Verifier<'_>,
     decrypter: Option<&Decrypter<'_>>,
     entropy: &dyn Entropy,
-) -> Result<Opened, Error> {
+) -> Result<Opened, JwtError> {
     let dots = token.bytes().filter(|b| *b == b'.').count();
     let (jwe_header, inner) = match (dots, decrypter) {
         (4, Some(d)) => {

@@ -5,21 +5,28 @@
 //! `A256GCM`. Verifiers and decrypters are configured with the algorithms they accept; the
 //! `alg` header only selects among those and never selects a key type. `none` and HMAC do not
 //! exist here, so algorithm confusion has nothing to confuse.
+//!
+//! The bottom layer of the crate: it imports nothing else of it. Its errors ([`JoseError`]),
+//! its randomness ([`rand::Entropy`]), its time ([`UnixTime`]) and the seam through which a
+//! platform library makes signatures ([`Signer`]) are its own.
 
 pub mod b64;
+pub mod error;
 pub mod jwe;
 pub mod jwk;
 pub mod jws;
 pub mod jwt;
+pub mod rand;
+pub mod time;
 
+pub use error::{ClaimsError, JoseError, JwtError};
 pub use jwe::{ContentEnc, KeyMgmtAlg};
 pub use jwk::{Jwk, JwkSet};
-pub use jws::JwsAlg;
+pub use jws::{JwsAlg, Signer};
+pub use time::UnixTime;
 
 use alloc::string::String;
 use serde_json::{Map, Value};
-
-use crate::error::JoseError;
 
 /// The largest compact token (JWS or JWE) accepted, in bytes.
 pub const MAX_TOKEN_LEN: usize = 64 * 1024;

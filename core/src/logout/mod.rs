@@ -1,8 +1,9 @@
-//! Back-channel logout: logout tokens, the end of a session and its fan-out plan, and the
-//! delivery state machine.
+//! Back-channel logout: logout tokens, the end of a session (on request or by expiry) and its
+//! fan-out plan, and the delivery state machine.
 
 pub mod delivery;
 pub mod end;
+pub mod expiry;
 pub mod token;
 
 pub use token::{

@@ -7,13 +7,13 @@ use core::str::FromStr;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::UnixTime;
 use crate::error::{ClaimsError, Error, JoseError};
 use crate::host::Entropy;
 use crate::jose::jwe::{Decrypter, EncryptOptions};
 use crate::jose::jws::Verifier;
 use crate::jose::jwt::{self, Claims, Validation};
 use crate::jose::{ContentEnc, Jwk, JwkSet, JwsAlg, KeyMgmtAlg, b64};
-use crate::time::UnixTime;
 
 /// The one member of a logout token's `events` claim.
 pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
@@ -337,6 +337,12 @@ impl fmt::Display for LogoutTokenError {
 }
 
 impl core::error::Error for LogoutTokenError {}
+
+impl From<crate::jose::JwtError> for LogoutTokenError {
+    fn from(e: crate::jose::JwtError) -> Self {
+        Error::from(e).into()
+    }
+}
 
 impl From<Error> for LogoutTokenError {
     fn from(e: Error) -> Self {

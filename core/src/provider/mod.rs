@@ -240,7 +240,7 @@ pub(crate) fn valid_username(name: &str) -> bool {
 /// Run one expiry sweep (hosts call this on a timer or cron): ends every session past its
 /// deadline with `SESSION_MAX_TIMEOUT` or `SESSION_IDLE_TIMEOUT`. Returns how many ended.
 pub async fn sweep<H: Host>(host: &H) -> core::result::Result<usize, Error> {
-    let ended = crate::session::sweep(host).await?;
+    let ended = crate::logout::expiry::sweep(host).await?;
     crate::realm::purge_all_deleted(host).await?;
     Ok(ended)
 }

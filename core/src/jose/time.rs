@@ -1,8 +1,8 @@
-//! Time as the host passes it in: whole seconds since the Unix epoch.
+//! Time as the caller passes it in: whole seconds since the Unix epoch (a JWT NumericDate).
 
 use core::fmt;
 
-/// Seconds since 1970-01-01T00:00:00Z. The core never reads a clock; the host passes this in.
+/// Seconds since 1970-01-01T00:00:00Z. Nothing here reads a clock; the caller passes this in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct UnixTime(pub u64);
 
