@@ -1,23 +1,24 @@
 //! The OpenID Provider: routing and every endpoint, over [`crate::host::Host`].
 //!
-//! Every HTTP error is built by [`Fail::into_response`], the one place that maps failures to
-//! the OAuth shape `{"error", "error_description"}`.
+//! One file per endpoint (`authorize`, `token`, `userinfo`, `end_session`, `sessions`,
+//! `register`, `discovery`, `admin`). Every HTTP error is a `Fail`, turned into a response in
+//! one place by [`crate::oauth::OAuthError::into_response`].
 
 mod admin;
 mod authorize;
-mod logout;
+mod discovery;
+mod end_session;
 mod register;
+mod sessions;
 mod throttle;
 mod token;
+mod userinfo;
 
 use alloc::{format, string::String, vec::Vec};
-
-use serde_json::{Value, json};
 
 use crate::error::Error;
 use crate::host::Host;
 use crate::http::{MAX_BODY, Method, Request, Response, decode_segment};
-use crate::jose::{ContentEnc, JwsAlg, KeyMgmtAlg};
 use crate::model::{Realm, RealmConfig, Registration, User};
 use crate::oauth::{ErrorCode, OAuthError};
 use crate::{realm, secrets};
@@ -92,7 +93,7 @@ async fn route<H: Host>(req: &Request, host: &H) -> Result<Response> {
             let realm = load_realm(host, r).await?;
             match (rest, m) {
                 ([".well-known", "openid-configuration"], Method::Get) => {
-                    Ok(discovery(host, &realm))
+                    Ok(discovery::discovery(host, &realm))
                 }
                 (["jwks"], Method::Get) => Ok(Response::public_json(&realm::jwks(&realm), 300)),
                 (["authorize"], Method::Get | Method::Post) => {
@@ -105,17 +106,15 @@ async fn route<H: Host>(req: &Request, host: &H) -> Result<Response> {
                 }
                 (["token"], Method::Post) => token::token(req, host, &realm).await,
                 (["userinfo"], Method::Get | Method::Post) => {
-                    token::userinfo(req, host, &realm).await
+                    userinfo::userinfo(req, host, &realm).await
                 }
                 (["register"], Method::Post) => register::create(req, host, &realm).await,
                 (["register", id], Method::Get | Method::Put | Method::Delete) => {
                     register::manage(req, host, &realm, id).await
                 }
-                (["sessions", "logout"], Method::Post) => {
-                    logout::sessions_logout(req, host, &realm).await
-                }
+                (["sessions", "logout"], Method::Post) => sessions::logout(req, host, &realm).await,
                 (["end_session"], Method::Get | Method::Post) => {
-                    logout::end_session_endpoint(req, host, &realm).await
+                    end_session::end_session(req, host, &realm).await
                 }
                 (
                     [".well-known", "openid-configuration"]
@@ -159,41 +158,6 @@ async fn load_realm<H: Host>(host: &H, name: &str) -> Result<Realm> {
         .await?
         .filter(|r| !r.deleting)
         .ok_or_else(|| Fail::new(ErrorCode::NotFound, format!("no realm named {name:?}")))
-}
-
-fn discovery<H: Host>(host: &H, realm: &Realm) -> Response {
-    let iss = realm::issuer(host, &realm.name);
-    let names =
-        |v: &[&str]| Value::Array(v.iter().map(|s| Value::String(String::from(*s))).collect());
-    let doc = json!({
-        "issuer": iss,
-        "authorization_endpoint": format!("{iss}/authorize"),
-        "token_endpoint": format!("{iss}/token"),
-        "userinfo_endpoint": format!("{iss}/userinfo"),
-        "jwks_uri": format!("{iss}/jwks"),
-        "registration_endpoint": format!("{iss}/register"),
-        "end_session_endpoint": format!("{iss}/end_session"),
-        "scopes_supported": ["openid", "profile", "email"],
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code"],
-        "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": names(&JwsAlg::ALL.map(JwsAlg::as_str)),
-        "id_token_encryption_alg_values_supported": names(&KeyMgmtAlg::ALL.map(KeyMgmtAlg::as_str)),
-        "id_token_encryption_enc_values_supported": names(&ContentEnc::ALL.map(ContentEnc::as_str)),
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "code_challenge_methods_supported": ["S256"],
-        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "email", "name", "preferred_username"],
-        "prompt_values_supported": ["none", "login", "consent"],
-        "claims_parameter_supported": false,
-        "request_parameter_supported": false,
-        "request_uri_parameter_supported": false,
-        "authorization_response_iss_parameter_supported": true,
-        "backchannel_logout_supported": true,
-        "backchannel_logout_session_supported": true,
-        "frontchannel_logout_supported": false,
-    });
-    Response::public_json(&doc, 300)
 }
 
 /// The body's form parameters; anything but `application/x-www-form-urlencoded` is refused.

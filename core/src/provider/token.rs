@@ -1,4 +1,4 @@
-//! The token endpoint (authorization code grant), ID and access tokens, and userinfo.
+//! The token endpoint (authorization code grant): ID and access tokens.
 
 use alloc::string::String;
 
@@ -9,8 +9,7 @@ use crate::host::Host;
 use crate::http::{Params, Request, Response, decode_segment};
 use crate::jose::JwsAlg;
 use crate::jose::jwe::EncryptOptions;
-use crate::jose::jws::Verifier;
-use crate::jose::jwt::{self, Validation};
+use crate::jose::jwt;
 use crate::keys;
 use crate::model::{self, AuthorizationCode, Client, Realm, User};
 use crate::oauth::ErrorCode;
@@ -18,7 +17,7 @@ use crate::registry::AuthMethod;
 use crate::{realm, secrets, session};
 
 /// The `typ` of access tokens (RFC 9068).
-const AT_TYP: &str = "at+jwt";
+pub(super) const AT_TYP: &str = "at+jwt";
 
 fn invalid_client(d: &str) -> Fail {
     Fail::new(ErrorCode::InvalidClient, d)
@@ -258,7 +257,7 @@ pub(super) async fn token<H: Host>(req: &Request, host: &H, realm: &Realm) -> Re
     Ok(Response::json(200, &body))
 }
 
-fn add_profile_claims(claims: &mut Map<String, Value>, user: &User, scope: &str) {
+pub(super) fn add_profile_claims(claims: &mut Map<String, Value>, user: &User, scope: &str) {
     let scopes: alloc::vec::Vec<&str> = scope.split(' ').collect();
     if scopes.contains(&"email")
         && let Some(e) = &user.email
@@ -308,66 +307,4 @@ async fn access_token<H: Host>(
         jwt::sign_and_maybe_encrypt_with(host, &claims, &key, JwsAlg::ES256, Some(AT_TYP), None)
             .await?,
     )
-}
-
-/// `GET/POST /realms/{R}/userinfo` with a bearer access token.
-pub(super) async fn userinfo<H: Host>(req: &Request, host: &H, realm: &Realm) -> Result<Response> {
-    let bearer = match req.bearer() {
-        Some(t) => String::from(t),
-        None => req
-            .form()
-            .and_then(|f| f.get("access_token").map(String::from))
-            .ok_or_else(|| {
-                Fail::new(ErrorCode::InvalidToken, "a bearer access token is required")
-            })?,
-    };
-    let invalid = || {
-        Fail::new(
-            ErrorCode::InvalidToken,
-            "the access token is invalid or expired",
-        )
-    };
-    let keys_set = realm::public_keys(realm)?;
-    let opened = jwt::open(
-        &bearer,
-        &Verifier::new(&keys_set, &[JwsAlg::ES256]),
-        None,
-        host,
-    )
-    .map_err(|_| invalid())?;
-    if opened.header.get("typ").and_then(Value::as_str) != Some(AT_TYP) {
-        return Err(invalid());
-    }
-    let mut v = Validation::new(host.now());
-    v.leeway_secs = 0;
-    let issuer = realm::issuer(host, &realm.name);
-    v.issuer = Some(&issuer);
-    jwt::validate(&opened.claims, &v).map_err(|_| invalid())?;
-    let claims = &opened.claims;
-    let text = |name: &str| claims.get(name).and_then(Value::as_str).ok_or_else(invalid);
-    let (sid, client_id, jti, sub) = (text("sid")?, text("client_id")?, text("jti")?, text("sub")?);
-    if host.get(&keys::revoked(&realm.name, jti)).await?.is_some() {
-        return Err(Fail::new(
-            ErrorCode::InvalidToken,
-            "the access token has been revoked",
-        ));
-    }
-    let Some(sess) = session::find_by_sid(host, &realm.name, sid, client_id).await? else {
-        return Err(Fail::new(
-            ErrorCode::InvalidToken,
-            "the session behind this access token has ended",
-        ));
-    };
-    let user = session::owner(host, &realm.name, &sess)
-        .await?
-        .filter(|u| u.sub == sub)
-        .ok_or_else(invalid)?;
-    let mut out = Map::new();
-    out.insert("sub".into(), json!(user.sub));
-    add_profile_claims(
-        &mut out,
-        &user,
-        claims.get("scope").and_then(Value::as_str).unwrap_or(""),
-    );
-    Ok(Response::json(200, &Value::Object(out)))
 }

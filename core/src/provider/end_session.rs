@@ -1,56 +1,30 @@
-//! User-initiated logout (`/sessions/logout`) and RP-initiated logout (`/end_session`).
+//! RP-initiated logout (OIDC RP-Initiated Logout 1.0): `/end_session` asks the user, and only
+//! the confirmed POST ends the session.
 
 use alloc::{format, string::String};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::authorize::{form_page, hidden_input};
-use super::{Fail, Result, secure_cookies};
+use super::{Result, secure_cookies};
 use crate::host::Host;
 use crate::http::{Method, Request, Response, encode_params, html_escape};
 use crate::jose::JwsAlg;
 use crate::jose::jws::Verifier;
 use crate::keys;
 use crate::logout::LogoutCause;
-use crate::logout::end::end_session;
+use crate::logout::end;
 use crate::model::{self, Client, Realm};
-use crate::oauth::ErrorCode;
 use crate::{realm, session};
 
-fn clear_cookie<H: Host>(host: &H, realm: &Realm) -> String {
+/// The `Set-Cookie` value that removes the session cookie.
+pub(super) fn clear_cookie<H: Host>(host: &H, realm: &Realm) -> String {
     format!(
         "{}=; Path=/realms/{}; Max-Age=0; HttpOnly; SameSite=Lax{}",
         session::COOKIE,
         realm.name,
         if secure_cookies(host) { "; Secure" } else { "" }
     )
-}
-
-/// `POST /realms/{R}/sessions/logout`: end the caller's own session (cookie or
-/// `X-Session-Token`), cause `CLIENT_LOGOUT`.
-pub(super) async fn sessions_logout<H: Host>(
-    req: &Request,
-    host: &H,
-    realm: &Realm,
-) -> Result<Response> {
-    let token = req
-        .header("x-session-token")
-        .or_else(|| req.cookie(session::COOKIE));
-    let Some(token) = token else {
-        return Err(Fail::new(
-            ErrorCode::InvalidToken,
-            "no session: send the session cookie or X-Session-Token",
-        ));
-    };
-    let Some(s) = session::find(host, &realm.name, token).await? else {
-        return Err(Fail::new(
-            ErrorCode::InvalidToken,
-            "the session does not exist or has ended",
-        ));
-    };
-    let ended = end_session(host, realm, &s, LogoutCause::ClientLogout).await?;
-    let body = json!({"result": "Successfully logged out", "backchannel_logout_deliveries": ended.deliveries});
-    Ok(Response::json(200, &body).with_header("set-cookie", &clear_cookie(host, realm)))
 }
 
 fn page(title: &str, text: &str) -> Response {
@@ -123,7 +97,7 @@ fn read_hint<H: Host>(
 /// A session ends at once only for a valid `id_token_hint` of the current session (its `sid`
 /// is the session's sid for the hint's client). Otherwise the user is asked: a page whose form
 /// posts back here with a CSRF token bound to the session and `decision=logout` or `stay`.
-pub(super) async fn end_session_endpoint<H: Host>(
+pub(super) async fn end_session<H: Host>(
     req: &Request,
     host: &H,
     realm: &Realm,
@@ -241,7 +215,7 @@ pub(super) async fn end_session_endpoint<H: Host>(
             }
             match d {
                 "logout" => {
-                    end_session(host, realm, &s, LogoutCause::ClientLogout).await?;
+                    end::end_session(host, realm, &s, LogoutCause::ClientLogout).await?;
                     Ok(continue_to(Some(true))
                         .with_header("set-cookie", &clear_cookie(host, realm)))
                 }
@@ -258,7 +232,7 @@ pub(super) async fn end_session_endpoint<H: Host>(
                     }
             });
             if for_this_session {
-                end_session(host, realm, &s, LogoutCause::ClientLogout).await?;
+                end::end_session(host, realm, &s, LogoutCause::ClientLogout).await?;
                 return Ok(
                     continue_to(Some(true)).with_header("set-cookie", &clear_cookie(host, realm))
                 );
