@@ -13,10 +13,11 @@ use serde_json::Value;
 use sha2::{Digest, Sha256, Sha512};
 use subtle::ConstantTimeEq;
 
+use super::b64;
+use super::compact::{Header, decode_header, header_str, split_compact};
 use super::error::JoseError;
 use super::jwk::{EcPrivateKey, Jwk, KeyMaterial, KeyOp, KeyType, ec_xy};
 use super::rand::{Entropy, Rng};
-use super::{Header, b64, decode_header, header_str, split_compact};
 
 /// A key management algorithm (`alg`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -8,10 +8,11 @@ use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use serde::Serialize;
 use sha2::Sha256;
 
+use super::b64;
+use super::compact::{Header, decode_header, header_str, split_compact};
 use super::error::JoseError;
 use super::jwk::{Jwk, JwkSet, KeyMaterial, KeyOp, KeyType};
 use super::rand::{Entropy, Rng};
-use super::{Header, b64, decode_header, header_str, split_compact};
 
 /// A JWS signature algorithm. There is deliberately no `none` and no HMAC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

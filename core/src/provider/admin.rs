@@ -5,7 +5,7 @@ use alloc::{format, string::String};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Fail, Result, valid_username};
+use super::request::{Fail, Result, json_body, valid_client_id, valid_username};
 use crate::host::Host;
 use crate::http::{Method, Request, Response};
 use crate::keys;
@@ -37,7 +37,7 @@ pub(super) async fn route<H: Host>(req: &Request, host: &H, segs: &[&str]) -> Re
             Method::Put | Method::Patch => put_realm(req, host, r).await,
             Method::Get => Ok(Response::json(200, &realm_view(&load(host, r).await?))),
             Method::Delete => delete_realm(host, r).await,
-            _ => Err(super::method_not_allowed()),
+            _ => Err(super::request::method_not_allowed()),
         },
         ["realms", r, "keys", "rotate"] if m == Method::Post => {
             let mut realm = load(host, r).await?;
@@ -60,7 +60,7 @@ pub(super) async fn route<H: Host>(req: &Request, host: &H, segs: &[&str]) -> Re
                     Ok(Response::json(200, &client_view(&c, None)))
                 }
                 Method::Delete => delete(host, &keys::client(r, id), "client").await,
-                _ => Err(super::method_not_allowed()),
+                _ => Err(super::request::method_not_allowed()),
             }
         }
         ["realms", r, "users", name, "grants", rest @ ..] if rest.len() <= 1 => {
@@ -70,7 +70,7 @@ pub(super) async fn route<H: Host>(req: &Request, host: &H, segs: &[&str]) -> Re
             match m {
                 Method::Get => list_grants(host, &realm, &user, client).await,
                 Method::Delete => revoke_grants(host, &realm, &user, client).await,
-                _ => Err(super::method_not_allowed()),
+                _ => Err(super::request::method_not_allowed()),
             }
         }
         ["realms", r, "sessions"] if m == Method::Get => {
@@ -123,10 +123,10 @@ pub(super) async fn route<H: Host>(req: &Request, host: &H, segs: &[&str]) -> Re
                     &user_view(&load_user(host, &realm, name).await?),
                 )),
                 Method::Delete => delete_user(host, &realm, name).await,
-                _ => Err(super::method_not_allowed()),
+                _ => Err(super::request::method_not_allowed()),
             }
         }
-        _ => Err(super::not_found()),
+        _ => Err(super::request::not_found()),
     }
 }
 
@@ -160,109 +160,6 @@ async fn delete<H: Host>(host: &H, key: &str, what: &str) -> Result<Response> {
     }
     host.delete(key).await?;
     Ok(Response::empty(204))
-}
-
-pub(super) fn json_body(req: &Request) -> Result<Value> {
-    let ct = req.header("content-type").unwrap_or("");
-    if !ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .eq_ignore_ascii_case("application/json")
-    {
-        return Err(Fail::bad_request("the body must be application/json"));
-    }
-    let strict: StrictObject = serde_json::from_slice(&req.body).map_err(|e| {
-        Fail::bad_request(if e.is_data() {
-            format!("the body must be a JSON object without repeated members ({e})")
-        } else {
-            String::from("the body is not valid JSON")
-        })
-    })?;
-    Ok(Value::Object(strict.0))
-}
-
-/// A JSON object whose members (at every depth) are named once: a repeated name is refused
-/// rather than letting the last one silently win, as two parsers may disagree on which wins.
-struct StrictObject(serde_json::Map<String, Value>);
-
-/// A JSON value read with the same rule.
-struct StrictValue(Value);
-
-impl<'de> Deserialize<'de> for StrictObject {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
-        match StrictValue::deserialize(d)?.0 {
-            Value::Object(m) => Ok(Self(m)),
-            _ => Err(serde::de::Error::custom("expected a JSON object")),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for StrictValue {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
-        d.deserialize_any(StrictVisitor).map(Self)
-    }
-}
-
-struct StrictVisitor;
-
-impl<'de> serde::de::Visitor<'de> for StrictVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_bool<E>(self, v: bool) -> core::result::Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> core::result::Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_u64<E>(self, v: u64) -> core::result::Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_f64<E>(self, v: f64) -> core::result::Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_str<E>(self, v: &str) -> core::result::Result<Value, E> {
-        Ok(Value::String(String::from(v)))
-    }
-    fn visit_string<E>(self, v: String) -> core::result::Result<Value, E> {
-        Ok(Value::String(v))
-    }
-    fn visit_unit<E>(self) -> core::result::Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_none<E>(self) -> core::result::Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(
-        self,
-        mut seq: A,
-    ) -> core::result::Result<Value, A::Error> {
-        let mut out = alloc::vec::Vec::new();
-        while let Some(StrictValue(v)) = seq.next_element()? {
-            out.push(v);
-        }
-        Ok(Value::Array(out))
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(
-        self,
-        mut map: A,
-    ) -> core::result::Result<Value, A::Error> {
-        let mut out = serde_json::Map::new();
-        while let Some(k) = map.next_key::<String>()? {
-            if out.contains_key(&k) {
-                return Err(serde::de::Error::custom(format!(
-                    "member {k:?} is repeated"
-                )));
-            }
-            let StrictValue(v) = map.next_value()?;
-            out.insert(k, v);
-        }
-        Ok(Value::Object(out))
-    }
 }
 
 fn realm_view(r: &Realm) -> Value {
@@ -411,17 +308,6 @@ pub(super) fn client_view(c: &Client, secret: Option<&str>) -> Value {
         }
     }
     v
-}
-
-/// Whether `id` is a usable client id: 1–128 URL-safe characters, and not `.` or `..` (which
-/// URLs and paths would read as directories).
-pub(super) fn valid_client_id(id: &str) -> bool {
-    (1..=128).contains(&id.len())
-        && id != "."
-        && id != ".."
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
 }
 
 async fn put_client<H: Host>(req: &Request, host: &H, realm: &Realm, id: &str) -> Result<Response> {

@@ -12,7 +12,8 @@ use alloc::{format, string::String, vec::Vec};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Fail, Result, secure_cookies, throttle, valid_username};
+use super::request::{Fail, Result, secure_cookies, valid_username};
+use super::throttle;
 use crate::host::Host;
 use crate::http::{Params, Request, Response, encode_params, html_escape};
 use crate::keys;
@@ -91,7 +92,7 @@ impl Validated {
 }
 
 fn error_page(status: u16, title: &str, detail: &str) -> Response {
-    super::page(status, title, detail)
+    super::request::page(status, title, detail)
 }
 
 /// Validate an authorization request: `Ok(Err(response))` is the answer when it is refused
@@ -118,7 +119,7 @@ async fn validate<H: Host>(
             )));
         }
     };
-    let client: Option<Client> = if super::admin::valid_client_id(client_id) {
+    let client: Option<Client> = if super::request::valid_client_id(client_id) {
         model::load(host, &keys::client(&realm.name, client_id)).await?
     } else {
         None
@@ -216,7 +217,7 @@ async fn current_session<H: Host>(
 
 /// `GET/POST /realms/{R}/authorize`.
 pub(super) async fn authorize<H: Host>(req: &Request, host: &H, realm: &Realm) -> Result<Response> {
-    let params = super::params(req)?;
+    let params = super::request::params(req)?;
     let v = match validate(host, realm, &params).await? {
         Ok(v) => v,
         Err(refusal) => return Ok(refusal),
@@ -535,7 +536,7 @@ fn consent_page<H: Host>(
 /// `POST /realms/{R}/consent`: the consent page's answer. `decision=allow` stores the grant
 /// and continues with a code; `decision=deny` sends `access_denied` to the client.
 pub(super) async fn consent<H: Host>(req: &Request, host: &H, realm: &Realm) -> Result<Response> {
-    let form = super::form(req)?;
+    let form = super::request::form(req)?;
     let v = match validate(host, realm, &form).await? {
         Ok(v) => v,
         Err(refusal) => return Ok(refusal),
@@ -647,7 +648,7 @@ async fn check_password<H: Host>(
 /// `POST /realms/{R}/login`: the form's answer. On success: a session cookie and back to the
 /// authorization endpoint with the original request.
 pub(super) async fn login<H: Host>(req: &Request, host: &H, realm: &Realm) -> Result<Response> {
-    let form = super::form(req)?;
+    let form = super::request::form(req)?;
     let csrf_ok = match (req.cookie(CSRF_COOKIE), form.one("csrf")) {
         (Some(c), Ok(Some(f))) => csrf_match(c, f),
         _ => false,
@@ -733,7 +734,7 @@ pub(super) async fn authenticate<H: Host>(
             username: String::from(u),
             password: String::from(p),
         },
-        _ => serde_json::from_value(super::admin::json_body(req)?)
+        _ => serde_json::from_value(super::request::json_body(req)?)
             .map_err(|_| Fail::bad_request("expected {\"username\": ..., \"password\": ...}"))?,
     };
     let user = match check_password(host, realm, req, &creds.username, &creds.password).await? {

@@ -6,7 +6,7 @@ use alloc::{format, string::String};
 use serde_json::Value;
 
 use super::authorize::{form_page, hidden_input};
-use super::{Result, secure_cookies};
+use super::request::{Result, secure_cookies};
 use crate::host::Host;
 use crate::http::{Method, Request, Response, encode_params, html_escape};
 use crate::jose::JwsAlg;
@@ -28,11 +28,11 @@ pub(super) fn clear_cookie<H: Host>(host: &H, realm: &Realm) -> String {
 }
 
 fn page(title: &str, text: &str) -> Response {
-    super::page(200, title, text)
+    super::request::page(200, title, text)
 }
 
 fn error_page(text: &str) -> Response {
-    super::page(400, "Logout request refused", text)
+    super::request::page(400, "Logout request refused", text)
 }
 
 /// What a valid `id_token_hint` says.
@@ -102,7 +102,7 @@ pub(super) async fn end_session<H: Host>(
     host: &H,
     realm: &Realm,
 ) -> Result<Response> {
-    let params = super::params(req)?;
+    let params = super::request::params(req)?;
     // A redirect URI or hint that does not decode is refused, never read as absent.
     let raw = if req.method == Method::Post {
         req.body.as_slice()
@@ -145,7 +145,7 @@ pub(super) async fn end_session<H: Host>(
         (None, a) => a.map(String::from),
     };
     let client: Option<Client> = match &client_id {
-        Some(id) if super::admin::valid_client_id(id) => {
+        Some(id) if super::request::valid_client_id(id) => {
             model::load(host, &keys::client(&realm.name, id)).await?
         }
         _ => None,

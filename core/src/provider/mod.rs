@@ -9,6 +9,7 @@ mod authorize;
 mod discovery;
 mod end_session;
 mod register;
+mod request;
 mod sessions;
 mod throttle;
 mod token;
@@ -16,48 +17,14 @@ mod userinfo;
 
 use alloc::{format, string::String, vec::Vec};
 
+use request::{Fail, Result, method_not_allowed, not_found};
+
 use crate::error::Error;
 use crate::host::Host;
 use crate::http::{MAX_BODY, Method, Request, Response, decode_segment};
 use crate::model::{Realm, RealmConfig, Registration, User};
-use crate::oauth::{ErrorCode, OAuthError};
+use crate::oauth::ErrorCode;
 use crate::{realm, secrets};
-
-/// Why a request failed; turned into a response in exactly one place.
-#[derive(Debug)]
-pub(crate) enum Fail {
-    /// An OAuth-shaped error; its code fixes the status.
-    OAuth(OAuthError),
-    /// A failure of the host or of a primitive: 500, details kept out of the response.
-    Internal(Error),
-}
-
-impl Fail {
-    pub(crate) fn new(code: ErrorCode, description: impl Into<String>) -> Self {
-        Self::OAuth(code.with(description))
-    }
-
-    pub(crate) fn bad_request(description: impl Into<String>) -> Self {
-        Self::new(ErrorCode::InvalidRequest, description)
-    }
-
-    fn into_response(self) -> Response {
-        match self {
-            Self::OAuth(e) => e.into_response(),
-            Self::Internal(_) => ErrorCode::ServerError
-                .with("internal error")
-                .into_response(),
-        }
-    }
-}
-
-impl<E: Into<Error>> From<E> for Fail {
-    fn from(e: E) -> Self {
-        Self::Internal(e.into())
-    }
-}
-
-pub(crate) type Result<T> = core::result::Result<T, Fail>;
 
 /// Handle one HTTP request. Every decision of the provider is made here; hosts only translate
 /// HTTP to and from [`Request`]/[`Response`].
@@ -73,10 +40,6 @@ pub async fn handle<H: Host>(req: Request, host: &H) -> Response {
         }
         Err(f) => f.into_response(),
     }
-}
-
-fn method_not_allowed() -> Fail {
-    Fail::new(ErrorCode::MethodNotAllowed, "method not allowed")
 }
 
 async fn route<H: Host>(req: &Request, host: &H) -> Result<Response> {
@@ -146,10 +109,6 @@ async fn route<H: Host>(req: &Request, host: &H) -> Result<Response> {
     }
 }
 
-fn not_found() -> Fail {
-    Fail::new(ErrorCode::NotFound, "no such endpoint")
-}
-
 async fn load_realm<H: Host>(host: &H, name: &str) -> Result<Realm> {
     if !realm::valid_name(name) {
         return Err(Fail::new(ErrorCode::NotFound, "no such realm"));
@@ -158,47 +117,6 @@ async fn load_realm<H: Host>(host: &H, name: &str) -> Result<Realm> {
         .await?
         .filter(|r| !r.deleting)
         .ok_or_else(|| Fail::new(ErrorCode::NotFound, format!("no realm named {name:?}")))
-}
-
-/// The body's form parameters; anything but `application/x-www-form-urlencoded` is refused.
-pub(crate) fn form(req: &Request) -> Result<crate::http::Params> {
-    req.form()
-        .ok_or_else(|| Fail::bad_request("the body must be application/x-www-form-urlencoded"))
-}
-
-/// The request's parameters: the query for GET, the form body for POST.
-pub(crate) fn params(req: &Request) -> Result<crate::http::Params> {
-    if req.method == Method::Post {
-        form(req)
-    } else {
-        Ok(req.query_params())
-    }
-}
-
-/// A small HTML page with a title and one paragraph.
-pub(crate) fn page(status: u16, title: &str, text: &str) -> Response {
-    Response::html(
-        status,
-        format!(
-            "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title></head><body style=\"font-family:sans-serif;max-width:32em;margin:4em auto\"><h1>{t}</h1><p>{x}</p></body></html>",
-            t = crate::http::html_escape(title),
-            x = crate::http::html_escape(text)
-        ),
-    )
-}
-
-/// Whether cookies must carry `Secure`: always, unless the provider is served over plain http.
-pub(crate) fn secure_cookies<H: Host>(host: &H) -> bool {
-    !host.config().base_url.starts_with("http://")
-}
-
-/// Whether a user name is acceptable: 1–128 printable characters, no `/`, and not `.` or `..`
-/// (which URLs and paths read as directories).
-pub(crate) fn valid_username(name: &str) -> bool {
-    (1..=128).contains(&name.len())
-        && name != "."
-        && name != ".."
-        && name.chars().all(|c| !c.is_control() && c != '/')
 }
 
 /// Run one expiry sweep (hosts call this on a timer or cron): ends every session past its

@@ -4,8 +4,8 @@ use alloc::{format, string::String};
 
 use serde_json::Value;
 
-use super::admin::{client_view, json_body};
-use super::{Fail, Result};
+use super::admin::client_view;
+use super::request::{Fail, Result, json_body};
 use crate::host::Host;
 use crate::http::{Method, Request, Response};
 use crate::keys;
@@ -111,7 +111,7 @@ pub(super) async fn manage<H: Host>(
             "the registration access token is not valid for this client",
         )
     };
-    if !super::admin::valid_client_id(id) {
+    if !super::request::valid_client_id(id) {
         return Err(unauthorized());
     }
     let key = keys::client(&realm.name, id);

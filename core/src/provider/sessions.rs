@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::end_session::clear_cookie;
-use super::{Fail, Result};
+use super::request::{Fail, Result};
 use crate::host::Host;
 use crate::http::{Request, Response};
 use crate::logout::LogoutCause;

@@ -10,7 +10,7 @@ use alloc::{format, string::String};
 
 use serde::{Deserialize, Serialize};
 
-use super::Result;
+use super::request::Result;
 use crate::audit::{self, AuditEvent};
 use crate::host::Host;
 use crate::http::Response;
@@ -89,7 +89,7 @@ impl<'a> Guard<'a> {
         // could be an account's is written to the audit trail.
         Self {
             realm: &realm.name,
-            username: if super::valid_username(username) {
+            username: if super::request::valid_username(username) {
                 username
             } else {
                 "(not a valid user name)"

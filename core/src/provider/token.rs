@@ -4,7 +4,7 @@ use alloc::string::String;
 
 use serde_json::{Map, Value, json};
 
-use super::{Fail, Result};
+use super::request::{Fail, Result};
 use crate::host::Host;
 use crate::http::{Params, Request, Response, decode_segment};
 use crate::jose::JwsAlg;
@@ -93,7 +93,7 @@ async fn authenticate_client<H: Host>(
             None => (String::from(id), None, AuthMethod::None),
         }
     };
-    let client: Option<Client> = if super::admin::valid_client_id(&client_id) {
+    let client: Option<Client> = if super::request::valid_client_id(&client_id) {
         model::load(host, &keys::client(&realm.name, &client_id)).await?
     } else {
         None
@@ -122,7 +122,7 @@ fn decode_form_component(s: &str) -> Option<String> {
 
 /// `POST /realms/{R}/token`.
 pub(super) async fn token<H: Host>(req: &Request, host: &H, realm: &Realm) -> Result<Response> {
-    let form = super::form(req)?;
+    let form = super::request::form(req)?;
     let client = authenticate_client(req, host, realm, &form).await?;
     match form.one("grant_type").map_err(Fail::bad_request)? {
         Some("authorization_code") => {}

@@ -5,8 +5,8 @@ use alloc::string::String;
 
 use serde_json::{Map, Value, json};
 
+use super::request::{Fail, Result};
 use super::token::{AT_TYP, add_profile_claims};
-use super::{Fail, Result};
 use crate::host::Host;
 use crate::http::{Request, Response};
 use crate::jose::JwsAlg;
