@@ -17,6 +17,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod audit;
+pub mod client_metadata;
 pub mod error;
 pub mod host;
 pub mod host_secrets;
@@ -29,7 +30,6 @@ pub mod net;
 pub mod oauth;
 pub mod provider;
 pub mod realm;
-pub mod registry;
 pub mod secrets;
 pub mod session;
 

@@ -117,7 +117,7 @@ pub struct SealedKey {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Client {
     /// The validated metadata, as registered.
-    pub metadata: crate::registry::ClientMetadata,
+    pub metadata: crate::client_metadata::ClientMetadata,
     /// `client_id`.
     pub client_id: String,
     /// SHA-256 (base64url) of the client secret; `None` for public clients.

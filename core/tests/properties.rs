@@ -11,11 +11,11 @@ mod common;
 use std::sync::OnceLock;
 
 use oidc_edge_core::audit::{MAX_RFC3339_MS, parse_rfc3339_ms, rfc3339_ms};
+use oidc_edge_core::client_metadata::ClientMetadata;
 use oidc_edge_core::http::{Method, Params, Request, encode_params};
 use oidc_edge_core::jose::jwe::{self, Decrypter, EncryptOptions};
 use oidc_edge_core::jose::jws::{self, SignOptions, Verifier};
 use oidc_edge_core::jose::{ContentEnc, Jwk, JwkSet, JwsAlg, KeyMgmtAlg, b64};
-use oidc_edge_core::registry::ClientMetadata;
 use oidc_edge_core::secrets;
 use proptest::prelude::*;
 use serde_json::{Value, json};

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use oidc_edge_core::registry::ClientMetadata;
+use oidc_edge_core::client_metadata::ClientMetadata;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&flags, json)) = data.split_first() else {

@@ -6,12 +6,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::request::{Fail, Result, json_body, valid_client_id, valid_username};
+use crate::client_metadata::{AuthMethod, ClientMetadata};
 use crate::host::Host;
 use crate::http::{Method, Request, Response};
 use crate::keys;
 use crate::model::{self, Client, Realm, RealmConfig, User};
 use crate::oauth::ErrorCode;
-use crate::registry::{AuthMethod, ClientMetadata};
 use crate::{realm, secrets};
 
 /// Check the bearer admin token, in constant time.

@@ -14,13 +14,13 @@ use serde_json::json;
 
 use super::request::{Fail, Result, secure_cookies, valid_username};
 use super::throttle;
+use crate::client_metadata::AuthMethod;
 use crate::host::Host;
 use crate::http::{Params, Request, Response, encode_params, html_escape};
 use crate::keys;
 use crate::logout::LogoutCause;
 use crate::model::{self, AuthorizationCode, Client, Grant, Realm, Session, User};
 use crate::oauth::{ErrorCode, OAuthError};
-use crate::registry::AuthMethod;
 use crate::{realm, secrets, session};
 
 /// How long an authorization code is valid, in seconds.

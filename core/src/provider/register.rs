@@ -6,12 +6,12 @@ use serde_json::Value;
 
 use super::admin::client_view;
 use super::request::{Fail, Result, json_body};
+use crate::client_metadata::{AuthMethod, ClientMetadata};
 use crate::host::Host;
 use crate::http::{Method, Request, Response};
 use crate::keys;
 use crate::model::{self, Client, Realm, Registration};
 use crate::oauth::ErrorCode;
-use crate::registry::{AuthMethod, ClientMetadata};
 use crate::{realm, secrets};
 
 fn metadata(body: &Value, realm: &Realm) -> Result<ClientMetadata> {

@@ -5,6 +5,7 @@ use alloc::string::String;
 use serde_json::{Map, Value, json};
 
 use super::request::{Fail, Result};
+use crate::client_metadata::AuthMethod;
 use crate::host::Host;
 use crate::http::{Params, Request, Response, decode_segment};
 use crate::jose::JwsAlg;
@@ -13,7 +14,6 @@ use crate::jose::jwt;
 use crate::keys;
 use crate::model::{self, AuthorizationCode, Client, Realm, User};
 use crate::oauth::ErrorCode;
-use crate::registry::AuthMethod;
 use crate::{realm, secrets, session};
 
 /// The `typ` of access tokens (RFC 9068).
