@@ -1,8 +1,9 @@
 //! Back-channel logout: logout tokens, the end of a session and its fan-out plan, and the
-//! delivery state machine.
+//! delivery state machine and the outbox it runs over.
 
 pub mod delivery;
 pub mod end;
+pub mod outbox;
 pub mod token;
 
 pub use token::{
