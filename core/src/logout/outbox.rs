@@ -184,9 +184,9 @@ impl Runner {
     }
 }
 
-/// Move records an earlier version wrote at `outbox/{id}` to their due keys (once per
-/// runner: a whole scan of the outbox's keys).
-async fn migrate<S: Store + ?Sized>(store: &S) -> Result<(), StoreError> {
+/// Move records an earlier version wrote at `outbox/{id}` to their due keys: a whole scan of
+/// the outbox's keys, for once per process ([`Runner::claim`] does it on its first claim).
+pub async fn migrate<S: Store + ?Sized>(store: &S) -> Result<(), StoreError> {
     for key in model::list_all(store, keys::OUTBOX, usize::MAX).await? {
         if keys::parse_outbox(&key).is_some() {
             continue;

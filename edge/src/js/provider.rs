@@ -5,8 +5,8 @@
 //! core's outbox in the embedding's store before it answers, so a crash can repeat a delivery
 //! but never lose one. Then, unless `delivery.auto` is false, a background runner attempts
 //! every delivery core's [`Runner`] says is due (each its own attempt, at most `concurrency`
-//! in flight) and sleeps on a timer until core's next wake, until the outbox is empty. The runner's
-//! promise goes to `ctx.waitUntil` when `handle` gets a context, for runtimes that end an
+//! in flight) and sleeps on a timer until core's next wake, until the outbox is empty. The
+//! runner's promise goes to `ctx.waitUntil` when `handle` gets a context, for runtimes that end an
 //! invocation with its response. With `auto: false`, `runDeliveries()` does one round on demand
 //! (from a cron, say). The first call of `handle`, `sweep` or `runDeliveries` also resumes
 //! whatever an earlier process left in the outbox.
@@ -321,14 +321,21 @@ impl Inner {
         }
     }
 
-    /// The background runner: rounds until nothing is pending, sleeping until core's next wake.
+    /// The background runner: rounds until nothing is pending, sleeping until core's next
+    /// wake.
     async fn run(&self) {
         let mut failed_rounds = 0;
         loop {
             self.again.set(false);
             let wait = match self.round().await {
                 Ok(r) => {
-                    failed_rounds = if r.failed > 0 { failed_rounds + 1 } else { 0 };
+                    // A round with nothing to attempt (a failed delivery held back) neither
+                    // adds to the failures in a row nor ends them.
+                    if r.failed > 0 {
+                        failed_rounds += 1;
+                    } else if r.attempted > 0 {
+                        failed_rounds = 0;
+                    }
                     let wait = r.next_due_ms.map(|t| t.saturating_sub(self.host.now_ms()));
                     if r.failed > 0 {
                         Some(wait.map_or(ERROR_WAIT_MS, |w| w.max(ERROR_WAIT_MS)))

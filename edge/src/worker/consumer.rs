@@ -27,10 +27,12 @@
 //! The handler never fails: an `Err` from a queue handler aborts the wasm instance (NOTES), so
 //! every message is acked or retried individually.
 
+use std::cell::Cell;
+
 use futures_util::StreamExt as _;
 use oidc_edge_core::host::{Clock as _, Host as _};
 use oidc_edge_core::logout::delivery::{Delivery, Next, attempt, dead_letter, retry_after_error};
-use oidc_edge_core::logout::outbox::settle;
+use oidc_edge_core::logout::outbox::{self, settle};
 use worker::{MessageExt as _, QueueRetryOptionsBuilder, RawMessage};
 
 use super::WorkerHost;
@@ -44,6 +46,7 @@ pub const CONCURRENCY: usize = 6;
 /// Handle a batch from `queue`: deliveries from the logout queue, dead letters from the
 /// dead-letter queue.
 pub async fn consume(host: &WorkerHost, queue: &str, messages: Vec<RawMessage>) {
+    migrate_once(host).await;
     let dead_letters = host.dead_letter_queue() == Some(queue);
     futures_util::stream::iter(messages)
         .for_each_concurrent(CONCURRENCY, |m| async move {
@@ -54,6 +57,24 @@ pub async fn consume(host: &WorkerHost, queue: &str, messages: Vec<RawMessage>) 
             }
         })
         .await;
+}
+
+/// Once per isolate: move records an earlier version kept at `outbox/{id}` to core's due
+/// keys, where settling finds them (else they would stay listed as pending). A failure is
+/// logged and tried again with the next batch.
+async fn migrate_once(host: &WorkerHost) {
+    thread_local! {
+        static MIGRATED: Cell<bool> = const { Cell::new(false) };
+    }
+    if MIGRATED.get() {
+        return;
+    }
+    match outbox::migrate(host).await {
+        Ok(()) => MIGRATED.set(true),
+        Err(e) => host.log(&format!(
+            "queue: moving earlier outbox records failed ({e})"
+        )),
+    }
 }
 
 /// The delivery in a message; a message that is not one is logged and acked (retrying it
