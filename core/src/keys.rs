@@ -90,6 +90,26 @@ pub fn audit_of(r: &str) -> String {
 pub fn audit_since(r: &str, ms: u64) -> String {
     format!("audit/{r}/{ms:015}")
 }
+/// `outbox/`: pending deliveries of all realms, in the order they are due.
+pub const OUTBOX: &str = "outbox/";
+/// `outbox/{due_ms}/{id}`: a pending delivery, its due time (ms since the epoch) padded to
+/// 20 digits so that the store's lexicographic order is the order of due times.
+pub fn outbox(due_ms: u64, id: &str) -> String {
+    format!("{OUTBOX}{due_ms:020}/{id}")
+}
+/// The due time and id in an [`outbox`] key; `None` for any other key under [`OUTBOX`]
+/// (such as `outbox/{id}`, which earlier versions wrote).
+pub fn parse_outbox(key: &str) -> Option<(u64, &str)> {
+    let (due, id) = key.strip_prefix(OUTBOX)?.split_once('/')?;
+    if due.len() != 20 || !due.bytes().all(|b| b.is_ascii_digit()) || id.is_empty() {
+        return None;
+    }
+    Some((due.parse().ok()?, id))
+}
+/// `dead/{R}/{id}`: a dead-lettered delivery, visible in the admin API.
+pub fn dead(r: &str, id: &str) -> String {
+    format!("dead/{r}/{id}")
+}
 /// `dead/{R}/`: every dead-lettered delivery of a realm.
 pub fn dead_of(r: &str) -> String {
     format!("dead/{r}/")
@@ -127,6 +147,7 @@ mod tests {
             audit_of("r"),
             audit_since("r", 1),
             dead_of("r"),
+            dead("r", "d"),
         ];
         for key in &owned {
             let under: Vec<_> = prefixes

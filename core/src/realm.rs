@@ -111,7 +111,7 @@ pub async fn load<H: Host>(host: &H, name: &str) -> Result<Option<Realm>, Error>
 /// itself. Returns whether it is gone.
 pub async fn purge_deleted<H: Host>(host: &H, realm: &Realm) -> Result<bool, Error> {
     use crate::logout::delivery::Delivery;
-    for k in model::list_all(host, "outbox/", usize::MAX)
+    for k in model::list_all(host, keys::OUTBOX, usize::MAX)
         .await
         .map_err(store)?
     {

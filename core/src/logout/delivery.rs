@@ -1,15 +1,23 @@
-//! Delivery of logout tokens: the state machine (attempt, outcome, retry or not), the audit
-//! event of every attempt, and the store-backed outbox that native hosts run.
+//! Delivery of logout tokens as a state machine, with time passed in and work handed out:
+//!
+//! - [`prepare`] gets an attempt ready (a fresh token for the RP's current keys), or says the
+//!   delivery has nowhere to go any more ([`Gone`]);
+//! - the host makes the POST ([`crate::host::Deliver::post`]);
+//! - [`conclude`] turns what came of it into the delivery's next state, its retry time and
+//!   the attempt's audit event, a pure function of (policy, delivery, outcome, now, jitter).
+//!
+//! [`attempt`] chains the three for a host. Where pending deliveries wait, and which are due,
+//! is [`super::outbox`]'s part.
 
-use alloc::{format, string::String, vec::Vec};
+use alloc::{format, string::String};
+use core::fmt;
 
-use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 
 use super::token::{self, LogoutCause, LogoutTokenKeys, LogoutTokenParams};
 use crate::audit::{self, AuditEvent};
 use crate::error::Error;
-use crate::host::{Host, Post, PostOutcome, StoreError};
+use crate::host::{Entropy, Host, Post, PostOutcome};
 use crate::keys;
 use crate::model::{self, Client};
 use crate::{http, realm};
@@ -161,15 +169,67 @@ pub fn operation(uri: &str, outcome: &PostOutcome, timeout_ms: u64) -> String {
     }
 }
 
-/// Mint this delivery's token now (fresh `iat`, `exp`, `jti`) with the RP's current keys.
-async fn mint<H: Host>(host: &H, d: &Delivery) -> Result<Option<(String, bool)>, Error> {
+/// Why a delivery has nowhere to go any more: final, and audited as a failure to send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gone {
+    /// The realm was deleted.
+    Realm,
+    /// The client was deleted.
+    Client,
+}
+
+impl fmt::Display for Gone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // One wording for both, as the audit trail has always said it.
+        f.write_str("the client or realm no longer exists")
+    }
+}
+
+/// What came of an attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The host made the POST; this came of it.
+    Posted(PostOutcome),
+    /// Nothing was sent: the delivery has nowhere to go.
+    Gone(Gone),
+}
+
+/// An attempt, ready for the host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Prepared {
+    /// POST this form body to the delivery's URI.
+    Post {
+        /// `logout_token=...`, with a token minted for this attempt.
+        body: String,
+        /// The realm's `allow_private_uris` (see [`Post::allow_private`]).
+        allow_private: bool,
+    },
+    /// Nothing to send: conclude with [`Outcome::Gone`].
+    Gone(Gone),
+}
+
+/// What [`conclude`] decided.
+#[derive(Clone, Debug, PartialEq)]
+#[must_use]
+pub struct Concluded {
+    /// The delivery after the attempt: attempts counted, state, retry time and last outcome.
+    pub delivery: Delivery,
+    /// What to do with it.
+    pub next: Next,
+    /// The attempt's audit event, in AM's words.
+    pub audit: AuditEvent,
+}
+
+/// Get an attempt ready: mint this delivery's token now (fresh `iat`, `exp`, `jti`) with the
+/// RP's current keys, or find that its realm or client is gone.
+pub async fn prepare<H: Host>(host: &H, d: &Delivery) -> Result<Prepared, Error> {
     let Some(realm) = realm::load(host, &d.realm).await? else {
-        return Ok(None);
+        return Ok(Prepared::Gone(Gone::Realm));
     };
     let Some(client) =
         model::load::<Client, _>(host, &keys::client(&d.realm, &d.client_id)).await?
     else {
-        return Ok(None);
+        return Ok(Prepared::Gone(Gone::Client));
     };
     let alg = client.metadata.signing_alg();
     let key = realm::signing_key(host, &realm, alg).await?;
@@ -190,44 +250,38 @@ async fn mint<H: Host>(host: &H, d: &Delivery) -> Result<Option<(String, bool)>,
         alg,
         encrypt_to: encryption.as_ref().map(|(k, a, e)| (k, *a, *e)),
     };
-    Ok(Some((
-        token::mint_with(host, &params, &keys).await?,
-        realm.config.allow_private_uris,
-    )))
+    let token = token::mint_with(host, &params, &keys).await?;
+    Ok(Prepared::Post {
+        body: format!(
+            "logout_token={}",
+            http::encode_params([("x", token.as_str())]).trim_start_matches("x=")
+        ),
+        allow_private: realm.config.allow_private_uris,
+    })
 }
 
-/// Make one attempt: mint, POST, audit. Returns the outcome and what to do next; the caller
-/// (host) stores the updated delivery or removes it.
-pub async fn attempt<H: Host>(host: &H, d: &mut Delivery) -> Result<Next, Error> {
-    let policy = host.config().delivery;
-    d.attempts += 1;
-    let outcome = match mint(host, d).await? {
-        None => PostOutcome::Failed(String::from("the client or realm no longer exists")),
-        Some((token, allow_private)) => {
-            let body = format!(
-                "logout_token={}",
-                http::encode_params([("x", token.as_str())]).trim_start_matches("x=")
-            );
-            host.post(Post {
-                uri: &d.uri,
-                body: &body,
-                timeout_ms: policy.timeout_ms,
-                allow_private,
-            })
-            .await
-        }
+/// Conclude attempt number `d.attempts + 1` from its outcome: the delivery's next state and
+/// retry time ([`next_step`]; a delivery whose client or realm is gone is finished, rejected),
+/// and the attempt's audit event. `jitter` in [0, 1) spreads retries ([`jitter`]).
+pub fn conclude(
+    policy: &DeliveryPolicy,
+    d: &Delivery,
+    outcome: &Outcome,
+    now_ms: u64,
+    jitter: f64,
+) -> Concluded {
+    let mut d = d.clone();
+    d.attempts = d.attempts.saturating_add(1);
+    let (next, words) = match outcome {
+        Outcome::Posted(o) => (
+            next_step(policy, d.attempts, o, now_ms, jitter),
+            operation(&d.uri, o, policy.timeout_ms),
+        ),
+        Outcome::Gone(why) => (
+            Next::Done(DeliveryState::Rejected),
+            format!("Failed to send logout request to {}: {why}.", d.uri),
+        ),
     };
-    let gone = matches!(&outcome, PostOutcome::Failed(w) if w.starts_with("the client or realm"));
-    let jitter = {
-        let b: [u8; 2] = crate::host::random(host)?;
-        f64::from(u16::from_le_bytes(b)) / 65536.0
-    };
-    let next = if gone {
-        Next::Done(DeliveryState::Rejected)
-    } else {
-        next_step(&policy, d.attempts, &outcome, host.now_ms(), jitter)
-    };
-    d.last_outcome = Some(operation(&d.uri, &outcome, policy.timeout_ms));
     d.state = match next {
         Next::Done(s) => s,
         Next::RetryAt(t) => {
@@ -236,7 +290,7 @@ pub async fn attempt<H: Host>(host: &H, d: &mut Delivery) -> Result<Next, Error>
         }
         Next::Dead => DeliveryState::Dead,
     };
-    let event = AuditEvent {
+    let audit = AuditEvent {
         id: String::new(),
         timestamp: String::new(),
         event_name: String::from(audit::BACK_CHANNEL_LOGOUT),
@@ -245,133 +299,61 @@ pub async fn attempt<H: Host>(host: &H, d: &mut Delivery) -> Result<Next, Error>
         tracking_ids: alloc::vec![d.tracking_id.clone(), d.session_id.clone()],
         realm: String::new(),
         component: String::from("OAuth"),
-        operation: d.last_outcome.clone().unwrap_or_default(),
+        operation: words.clone(),
     };
-    audit::record(host, &d.realm.clone(), event).await?;
-    Ok(next)
-}
-
-// ---- The store-backed outbox (native hosts) ------------------------------------------------
-
-/// `outbox/{id}`: pending deliveries, all realms.
-pub fn outbox_key(id: &str) -> String {
-    format!("outbox/{id}")
-}
-
-/// `dead/{R}/{id}`: dead-lettered deliveries, visible in the admin API.
-pub fn dead_key(realm: &str, id: &str) -> String {
-    format!("dead/{realm}/{id}")
-}
-
-/// Write deliveries to the outbox, all at once ([`crate::host::Store::put_many`]): what a
-/// native host's [`crate::host::Deliver::enqueue`] does, and the worker's record beside its
-/// Queue messages.
-pub async fn outbox_put<S: crate::host::Store + ?Sized>(
-    store: &S,
-    deliveries: &[Delivery],
-) -> Result<(), StoreError> {
-    let mut entries = Vec::with_capacity(deliveries.len());
-    for d in deliveries {
-        let key = outbox_key(&d.id);
-        let value = serde_json::to_vec(d).map_err(|e| StoreError(format!("{key}: {e}")))?;
-        entries.push((key, value, None));
+    d.last_outcome = Some(words);
+    Concluded {
+        delivery: d,
+        next,
+        audit,
     }
-    // One transaction for the whole session where the store has them.
-    store.put_many(&entries).await
 }
 
-/// What [`run_due`] did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RunReport {
-    /// Attempts made.
-    pub attempted: usize,
-    /// Still pending afterwards (retries scheduled or not yet due).
-    pub pending: usize,
-    /// When the earliest pending delivery is due (ms), if any.
-    pub next_due_ms: Option<u64>,
+/// A jitter in [0, 1) for [`conclude`], from the host's entropy.
+pub fn jitter(entropy: &dyn Entropy) -> Result<f64, Error> {
+    let b: [u8; 2] = crate::host::random(entropy)?;
+    Ok(f64::from(u16::from_le_bytes(b)) / 65536.0)
 }
 
-/// The outbox's due deliveries (at most `limit`, skipping those `in_flight` names), and when
-/// the earliest of the others is due (ms). Hosts that run each attempt as its own task use
-/// this with [`settle`]; [`run_due`] does both in one round.
-pub async fn due<H: Host>(
-    host: &H,
-    in_flight: &dyn Fn(&str) -> bool,
-    limit: usize,
-) -> Result<(Vec<Delivery>, Option<u64>), Error> {
-    let now = host.now_ms();
-    let mut out = Vec::new();
-    let mut next: Option<u64> = None;
-    for key in model::list_all(host, "outbox/", 100_000).await? {
-        let Some(d) = model::load::<Delivery, _>(host, &key).await? else {
-            continue;
-        };
-        if in_flight(&d.id) {
-            continue;
-        }
-        if d.next_attempt_ms <= now && out.len() < limit {
-            out.push(d);
-        } else {
-            next = Some(next.map_or(d.next_attempt_ms, |t| t.min(d.next_attempt_ms)));
-        }
+/// When to try again a delivery whose attempt failed on the host's side (its store, its
+/// entropy) rather than the RP's: after the policy's base backoff. Not counted as an attempt.
+pub fn retry_after_error(policy: &DeliveryPolicy, now_ms: u64) -> u64 {
+    now_ms.saturating_add(policy.retry_base_ms.max(1))
+}
+
+/// A delivery given up on by the host's queue (its consumer failed on every try), as a dead
+/// letter.
+pub fn dead_letter(mut d: Delivery) -> Delivery {
+    d.state = DeliveryState::Dead;
+    if d.last_outcome.is_none() {
+        d.last_outcome = Some(String::from("the queue consumer failed on every attempt"));
     }
-    Ok((out, next))
+    d
 }
 
-/// Store what an attempt decided: remove a finished delivery, reschedule a retry, or move an
-/// exhausted one to the dead letters.
-pub async fn settle<H: Host>(host: &H, d: &Delivery, next: Next) -> Result<(), Error> {
-    match next {
-        Next::Done(_) => host.delete(&outbox_key(&d.id)).await?,
-        Next::RetryAt(_) => model::save(host, &outbox_key(&d.id), d, None).await?,
-        Next::Dead => {
-            model::save(
-                host,
-                &dead_key(&d.realm, &d.id),
-                d,
-                Some(audit::RETENTION_SECS),
-            )
-            .await?;
-            host.delete(&outbox_key(&d.id)).await?;
-        }
-    }
-    Ok(())
-}
-
-/// Attempt one delivery and store the result; returns when it is due again, if ever.
-pub async fn attempt_and_settle<H: Host>(host: &H, mut d: Delivery) -> Result<Option<u64>, Error> {
-    let next = attempt(host, &mut d).await?;
-    settle(host, &d, next).await?;
-    Ok(match next {
-        Next::RetryAt(t) => Some(t),
-        _ => None,
-    })
-}
-
-/// Attempt every due delivery in the outbox, `policy.concurrency` at a time, and store what
-/// became of each. One round: it returns when the slowest attempt has finished.
-pub async fn run_due<H: Host>(host: &H) -> Result<RunReport, Error> {
-    let (due, mut next_due_ms) = due(host, &|_| false, usize::MAX).await?;
-    let mut report = RunReport {
-        attempted: due.len(),
-        pending: 0,
-        next_due_ms: None,
+/// One attempt, start to end: [`prepare`], the host's POST, [`conclude`], and the audit
+/// event recorded. The caller stores the concluded delivery (the outbox's
+/// [`super::outbox::settle`], or a Queue message).
+pub async fn attempt<H: Host>(host: &H, d: &Delivery) -> Result<Concluded, Error> {
+    let policy = host.config().delivery;
+    let outcome = match prepare(host, d).await? {
+        Prepared::Gone(why) => Outcome::Gone(why),
+        Prepared::Post {
+            body,
+            allow_private,
+        } => Outcome::Posted(
+            host.post(Post {
+                uri: &d.uri,
+                body: &body,
+                timeout_ms: policy.timeout_ms,
+                allow_private,
+            })
+            .await,
+        ),
     };
-    let concurrency = host.config().delivery.concurrency.max(1);
-    let results: Vec<Result<Option<u64>, Error>> =
-        futures_util::stream::iter(due.into_iter().map(|d| attempt_and_settle(host, d)))
-            .buffer_unordered(concurrency)
-            .collect()
-            .await;
-    for r in results {
-        if let Some(t) = r? {
-            next_due_ms = Some(next_due_ms.map_or(t, |x| x.min(t)));
-        }
-    }
-    // Count what is left rather than track it: the outbox is the truth.
-    report.pending = model::list_all(host, "outbox/", 100_000).await?.len();
-    report.next_due_ms = next_due_ms.filter(|_| report.pending > 0);
-    Ok(report)
+    let concluded = conclude(&policy, d, &outcome, host.now_ms(), jitter(host)?);
+    audit::record(host, &d.realm, concluded.audit.clone()).await?;
+    Ok(concluded)
 }
 
 #[cfg(test)]
@@ -427,6 +409,119 @@ mod tests {
             next_step(&p, 1, &PostOutcome::Refused("SSRF".into()), 0, 0.5),
             Next::Done(DeliveryState::Rejected)
         );
+    }
+
+    fn pending() -> Delivery {
+        Delivery {
+            id: "d1".into(),
+            realm: "r1".into(),
+            session_id: "s1".into(),
+            client_id: "rp1".into(),
+            uri: "https://rp/bc".into(),
+            user: "alice".into(),
+            sub: "sub-alice".into(),
+            sid: None,
+            cause: LogoutCause::ClientLogout,
+            tracking_id: "t-0".into(),
+            attempts: 0,
+            next_attempt_ms: 0,
+            state: DeliveryState::Pending,
+            last_outcome: None,
+        }
+    }
+
+    #[test]
+    fn conclude_counts_the_attempt_schedules_the_retry_and_audits_it() {
+        let p = DeliveryPolicy {
+            retry_max: 1,
+            ..DeliveryPolicy::default()
+        };
+        let c = conclude(
+            &p,
+            &pending(),
+            &Outcome::Posted(PostOutcome::Status(503)),
+            10_000,
+            0.0,
+        );
+        assert_eq!(c.next, Next::RetryAt(10_500));
+        assert_eq!(
+            (
+                c.delivery.attempts,
+                c.delivery.state,
+                c.delivery.next_attempt_ms
+            ),
+            (1, DeliveryState::Pending, 10_500)
+        );
+        let words = "Sent logout request to https://rp/bc, which responded with HTTP code 503.";
+        assert_eq!(c.delivery.last_outcome.as_deref(), Some(words));
+        assert_eq!(c.audit.operation, words);
+        assert_eq!(c.audit.event_name, audit::BACK_CHANNEL_LOGOUT);
+        assert_eq!(c.audit.transaction_id, "t-0");
+        assert_eq!(c.audit.tracking_ids, ["t-0", "s1"]);
+        assert_eq!(c.audit.component, "OAuth");
+
+        // The second attempt is past the bound: dead, its due time left as it was.
+        let dead = conclude(
+            &p,
+            &c.delivery,
+            &Outcome::Posted(PostOutcome::Timeout),
+            11_000,
+            0.0,
+        );
+        assert_eq!(dead.next, Next::Dead);
+        assert_eq!(
+            (
+                dead.delivery.attempts,
+                dead.delivery.state,
+                dead.delivery.next_attempt_ms
+            ),
+            (2, DeliveryState::Dead, 10_500)
+        );
+
+        let ok = conclude(
+            &p,
+            &pending(),
+            &Outcome::Posted(PostOutcome::Status(204)),
+            0,
+            0.0,
+        );
+        assert_eq!(ok.next, Next::Done(DeliveryState::Delivered));
+        assert_eq!(ok.delivery.state, DeliveryState::Delivered);
+    }
+
+    #[test]
+    fn a_delivery_whose_client_or_realm_is_gone_is_rejected_at_once() {
+        for why in [Gone::Client, Gone::Realm] {
+            let c = conclude(
+                &DeliveryPolicy::default(),
+                &pending(),
+                &Outcome::Gone(why),
+                0,
+                0.5,
+            );
+            assert_eq!(c.next, Next::Done(DeliveryState::Rejected));
+            assert_eq!(c.delivery.state, DeliveryState::Rejected);
+            assert_eq!(c.delivery.attempts, 1);
+            assert_eq!(
+                c.audit.operation,
+                "Failed to send logout request to https://rp/bc: the client or realm no longer exists."
+            );
+        }
+    }
+
+    #[test]
+    fn host_errors_wait_the_base_backoff_and_queue_failures_dead_letter() {
+        let p = DeliveryPolicy::default();
+        assert_eq!(retry_after_error(&p, 5), 5 + p.retry_base_ms);
+        let d = dead_letter(pending());
+        assert_eq!(d.state, DeliveryState::Dead);
+        assert_eq!(
+            d.last_outcome.as_deref(),
+            Some("the queue consumer failed on every attempt")
+        );
+        let mut tried = pending();
+        tried.last_outcome = Some("earlier".into());
+        assert_eq!(dead_letter(tried).last_outcome.as_deref(), Some("earlier"));
     }
 
     #[test]

@@ -644,7 +644,7 @@ async fn list_deliveries<H: Host>(req: &Request, host: &H, realm: &Realm) -> Res
     }
     let mut out = alloc::vec::Vec::new();
     let sources: [(&str, String); 2] = [
-        ("pending", String::from("outbox/")),
+        ("pending", String::from(keys::OUTBOX)),
         ("dead", keys::dead_of(&realm.name)),
     ];
     for (state, prefix) in sources {

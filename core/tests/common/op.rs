@@ -16,7 +16,9 @@ use oidc_edge_core::host::{
 use oidc_edge_core::http::{Method, Request, Response};
 use oidc_edge_core::jose::jws::Verifier;
 use oidc_edge_core::jose::{JwkSet, JwsAlg, b64, jwt};
-use oidc_edge_core::logout::delivery::{self, Delivery, DeliveryPolicy};
+use oidc_edge_core::keys::OUTBOX;
+use oidc_edge_core::logout::delivery::{Delivery, DeliveryPolicy};
+use oidc_edge_core::logout::outbox::{self, Runner};
 use oidc_edge_core::provider;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -44,6 +46,8 @@ pub struct TestHost {
     pub posts: RefCell<Vec<(String, String)>>,
     /// Scripted answers per URI, consumed in order; `Status(200)` once exhausted.
     pub answers: RefCell<BTreeMap<String, Vec<PostOutcome>>>,
+    /// Reads of the outbox: records loaded, list calls, and keys listed.
+    pub outbox_reads: Cell<(usize, usize, usize)>,
 }
 
 impl TestHost {
@@ -65,6 +69,7 @@ impl TestHost {
             },
             posts: RefCell::default(),
             answers: RefCell::default(),
+            outbox_reads: Cell::default(),
         }
     }
 
@@ -84,6 +89,10 @@ impl TestHost {
 
 impl Store for TestHost {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        if key.starts_with(OUTBOX) {
+            let (gets, lists, listed) = self.outbox_reads.get();
+            self.outbox_reads.set((gets + 1, lists, listed));
+        }
         let now = self.now.get();
         Ok(self
             .store
@@ -119,6 +128,11 @@ impl Store for TestHost {
             .collect();
         let more = keys.len() > limit;
         let keys: Vec<String> = keys.into_iter().take(limit).collect();
+        if prefix.starts_with(OUTBOX) {
+            let (gets, lists, listed) = self.outbox_reads.get();
+            self.outbox_reads
+                .set((gets, lists + 1, listed + keys.len()));
+        }
         let cursor = more.then(|| keys.last().cloned()).flatten();
         Ok(ListPage { keys, cursor })
     }
@@ -138,7 +152,7 @@ impl Entropy for TestHost {
 
 impl Deliver for TestHost {
     async fn enqueue(&self, deliveries: Vec<Delivery>) -> Result<(), StoreError> {
-        delivery::outbox_put(self, &deliveries).await
+        outbox::put(self, &deliveries).await
     }
     async fn post(&self, post: Post<'_>) -> PostOutcome {
         self.posts
@@ -388,8 +402,26 @@ pub fn received(h: &TestHost, uri: &str, aud: &str, decrypt: Option<&Jwk>) -> Ve
         .collect()
 }
 
-pub fn run_due(h: &TestHost) -> delivery::RunReport {
-    block_on(delivery::run_due(h)).unwrap()
+/// What [`run_due`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunReport {
+    /// Attempts made.
+    pub attempted: usize,
+    /// Deliveries left in the outbox afterwards.
+    pub pending: usize,
+}
+
+/// One round of the host's part in delivery, as the native and JS hosts do it: claim what
+/// core says is due, run each, one after the other.
+pub fn run_due(h: &TestHost) -> RunReport {
+    let runner = Runner::new();
+    let claimed = block_on(runner.claim(h, &h.config.delivery, h.now_ms())).unwrap();
+    let attempted = claimed.deliveries.len();
+    for d in claimed.deliveries {
+        block_on(runner.run(h, d)).unwrap();
+    }
+    let pending = block_on(h.list(OUTBOX, None, 100_000)).unwrap().keys.len();
+    RunReport { attempted, pending }
 }
 
 pub fn audit(h: &TestHost, event: &str) -> Vec<Value> {

@@ -2,7 +2,7 @@
 //! `crypto.getRandomValues`, and timers.
 //!
 //! - [`Store`]: `store.get/put/delete/list`, each returning a value or a promise of it.
-//! - [`Deliver`]: `enqueue` is core's store-backed outbox ([`outbox_put`]): durable as soon as
+//! - [`Deliver`]: `enqueue` is core's store-backed outbox ([`outbox::put`]): durable as soon as
 //!   the host's store has the deliveries, and the provider runs them afterwards (see
 //!   [`super::provider`]). `post` hands a `DeliveryRequest` (see `types.d.ts`) to the host's
 //!   deliverer (the global `fetch` by default), bounded by a timer of our own that also aborts
@@ -18,7 +18,7 @@
 //! first, with core's [`check_target`], as at the edge. Resolving names is the deliverer's business (`fetch` resolves inside
 //! the runtime), as at the edge.
 //!
-//! [`outbox_put`]: oidc_edge_core::logout::delivery::outbox_put
+//! [`outbox::put`]: oidc_edge_core::logout::outbox::put
 
 use std::cell::Cell;
 use std::fmt;
@@ -33,7 +33,8 @@ use oidc_edge_core::host::{
     StoreError, StoreVia,
 };
 use oidc_edge_core::jose::{Jwk, JwsAlg};
-use oidc_edge_core::logout::delivery::{Delivery, outbox_put};
+use oidc_edge_core::logout::delivery::Delivery;
+use oidc_edge_core::logout::outbox;
 use oidc_edge_core::net::check_target;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -478,7 +479,7 @@ impl Entropy for JsHost {
 
 impl Deliver for JsHost {
     async fn enqueue(&self, deliveries: Vec<Delivery>) -> Result<(), StoreError> {
-        outbox_put(self, &deliveries).await?;
+        outbox::put(self, &deliveries).await?;
         self.enqueued.set(self.enqueued.get().wrapping_add(1));
         Ok(())
     }

@@ -4,15 +4,14 @@
 //! Back-channel deliveries, as the native host does them: a logout (or a sweep) writes them to
 //! core's outbox in the embedding's store before it answers, so a crash can repeat a delivery
 //! but never lose one. Then, unless `delivery.auto` is false, a background runner attempts
-//! every due delivery at once (each its own attempt, at most `concurrency` in flight) and
-//! sleeps on a timer until the next retry is due, until the outbox is empty. The runner's
-//! promise goes to `ctx.waitUntil` when `handle` gets a context, for runtimes that end an
+//! every delivery core's [`Runner`] says is due (each its own attempt, at most `concurrency`
+//! in flight) and sleeps on a timer until core's next wake, until the outbox is empty. The
+//! runner's promise goes to `ctx.waitUntil` when `handle` gets a context, for runtimes that end an
 //! invocation with its response. With `auto: false`, `runDeliveries()` does one round on demand
 //! (from a cron, say). The first call of `handle`, `sweep` or `runDeliveries` also resumes
 //! whatever an earlier process left in the outbox.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
 use std::fmt;
 use std::rc::Rc;
 
@@ -20,7 +19,8 @@ use futures_util::future::join_all;
 use js_sys::{Promise, Reflect};
 use oidc_edge_core::host::{Clock as _, Host as _, HostConfig};
 use oidc_edge_core::host_secrets::{check_admin_token, parse_master_key};
-use oidc_edge_core::logout::delivery::{DeliveryPolicy, attempt_and_settle, due};
+use oidc_edge_core::logout::delivery::DeliveryPolicy;
+use oidc_edge_core::logout::outbox::Runner;
 use oidc_edge_core::provider;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
@@ -87,8 +87,8 @@ struct Inner {
     seen: Cell<u64>,
     /// Whether the outbox has been looked at since this provider was made.
     resumed: Cell<bool>,
-    /// Deliveries being attempted now, so no round starts one twice.
-    in_flight: RefCell<HashSet<String>>,
+    /// Core's runner of the outbox: what is due, what is in flight, when to look again.
+    outbox: Runner,
 }
 
 fn text_option(options: &JsValue, name: &str) -> Result<Option<String>, JsValue> {
@@ -185,7 +185,7 @@ impl Provider {
                 again: Cell::new(false),
                 seen: Cell::new(0),
                 resumed: Cell::new(false),
-                in_flight: RefCell::new(HashSet::new()),
+                outbox: Runner::new(),
             }),
         })
     }
@@ -321,17 +321,27 @@ impl Inner {
         }
     }
 
-    /// The background runner: rounds until nothing is pending, sleeping until the next retry.
+    /// The background runner: rounds until nothing is pending, sleeping until core's next
+    /// wake.
     async fn run(&self) {
         let mut failed_rounds = 0;
         loop {
             self.again.set(false);
             let wait = match self.round().await {
                 Ok(r) => {
-                    failed_rounds = if r.failed > 0 { failed_rounds + 1 } else { 0 };
+                    // A round with nothing to attempt (a failed delivery held back) neither
+                    // adds to the failures in a row nor ends them.
+                    if r.failed > 0 {
+                        failed_rounds += 1;
+                    } else if r.attempted > 0 {
+                        failed_rounds = 0;
+                    }
                     let wait = r.next_due_ms.map(|t| t.saturating_sub(self.host.now_ms()));
                     if r.failed > 0 {
                         Some(wait.map_or(ERROR_WAIT_MS, |w| w.max(ERROR_WAIT_MS)))
+                    } else if r.attempted > 0 {
+                        // Claim again at once: more may be due, waiting only for room.
+                        Some(0)
                     } else {
                         wait
                     }
@@ -362,42 +372,36 @@ impl Inner {
         }
     }
 
-    /// One round: claim the due deliveries nobody is attempting, attempt them all at once,
-    /// store what became of each.
+    /// One round: claim what core says is due, attempt it all at once, store what became of
+    /// each (core's [`Runner::run`]).
     async fn round(&self) -> Result<Report, oidc_edge_core::Error> {
         let host = &self.host;
-        let room = host
-            .config()
-            .delivery
-            .concurrency
-            .saturating_sub(self.in_flight.borrow().len());
-        let (claimed, mut next_due_ms) =
-            due(host, &|id| self.in_flight.borrow().contains(id), room).await?;
+        let claimed = self
+            .outbox
+            .claim(host, &host.config().delivery, host.now_ms())
+            .await?;
         let mut report = Report {
-            attempted: claimed.len(),
-            ..Report::default()
+            attempted: claimed.deliveries.len(),
+            failed: 0,
+            next_due_ms: claimed.next_wake_ms,
         };
-        self.in_flight
-            .borrow_mut()
-            .extend(claimed.iter().map(|d| d.id.clone()));
-        let attempts = claimed.into_iter().map(|d| async move {
+        let attempts = claimed.deliveries.into_iter().map(|d| async move {
             let id = d.id.clone();
-            let result = attempt_and_settle(host, d).await;
-            self.in_flight.borrow_mut().remove(&id);
-            (id, result)
+            (id, self.outbox.run(host, d).await)
         });
         for (id, result) in join_all(attempts).await {
             match result {
-                Ok(Some(t)) => next_due_ms = Some(next_due_ms.map_or(t, |n| n.min(t))),
+                Ok(Some(t)) => {
+                    report.next_due_ms = Some(report.next_due_ms.map_or(t, |n| n.min(t)));
+                }
                 Ok(None) => {}
                 Err(e) => {
-                    // Still in the outbox as it was: the next round tries it again.
+                    // Still in the outbox as it was: core holds it back for a while.
                     report.failed += 1;
                     host.log(&format!("delivery: {id} failed: {e}"));
                 }
             }
         }
-        report.next_due_ms = next_due_ms;
         Ok(report)
     }
 }

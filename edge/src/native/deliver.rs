@@ -1,12 +1,12 @@
 //! Back-channel logout on the native host: core decides, this module does.
 //!
 //! - The durable queue is the store: [`Deliver::enqueue`] writes core's outbox
-//!   ([`outbox_put`]; redb commits before it returns) and wakes the worker.
-//! - The delivery worker claims core's due deliveries ([`due`]) on the server's task set: once
-//!   at start (which resumes whatever a stopped or killed server left in the outbox), then
-//!   whenever a delivery is due, something was enqueued, an attempt finished, or a test moved
-//!   the clock. Each attempt runs as its own task ([`attempt_and_settle`]), so one silent RP
-//!   delays no other delivery.
+//!   ([`outbox::put`]; redb commits before it returns) and wakes the worker.
+//! - The delivery worker spawns what core's [`Runner`] says is due, each attempt a task of its
+//!   own ([`Runner::run`]), so one silent RP delays no other delivery, and sleeps until core's
+//!   next wake: once at start (which resumes whatever a stopped or killed server left in the
+//!   outbox), then when a delivery is due, something was enqueued, an attempt finished, or a
+//!   test moved the clock.
 //! - [`HttpPoster`] makes the POSTs: form-encoded, one timeout per request, no redirects, no
 //!   proxy, and an SSRF guard for realms that do not allow private URIs.
 //!
@@ -19,8 +19,6 @@
 //! differently. The guarded client has a connection pool of its own, so a connection opened
 //! for a realm that allows private URIs is never reused for one that does not.
 
-use std::cell::RefCell;
-use std::collections::HashSet;
 use std::error::Error as StdError;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -29,7 +27,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oidc_edge_core::host::{Clock as _, Deliver, Host as _, Post, PostOutcome, StoreError};
-use oidc_edge_core::logout::delivery::{Delivery, attempt_and_settle, due, outbox_put};
+use oidc_edge_core::logout::delivery::Delivery;
+use oidc_edge_core::logout::outbox::{self, Runner};
 use oidc_edge_core::net::{check_target, is_global};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use tokio::sync::Notify;
@@ -72,7 +71,7 @@ impl NativeDelivery {
 
 impl Deliver for NativeHost {
     async fn enqueue(&self, deliveries: Vec<Delivery>) -> Result<(), StoreError> {
-        outbox_put(self, &deliveries).await?;
+        outbox::put(self, &deliveries).await?;
         // A permit is kept when the worker is busy: it runs again as soon as it is done.
         self.delivery().wake.notify_one();
         Ok(())
@@ -83,43 +82,36 @@ impl Deliver for NativeHost {
     }
 }
 
-/// Run due deliveries until the task is dropped: at once (resuming the outbox after a
-/// restart), then at the earliest retry, on every enqueue, and on every advance of the host's
-/// clock. Each attempt is a task of its own, so a slow or silent RP holds up nobody else; the
-/// worker never starts a delivery that is already in flight, and keeps at most the policy's
-/// `concurrency` in flight. Errors are logged; the loop never ends by itself.
+/// Run due deliveries until the task is dropped: spawn each that core's [`Runner`] claims
+/// (it never hands out one already in flight, nor more than the policy's `concurrency` at
+/// once), then sleep until core's next wake, an enqueue, a finished attempt or an advance of
+/// the host's clock. Errors are logged; the loop never ends by itself.
 pub(crate) async fn delivery_worker(host: Rc<NativeHost>) {
-    let in_flight: Rc<RefCell<HashSet<String>>> = Rc::default();
+    let runner = Rc::new(Runner::new());
     loop {
-        // Enabled before the run reads the time: an advance during the run is not missed.
+        // Enabled before the claim reads the time: an advance during the claim is not missed.
         let advanced = host.clock().advanced();
         tokio::pin!(advanced);
         advanced.as_mut().enable();
-        let room = host
-            .config()
-            .delivery
-            .concurrency
-            .saturating_sub(in_flight.borrow().len());
-        let claimed = due(&*host, &|id| in_flight.borrow().contains(id), room).await;
+        let claimed = runner
+            .claim(&*host, &host.config().delivery, host.now_ms())
+            .await;
         let wait = match claimed {
-            Ok((deliveries, next_due)) => {
-                for d in deliveries {
-                    in_flight.borrow_mut().insert(d.id.clone());
-                    let (host, in_flight) = (Rc::clone(&host), Rc::clone(&in_flight));
+            Ok(claimed) => {
+                for d in claimed.deliveries {
+                    let (host, runner) = (Rc::clone(&host), Rc::clone(&runner));
                     tokio::task::spawn_local(async move {
                         let id = d.id.clone();
-                        if let Err(e) = attempt_and_settle(&*host, d).await {
+                        if let Err(e) = runner.run(&*host, d).await {
                             host.log(&format!("delivery: {id} failed: {e}"));
                         }
-                        in_flight.borrow_mut().remove(&id);
                         // Its retry time, or the room it frees, may matter to the worker.
                         host.delivery().wake.notify_one();
                     });
                 }
-                match next_due {
-                    Some(t) => Duration::from_millis(t.saturating_sub(host.now_ms())).min(MAX_WAIT),
-                    None => IDLE_WAIT,
-                }
+                claimed.next_wake_ms.map_or(IDLE_WAIT, |t| {
+                    Duration::from_millis(t.saturating_sub(host.now_ms())).min(MAX_WAIT)
+                })
             }
             Err(e) => {
                 host.log(&format!("delivery: reading the outbox failed: {e}"));

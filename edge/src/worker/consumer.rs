@@ -1,25 +1,25 @@
 //! The `LOGOUT_QUEUE` consumer: one message is one delivery (one logout token for one RP).
 //!
 //! For each message: read the [`Delivery`], let core's [`attempt`] mint the token, POST it
-//! (through [`super::WorkerHost`]'s `Deliver::post`) and audit the attempt, then do what core
-//! decided, on the Queue and on the delivery's record in KV (`outbox/{id}`, written by
-//! `enqueue`; core's [`settle`] keeps it as natively, so the admin API lists pending and dead
-//! deliveries alike on both hosts):
+//! (through [`super::WorkerHost`]'s `Deliver::post`), audit the attempt and decide what next;
+//! then do what core decided, on the Queue and on the delivery's record in KV (core's outbox,
+//! written by `enqueue`; core's [`settle`] keeps it as natively, so the admin API lists
+//! pending and dead deliveries alike on both hosts):
 //!
 //! - `Done` (delivered, or rejected by the RP): settle (the record goes), ack.
-//! - `RetryAt(t)`: send the *updated* delivery again with a delay up to `t`, settle (the record
-//!   is updated), then ack. A Queue retry (`message.retry()`) cannot carry a new body, and core
-//!   counts attempts and keeps the last outcome in the delivery itself, so the next attempt
-//!   must see the updated one. Send comes before ack: a crash in between repeats a delivery
-//!   (RPs are idempotent, `jti` differs, `auditTrackingId` is stable) but never loses one. If
-//!   the send fails, the original message is retried instead (one attempt then counts again:
-//!   a repeat, not a loss).
-//! - `Dead` (core's retry bound reached): settle (stored under core's `dead/{R}/{id}`, where
-//!   the admin API lists dead letters), then ack.
-//! - The attempt itself failed (KV or entropy error): retry the message with a backoff. Such
-//!   Queue-level retries are bounded by the consumer's `max_retries`; past it the Queue moves
-//!   the message to the dead-letter queue, whose consumer (the `DEAD_LETTER_QUEUE` branch
-//!   below) records it under `dead/{R}/{id}` too.
+//! - `RetryAt(t)`: send the *concluded* delivery again with a delay up to `t`, settle (the
+//!   record moves to its new due time), then ack. A Queue retry (`message.retry()`) cannot
+//!   carry a new body, and core counts attempts and keeps the last outcome in the delivery
+//!   itself, so the next attempt must see the concluded one. Send comes before ack: a crash in
+//!   between repeats a delivery (RPs are idempotent, `jti` differs, `auditTrackingId` is
+//!   stable) but never loses one. If the send fails, the original message is retried instead
+//!   (one attempt then counts again: a repeat, not a loss).
+//! - `Dead` (core's retry bound reached): settle (stored under core's dead letters, where the
+//!   admin API lists them), then ack.
+//! - The attempt itself failed (KV or entropy error): retry the message at core's
+//!   [`retry_after_error`]. Such Queue-level retries are bounded by the consumer's
+//!   `max_retries`; past it the Queue moves the message to the dead-letter queue, whose
+//!   consumer (the `DEAD_LETTER_QUEUE` branch below) records core's [`dead_letter`] too.
 //!
 //! A failure to update the record after the Queue has its answer is logged, not retried: the
 //! Queue, not the record, drives deliveries, and retrying would repeat a finished POST.
@@ -27,9 +27,12 @@
 //! The handler never fails: an `Err` from a queue handler aborts the wasm instance (NOTES), so
 //! every message is acked or retried individually.
 
+use std::cell::Cell;
+
 use futures_util::StreamExt as _;
 use oidc_edge_core::host::{Clock as _, Host as _};
-use oidc_edge_core::logout::delivery::{Delivery, DeliveryState, Next, attempt, settle};
+use oidc_edge_core::logout::delivery::{Delivery, Next, attempt, dead_letter, retry_after_error};
+use oidc_edge_core::logout::outbox::{self, settle};
 use worker::{MessageExt as _, QueueRetryOptionsBuilder, RawMessage};
 
 use super::WorkerHost;
@@ -43,6 +46,7 @@ pub const CONCURRENCY: usize = 6;
 /// Handle a batch from `queue`: deliveries from the logout queue, dead letters from the
 /// dead-letter queue.
 pub async fn consume(host: &WorkerHost, queue: &str, messages: Vec<RawMessage>) {
+    migrate_once(host).await;
     let dead_letters = host.dead_letter_queue() == Some(queue);
     futures_util::stream::iter(messages)
         .for_each_concurrent(CONCURRENCY, |m| async move {
@@ -53,6 +57,24 @@ pub async fn consume(host: &WorkerHost, queue: &str, messages: Vec<RawMessage>) 
             }
         })
         .await;
+}
+
+/// Once per isolate: move records an earlier version kept at `outbox/{id}` to core's due
+/// keys, where settling finds them (else they would stay listed as pending). A failure is
+/// logged and tried again with the next batch.
+async fn migrate_once(host: &WorkerHost) {
+    thread_local! {
+        static MIGRATED: Cell<bool> = const { Cell::new(false) };
+    }
+    if MIGRATED.get() {
+        return;
+    }
+    match outbox::migrate(host).await {
+        Ok(()) => MIGRATED.set(true),
+        Err(e) => host.log(&format!(
+            "queue: moving earlier outbox records failed ({e})"
+        )),
+    }
 }
 
 /// The delivery in a message; a message that is not one is logged and acked (retrying it
@@ -72,11 +94,11 @@ fn body(host: &WorkerHost, m: &RawMessage) -> Option<Delivery> {
 }
 
 async fn deliver(host: &WorkerHost, m: &RawMessage) {
-    let Some(mut d) = body(host, m) else {
+    let Some(d) = body(host, m) else {
         return;
     };
-    let next = match attempt(host, &mut d).await {
-        Ok(next) => next,
+    let concluded = match attempt(host, &d).await {
+        Ok(c) => c,
         Err(e) => {
             host.log(&format!(
                 "queue: delivery {}: the attempt failed ({e}); retrying the message",
@@ -86,14 +108,19 @@ async fn deliver(host: &WorkerHost, m: &RawMessage) {
             return;
         }
     };
-    match next {
+    let after = &concluded.delivery;
+    match concluded.next {
         Next::Done(_) => {
-            keep_record(host, &d, next).await;
+            keep_record(host, &d, after, concluded.next).await;
             m.ack();
         }
-        Next::RetryAt(_) => match host.queue().send(message(d.clone(), host.now_ms())).await {
+        Next::RetryAt(_) => match host
+            .queue()
+            .send(message(after.clone(), host.now_ms()))
+            .await
+        {
             Ok(()) => {
-                keep_record(host, &d, next).await;
+                keep_record(host, &d, after, concluded.next).await;
                 m.ack();
             }
             Err(e) => {
@@ -104,62 +131,57 @@ async fn deliver(host: &WorkerHost, m: &RawMessage) {
                 retry(host, m);
             }
         },
-        Next::Dead => record_dead(host, &d, m).await,
+        Next::Dead => record_dead(host, &d, after, m).await,
     }
 }
 
 /// Settle a delivery's record after the Queue has done its part; a failure is only logged
 /// (see the module docs).
-async fn keep_record(host: &WorkerHost, d: &Delivery, next: Next) {
-    if let Err(e) = settle(host, d, next).await {
+async fn keep_record(host: &WorkerHost, before: &Delivery, after: &Delivery, next: Next) {
+    if let Err(e) = settle(host, before, after, next).await {
         host.log(&format!(
             "queue: delivery {}: updating its record failed ({e})",
-            d.id
+            before.id
         ));
     }
 }
 
 /// A message from the dead-letter queue: the consumer failed on it `max_retries` times.
 async fn bury(host: &WorkerHost, m: &RawMessage) {
-    let Some(mut d) = body(host, m) else {
+    let Some(d) = body(host, m) else {
         return;
     };
-    d.state = DeliveryState::Dead;
-    if d.last_outcome.is_none() {
-        d.last_outcome = Some("the queue consumer failed on every attempt".into());
-    }
-    record_dead(host, &d, m).await;
+    record_dead(host, &d, &dead_letter(d.clone()), m).await;
 }
 
 /// Store a dead letter where the admin API lists them (core's [`settle`], as natively), then
 /// ack; retry the message when the store fails (the dead letter must not be lost).
-async fn record_dead(host: &WorkerHost, d: &Delivery, m: &RawMessage) {
-    match settle(host, d, Next::Dead).await {
+async fn record_dead(host: &WorkerHost, before: &Delivery, after: &Delivery, m: &RawMessage) {
+    match settle(host, before, after, Next::Dead).await {
         Ok(()) => {
             host.log(&format!(
                 "queue: delivery {} to {} dead-lettered after {} attempts",
-                d.id, d.uri, d.attempts
+                after.id, after.uri, after.attempts
             ));
             m.ack();
         }
         Err(e) => {
             host.log(&format!(
                 "queue: delivery {}: storing the dead letter failed ({e}); retrying the message",
-                d.id
+                after.id
             ));
             retry(host, m);
         }
     }
 }
 
-/// Retry a message with the policy's base backoff (at least one second).
+/// Retry a message at core's [`retry_after_error`] (at least one second: the Queue's unit).
 fn retry(host: &WorkerHost, m: &RawMessage) {
     let now = host.now_ms();
-    let base = host.config().delivery.retry_base_ms;
-    let delay = delay_secs(now.saturating_add(base), now).max(1);
+    let at = retry_after_error(&host.config().delivery, now);
     m.retry_with_options(
         &QueueRetryOptionsBuilder::new()
-            .with_delay_seconds(delay)
+            .with_delay_seconds(delay_secs(at, now).max(1))
             .build(),
     );
 }

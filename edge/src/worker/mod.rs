@@ -33,7 +33,8 @@ use oidc_edge_core::host::{
     StoreVia,
 };
 use oidc_edge_core::jose::{Jwk, JwsAlg};
-use oidc_edge_core::logout::delivery::{Delivery, outbox_put};
+use oidc_edge_core::logout::delivery::Delivery;
+use oidc_edge_core::logout::outbox;
 use oidc_edge_core::provider;
 use worker::{
     Context, Env, MessageBatch, Queue, ScheduleContext, ScheduledEvent, console_error, console_log,
@@ -182,7 +183,7 @@ impl Deliver for WorkerHost {
     async fn enqueue(&self, deliveries: Vec<Delivery>) -> Result<(), StoreError> {
         // The record first (what the admin API lists as pending, as natively), then the
         // messages that do the work; the consumer settles the record as core decides.
-        outbox_put(&self.store, &deliveries).await?;
+        outbox::put(&self.store, &deliveries).await?;
         deliver::enqueue(&self.queue, deliveries, self.now_ms()).await
     }
 
