@@ -1,78 +1,22 @@
-//! The services a host provides to the core.
+//! The host contract: what a host provides to the core, each seam a small trait of its own.
+//!
+//! | seam | what | core's default |
+//! | --- | --- | --- |
+//! | [`Store`] | keys and values, as Workers KV offers them | none |
+//! | [`Clock`] | the wall clock | none |
+//! | [`Entropy`] | random bytes | none |
+//! | [`Deliver`] | a durable queue and the back-channel POSTs | none |
+//! | [`Crypto`] | signatures, RSA key generation, PBKDF2 | [`RustCrypto`] |
+//! | [`Host::log`] | the operator's log, typed events ([`LogEvent`]) | nothing written |
 
 use core::fmt;
 
-/// A source of cryptographically secure random bytes, supplied by the host
-/// (the OS RNG natively, `crypto.getRandomValues` at the edge).
-pub trait Entropy {
-    /// Fill `dest` entirely with random bytes.
-    fn fill(&self, dest: &mut [u8]) -> Result<(), EntropyError>;
-}
-
-impl<T: Entropy + ?Sized> Entropy for &T {
-    fn fill(&self, dest: &mut [u8]) -> Result<(), EntropyError> {
-        (**self).fill(dest)
-    }
-}
-
-/// The host could not provide random bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EntropyError;
-
-impl fmt::Display for EntropyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the host's random number generator failed")
-    }
-}
-
-impl core::error::Error for EntropyError {}
-
-/// Adapts a host [`Entropy`] to the `rand_core` traits the RustCrypto crates take.
-pub(crate) struct HostRng<'a>(pub(crate) &'a dyn Entropy);
-
-impl rand_core::TryRng for HostRng<'_> {
-    type Error = EntropyError;
-
-    fn try_next_u32(&mut self) -> Result<u32, EntropyError> {
-        let mut b = [0u8; 4];
-        self.0.fill(&mut b)?;
-        Ok(u32::from_le_bytes(b))
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, EntropyError> {
-        let mut b = [0u8; 8];
-        self.0.fill(&mut b)?;
-        Ok(u64::from_le_bytes(b))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), EntropyError> {
-        self.0.fill(dst)
-    }
-}
-
-impl rand_core::TryCryptoRng for HostRng<'_> {}
-
-/// Test entropy: a deterministic byte sequence (not random; for unit tests only).
+pub use crate::crypto::{Crypto, RustCrypto};
 #[cfg(test)]
-pub(crate) struct CountingEntropy(pub(crate) core::cell::Cell<u8>, pub(crate) u8);
-
-#[cfg(test)]
-impl Entropy for CountingEntropy {
-    fn fill(&self, dest: &mut [u8]) -> Result<(), EntropyError> {
-        for b in dest {
-            self.0.set(self.0.get().wrapping_add(self.1));
-            *b = self.0.get();
-        }
-        Ok(())
-    }
-}
-
-/// Fill a fresh array with random bytes from the host.
-pub(crate) fn random<const N: usize>(entropy: &dyn Entropy) -> Result<[u8; N], EntropyError> {
-    let mut out = [0u8; N];
-    entropy.fill(&mut out)?;
-    Ok(out)
-}
+pub(crate) use crate::entropy::CountingEntropy;
+pub use crate::entropy::{Entropy, EntropyError};
+pub(crate) use crate::entropy::{HostRng, random};
+pub use crate::log::LogEvent;
 
 /// Why the store failed. Stringly by nature: it carries the host's own message for logs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -250,50 +194,20 @@ impl fmt::Debug for HostConfig {
     }
 }
 
-/// Everything the provider needs from its host.
-///
-/// The costly primitives, a private-key signature, PBKDF2 and RSA key generation, go through
-/// the host ([`Host::sign`], [`Host::pbkdf2_sha256`], [`Host::generate_rsa`]): by default core's
-/// own pure-Rust code does them; a host whose platform does them natively much faster (the
-/// Workers host: WebCrypto, where wasm RSA would cost 20+ ms of CPU per signature) answers with
-/// its platform's. Both give the same results: a signature any verifier accepts, the same
-/// PBKDF2 output, a key core checks on import like any other.
-#[allow(async_fn_in_trait)] // Workers futures are !Send: no Send bound, by design.
+/// Everything the provider needs from its host: the seams above, its settings, and a log.
 pub trait Host: Store + Clock + Entropy + Deliver {
+    /// Who does the costly primitives: [`RustCrypto`], or the platform's own (WebCrypto).
+    type Crypto: Crypto;
+
     /// The host's settings.
     fn config(&self) -> &HostConfig;
 
-    /// The JWS signature of `signing_input` with the private `key` (`alg` checked against the
-    /// key by the caller). Default: core's [`crate::jose::jws::sign_raw`].
-    async fn sign(
-        &self,
-        key: &crate::jose::Jwk,
-        alg: crate::jose::JwsAlg,
-        signing_input: &[u8],
-    ) -> Result<alloc::vec::Vec<u8>, crate::error::JoseError> {
-        crate::jose::jws::sign_raw(key, alg, signing_input, &self)
-    }
+    /// The crypto seam.
+    fn crypto(&self) -> &Self::Crypto;
 
-    /// A fresh RSA private key of `bits` bits, e = 65537, `kid` its RFC 7638 thumbprint and no
-    /// other metadata (a realm's RS256/PS256 key). Default: core's
-    /// [`crate::jose::Jwk::generate_rsa`].
-    async fn generate_rsa(&self, bits: usize) -> Result<crate::jose::Jwk, crate::error::JoseError> {
-        crate::jose::Jwk::generate_rsa(bits, &self)
-    }
-
-    /// PBKDF2-HMAC-SHA256, 32 bytes of output. Default: core's
-    /// [`crate::secrets::pbkdf2_sha256`].
-    async fn pbkdf2_sha256(
-        &self,
-        password: &[u8],
-        salt: &[u8],
-        iterations: u32,
-    ) -> Result<[u8; 32], crate::error::JoseError> {
-        Ok(crate::secrets::pbkdf2_sha256(password, salt, iterations))
-    }
-
-    /// Write one line to the operator's log (JSON lines for audit events; never secrets).
-    fn log(&self, line: &str) {
-        let _ = line;
+    /// Write one event to the operator's log, as its [`Display`](fmt::Display) line (JSON for
+    /// audit events; never secrets). Default: nothing is written.
+    fn log(&self, event: &LogEvent<'_>) {
+        let _ = event;
     }
 }

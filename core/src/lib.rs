@@ -17,11 +17,14 @@ extern crate alloc;
 extern crate std;
 
 pub mod audit;
+pub mod crypto;
+mod entropy;
 pub mod error;
 pub mod host;
-pub mod host_secrets;
+pub mod host_config;
 pub mod http;
 pub mod jose;
+pub mod log;
 pub mod logout;
 pub mod model;
 pub mod net;

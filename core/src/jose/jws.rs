@@ -99,16 +99,17 @@ pub fn sign(
     Ok(attach(input, &sig))
 }
 
-/// [`sign`], with the signature made by the host ([`crate::host::Host::sign`]).
-pub async fn sign_with<H: crate::host::Host>(
-    host: &H,
+/// [`sign`], with the signature made by `sign_raw`, which is handed the signing input (the
+/// host's crypto seam, say) and answers the raw signature.
+pub async fn sign_with(
     key: &Jwk,
     alg: JwsAlg,
     payload: &[u8],
     opts: SignOptions<'_>,
+    sign_raw: impl AsyncFnOnce(&[u8]) -> Result<alloc::vec::Vec<u8>, JoseError>,
 ) -> Result<String, JoseError> {
     let input = signing_input(key, alg, payload, opts)?;
-    let sig = host.sign(key, alg, input.as_bytes()).await?;
+    let sig = sign_raw(input.as_bytes()).await?;
     Ok(attach(input, &sig))
 }
 

@@ -135,19 +135,20 @@ pub fn sign_and_maybe_encrypt(
     maybe_encrypt(jws, encrypt_to, entropy)
 }
 
-/// [`sign_and_maybe_encrypt`], with the signature made by the host
-/// ([`crate::host::Host::sign`]).
-pub async fn sign_and_maybe_encrypt_with<H: crate::host::Host>(
-    host: &H,
+/// [`sign_and_maybe_encrypt`], with the signature made by `sign_raw` (see
+/// [`jws::sign_with`]).
+pub async fn sign_and_maybe_encrypt_with(
     claims: &Claims,
     key: &Jwk,
     alg: JwsAlg,
     typ: Option<&str>,
     encrypt_to: Option<(&Jwk, &EncryptOptions<'_>)>,
+    entropy: &dyn Entropy,
+    sign_raw: impl AsyncFnOnce(&[u8]) -> Result<alloc::vec::Vec<u8>, JoseError>,
 ) -> Result<String, JoseError> {
     let opts = SignOptions { typ, cty: None };
-    let jws = jws::sign_with(host, key, alg, &encode(claims)?, opts).await?;
-    maybe_encrypt(jws, encrypt_to, host)
+    let jws = jws::sign_with(key, alg, &encode(claims)?, opts, sign_raw).await?;
+    maybe_encrypt(jws, encrypt_to, entropy)
 }
 
 fn encode(claims: &Claims) -> Result<alloc::vec::Vec<u8>, JoseError> {

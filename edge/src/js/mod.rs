@@ -16,29 +16,33 @@
 //! No Workers API here: the host's services are plain JS objects (see [`host`]), and the HTTP
 //! types are the web-standard `Request` and `Response` every modern runtime has.
 //!
+//! | file | what |
+//! | --- | --- |
+//! | [`host`] | core's [`Host`](oidc_edge_core::host::Host) over the embedding's objects |
+//! | [`http`] | the Fetch request and response, as core's |
+//! | [`config`] | the `Provider`'s options, read and checked |
+//! | [`store`] | core's store over the embedding's store object |
+//! | [`deliver`] | the back-channel POSTs, through the embedding's deliverer or `fetch` |
+//! | [`interop`] | calling JS: methods, promises, timers, errors |
+//! | [`provider`], [`keys`], [`tokens`] | the exported API |
+//!
 //! [`mint`]: oidc_edge_core::logout::token::mint
 //! [`verify`]: oidc_edge_core::logout::token::verify
 //! [`LogoutTokenError::code`]: oidc_edge_core::logout::LogoutTokenError::code
 
+pub mod config;
+pub mod deliver;
 pub mod host;
 pub mod http;
+pub mod interop;
 pub mod keys;
 pub mod provider;
+pub mod store;
 pub mod tokens;
-
-// The worker's Workers-free rules, shared: the base URL check (its Queue and KV helpers are
-// not used here). Compiled here only when the worker is not.
-#[cfg(feature = "worker")]
-use crate::worker::rules;
-#[cfg(not(feature = "worker"))]
-#[allow(dead_code)]
-#[path = "../worker/rules.rs"]
-mod rules;
 
 use std::fmt::Display;
 
 use oidc_edge_core::error::{ClaimsError, Error, JoseError};
-use oidc_edge_core::host::{Entropy, EntropyError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::*;
@@ -47,31 +51,6 @@ pub use self::provider::Provider;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = include_str!("types.d.ts");
-
-/// `crypto.getRandomValues`, through getrandom's `wasm_js` backend.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct JsEntropy;
-
-impl Entropy for JsEntropy {
-    fn fill(&self, dest: &mut [u8]) -> Result<(), EntropyError> {
-        getrandom::fill(dest).map_err(|_| EntropyError)
-    }
-}
-
-/// Now, in whole seconds since the epoch (`Date.now()`; a clock before 1970 reads as 1970).
-pub fn now_secs() -> u64 {
-    now_ms() / 1000
-}
-
-/// Now, in milliseconds since the epoch.
-pub fn now_ms() -> u64 {
-    let ms = js_sys::Date::now();
-    if ms.is_finite() && ms > 0.0 {
-        ms as u64
-    } else {
-        0
-    }
-}
 
 /// A JS `Error` with `message` and a stable `code` property.
 pub fn fail(code: &str, message: impl Display) -> JsValue {
