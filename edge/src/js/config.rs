@@ -10,8 +10,7 @@ use oidc_edge_core::logout::delivery::DeliveryPolicy;
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
-use super::interop::describe;
-use super::{fail, from_js};
+use super::interop::{describe, fail, from_js};
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -1,10 +1,10 @@
 //! Core's host over plain JS objects: the store and the deliverer the embedding gives
-//! ([`super::store`], [`super::deliver`]), its log, and the web platform's clock, randomness
+//! (`store.rs`, `deliver.rs`), its log, and the web platform's clock, randomness
 //! and WebCrypto ([`crate::web`]).
 //!
 //! [`Deliver`]: `enqueue` is core's store-backed outbox ([`outbox_put`]): durable as soon as
 //! the host's store has the deliveries, and the provider runs them afterwards (see
-//! [`super::provider`]); `post` is the deliverer's.
+//! `provider.rs`); `post` is the deliverer's.
 //!
 //! [`outbox_put`]: oidc_edge_core::logout::delivery::outbox_put
 
@@ -22,7 +22,7 @@ use oidc_edge_core::logout::delivery::{Delivery, outbox_put};
 use wasm_bindgen::prelude::*;
 
 use super::deliver::Poster;
-use super::fail;
+use super::interop::fail;
 use super::store::JsStore;
 use crate::web::{self, WebCrypto, WebEntropy};
 
@@ -70,7 +70,7 @@ impl Log {
     }
 }
 
-/// Core's host for a [`super::Provider`].
+/// Core's host for a `Provider`.
 pub struct JsHost {
     store: JsStore,
     poster: Poster,

@@ -1,11 +1,15 @@
-//! Calling JavaScript from the host: methods of the embedding's objects, promises, timers, and
-//! a thrown value in a few words.
+//! Between Rust and JavaScript: JS errors with a stable `code` ([`fail`]), values in and out
+//! ([`from_js`], [`to_js`]), methods of the embedding's objects, promises, timers, and a thrown
+//! value in a few words.
+
+use std::fmt::Display;
 
 use js_sys::{Array, Function, Promise, Reflect};
+use oidc_edge_core::error::{ClaimsError, Error, JoseError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-
-use super::fail;
 
 #[wasm_bindgen]
 extern "C" {
@@ -98,4 +102,51 @@ pub fn method(obj: &JsValue, name: &str, what: &str) -> Result<Function, JsValue
                 format!("{what}.{name} must be a function"),
             )
         })
+}
+
+/// A JS `Error` with `message` and a stable `code` property.
+pub fn fail(code: &str, message: impl Display) -> JsValue {
+    let e = js_sys::Error::new(&message.to_string());
+    // Setting a property on a fresh Error cannot fail.
+    let _ = js_sys::Reflect::set(&e, &"code".into(), &code.into());
+    e.into()
+}
+
+/// An argument that is not what the declarations say.
+pub fn invalid_argument(message: impl Display) -> JsValue {
+    fail("invalid_argument", message)
+}
+
+/// The JS error for a core error, outside token validation (which has codes of its own).
+pub fn core_error(e: &Error) -> JsValue {
+    let code = match e {
+        Error::Jose(JoseError::InvalidKey(_) | JoseError::NoMatchingKey) => "invalid_key",
+        Error::Jose(JoseError::UnsupportedAlgorithm(_) | JoseError::AlgorithmNotAllowed(_)) => {
+            "unsupported_algorithm"
+        }
+        Error::Jose(JoseError::Entropy) | Error::Entropy(_) => "entropy",
+        Error::Jose(JoseError::Malformed(_) | JoseError::TooLarge) => "invalid_argument",
+        Error::Claims(ClaimsError::Missing(_) | ClaimsError::Invalid(_)) => "invalid_argument",
+        Error::Store(_) => "store",
+        _ => "crypto",
+    };
+    fail(code, e)
+}
+
+/// Read a JS value into `T` (options objects, JWKs); `what` names it in the error.
+///
+/// Through JSON's data model: serde-wasm-bindgen reads a struct's fields by name and never
+/// sees other members, so `deny_unknown_fields` (a misspelt option must not pass silently)
+/// needs the object's own members first.
+pub fn from_js<T: DeserializeOwned>(value: JsValue, what: &str) -> Result<T, JsValue> {
+    let json: serde_json::Value = serde_wasm_bindgen::from_value(value)
+        .map_err(|e| invalid_argument(format!("{what}: {e}")))?;
+    serde_json::from_value(json).map_err(|e| invalid_argument(format!("{what}: {e}")))
+}
+
+/// `value` as plain JS (objects, not `Map`s; numbers, not `BigInt`s).
+pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| fail("crypto", format!("encoding the result: {e}")))
 }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;
 
-use super::{core_error, fail, from_js, invalid_argument, to_js};
+use super::interop::{core_error, fail, from_js, invalid_argument, to_js};
 use crate::web::WebEntropy;
 
 #[derive(Deserialize, Default)]

@@ -28,9 +28,9 @@ use wasm_bindgen_futures::future_to_promise;
 use super::config::host_config;
 use super::deliver::Poster;
 use super::host::{JsHost, Log};
-use super::interop::sleep;
+use super::http;
+use super::interop::{core_error, fail, sleep, to_js};
 use super::store::JsStore;
-use super::{core_error, fail, http, to_js};
 
 /// Wait after a round that failed (a store error) before the next.
 const ERROR_WAIT_MS: u64 = 1000;

@@ -7,8 +7,7 @@ use js_sys::{Array, Function, Reflect, Uint8Array};
 use oidc_edge_core::host::{ListPage, Store, StoreError};
 use wasm_bindgen::prelude::*;
 
-use super::fail;
-use super::interop::{call, describe, method};
+use super::interop::{call, describe, fail, method};
 
 /// The embedding's store object.
 pub struct JsStore {

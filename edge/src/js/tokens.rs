@@ -14,8 +14,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
+use super::interop::{core_error, fail, from_js, invalid_argument, to_js};
 use super::keys::{parse_key, parse_keys};
-use super::{core_error, fail, from_js, invalid_argument, to_js};
 use crate::web::{WebEntropy, now_secs};
 
 /// Clock skew tolerated by default, in seconds (core's [`Validation::new`] default).

@@ -31,7 +31,7 @@ const DRAIN_WAIT: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub struct NativeDelivery {
     poster: HttpPoster,
-    /// Wakes the delivery worker (see [`super::deliver`]).
+    /// Wakes the delivery worker (`deliver.rs`).
     pub(super) wake: Notify,
 }
 

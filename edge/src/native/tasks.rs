@@ -1,5 +1,5 @@
 //! The server's background tasks beside the connections, on the same task set: the session
-//! sweep and the purge of expired store entries (the delivery worker is [`super::deliver`]'s).
+//! sweep and the purge of expired store entries (the delivery worker is `deliver.rs`'s).
 
 use std::rc::Rc;
 use std::time::Duration;
