@@ -3,7 +3,7 @@
 //! served; [`BoundServer::run`] then accepts connections ([`super::http`]) and runs the
 //! background tasks beside them on the same [`LocalSet`]: the delivery worker
 //! ([`super::deliver`]), the session sweep and the purge of expired store entries
-//! ([`super::tasks`]). At most [`ServerOptions::max_connections`] connections are served at
+//! (`tasks.rs`). At most [`ServerOptions::max_connections`] connections are served at
 //! once.
 
 use std::fmt;

@@ -58,7 +58,8 @@ pub struct ServerOptions {
     /// (`--delivery-timeout-ms`, `--retry-max`, `--retry-base-ms`, `--delivery-concurrency`).
     pub delivery: DeliveryPolicy,
     /// How often expired sessions are looked for (`--sweep-interval-secs`); real time, also
-    /// with a manual clock. Tests can also sweep at once: [`RunningServer::sweep_now`].
+    /// with a manual clock. Tests can also sweep at once
+    /// (`RunningServer::sweep_now`).
     pub sweep_interval: Duration,
     /// Time a client has to send a request's head, and again its body
     /// (`--read-timeout-secs`). The head's clock also runs while a kept-alive connection
