@@ -3,7 +3,8 @@
 use alloc::string::String;
 use core::fmt;
 
-use crate::host::EntropyError;
+use crate::entropy::EntropyError;
+use crate::store::StoreError;
 
 /// Everything that can go wrong in the core.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,7 +17,7 @@ pub enum Error {
     /// The host could not provide random bytes.
     Entropy(EntropyError),
     /// The host's store failed.
-    Store(crate::host::StoreError),
+    Store(StoreError),
 }
 
 /// Why a JOSE operation failed. Decryption failures are deliberately one opaque variant.
@@ -141,8 +142,8 @@ impl From<EntropyError> for JoseError {
     }
 }
 
-impl From<crate::host::StoreError> for Error {
-    fn from(e: crate::host::StoreError) -> Self {
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
         Self::Store(e)
     }
 }

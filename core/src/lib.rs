@@ -33,6 +33,7 @@ pub mod realm;
 pub mod registry;
 pub mod secrets;
 pub mod session;
+pub mod store;
 pub mod time;
 
 pub use error::Error;
