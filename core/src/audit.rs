@@ -4,10 +4,10 @@
 use alloc::{format, string::String, vec::Vec};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::host::Host;
+use crate::host::{Host, LogEvent};
+pub use crate::log::AuditEvent;
 use crate::{keys, model};
 
 /// The event of one back-channel logout attempt.
@@ -16,35 +16,6 @@ pub const BACK_CHANNEL_LOGOUT: &str = "AM-BACK-CHANNEL-LOGOUT";
 pub const RETENTION_SECS: u64 = 30 * 86400;
 /// Most events one query returns.
 pub const MAX_RESULTS: usize = 1000;
-
-/// One audit event (AM's activity log: `_id`, `timestamp`, `eventName`, `transactionId`,
-/// `userId`, `trackingIds`, `realm`, `component`, `operation`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditEvent {
-    /// Unique id.
-    #[serde(rename = "_id")]
-    pub id: String,
-    /// RFC 3339 UTC time with milliseconds.
-    pub timestamp: String,
-    /// `AM-BACK-CHANNEL-LOGOUT`, `AM-SESSION-LOGGED_OUT`, ...
-    #[serde(rename = "eventName")]
-    pub event_name: String,
-    /// Ties together the events of one logout (the logout token's `auditTrackingId`).
-    #[serde(rename = "transactionId")]
-    pub transaction_id: String,
-    /// The user, as AM names it.
-    #[serde(rename = "userId")]
-    pub user_id: String,
-    /// Related tracking ids (the session id).
-    #[serde(rename = "trackingIds")]
-    pub tracking_ids: Vec<String>,
-    /// `/R`.
-    pub realm: String,
-    /// `OAuth` or `Session`.
-    pub component: String,
-    /// What happened, in words.
-    pub operation: String,
-}
 
 /// AM's user DN for `user` in `realm`.
 pub fn user_id(realm: &str, user: &str) -> String {
@@ -59,8 +30,7 @@ pub async fn record<H: Host>(host: &H, realm: &str, mut event: AuditEvent) -> Re
         event.id = crate::logout::token::random_uuid(host)?;
     }
     event.realm = format!("/{realm}");
-    let line = serde_json::to_string(&event).unwrap_or_default();
-    host.log(&line);
+    host.log(&LogEvent::Audit(&event));
     let key = keys::audit(realm, ms, &event.id);
     model::save(host, &key, &event, Some(RETENTION_SECS)).await?;
     Ok(())

@@ -1,10 +1,10 @@
 //! The crate's error types: one [`Error`] with typed sub-enums.
 
-use alloc::string::String;
 use core::fmt;
 
 use crate::jose::rand::EntropyError;
 pub use crate::jose::{ClaimsError, JoseError, JwtError};
+use crate::store::StoreError;
 
 /// Everything that can go wrong in the core.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,15 +65,3 @@ impl From<StoreError> for Error {
         Self::Store(e)
     }
 }
-
-/// Why the store failed. Stringly by nature: it carries the host's own message for logs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoreError(pub String);
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "store: {}", self.0)
-    }
-}
-
-impl core::error::Error for StoreError {}

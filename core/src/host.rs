@@ -1,95 +1,21 @@
-//! The services a host provides to the core.
+//! The host contract: what a host provides to the core, each seam a small trait of its own.
+//!
+//! | seam | what | core's default |
+//! | --- | --- | --- |
+//! | [`Store`] | keys and values, as Workers KV offers them | none |
+//! | [`Clock`] | the wall clock | none |
+//! | [`Entropy`] | random bytes | none |
+//! | [`Deliver`] | a durable queue and the back-channel POSTs | none |
+//! | [`Crypto`] | signatures, RSA key generation, PBKDF2 | [`RustCrypto`] |
+//! | [`Host::log`] | the operator's log, typed events ([`LogEvent`]) | nothing written |
 
 use core::fmt;
 
-pub use crate::error::StoreError;
+pub use crate::crypto::{Crypto, RustCrypto};
 pub(crate) use crate::jose::rand::random;
 pub use crate::jose::rand::{Entropy, EntropyError};
-
-/// One page of keys from [`Store::list`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ListPage {
-    /// Keys in lexicographic order.
-    pub keys: alloc::vec::Vec<alloc::string::String>,
-    /// Where the next page starts; `None` when this was the last page.
-    pub cursor: Option<alloc::string::String>,
-}
-
-/// A key-value store, as Workers KV offers: **eventually consistent** (a write may be seen
-/// late at another location, up to about a minute), no transactions, **no compare-and-swap**,
-/// optional expiry per key. The core is written for exactly that: single-use codes and
-/// session ends are designed around it (see the README), and a strongly consistent backend
-/// can replace it without change.
-#[allow(async_fn_in_trait)] // Workers futures are !Send: no Send bound, by design.
-pub trait Store {
-    /// The value at `key`, or `None` (also for an expired key).
-    async fn get(&self, key: &str) -> Result<Option<alloc::vec::Vec<u8>>, StoreError>;
-    /// Write `value` at `key`, expiring after `ttl_secs` when given (hosts may round it up to
-    /// their minimum, 60 s on Workers KV).
-    async fn put(&self, key: &str, value: &[u8], ttl_secs: Option<u64>) -> Result<(), StoreError>;
-    /// Write several entries (key, value, TTL) at once: in one transaction where the store has
-    /// them (the native on-disk store), one by one otherwise (the default; Workers KV). The
-    /// outbox of a session's deliveries is written this way.
-    async fn put_many(
-        &self,
-        entries: &[(alloc::string::String, alloc::vec::Vec<u8>, Option<u64>)],
-    ) -> Result<(), StoreError> {
-        for (key, value, ttl) in entries {
-            self.put(key, value, *ttl).await?;
-        }
-        Ok(())
-    }
-
-    /// Delete `key`; deleting a missing key is not an error.
-    async fn delete(&self, key: &str) -> Result<(), StoreError>;
-    /// Keys starting with `prefix`, at most `limit`, resuming after `cursor`.
-    async fn list(
-        &self,
-        prefix: &str,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> Result<ListPage, StoreError>;
-}
-
-/// A host that keeps its data in a [`Store`] it holds: implementing this gives the host
-/// [`Store`] itself, every call handed to [`StoreVia::store`] (what each host would otherwise
-/// write out four times).
-pub trait StoreVia {
-    /// The store it delegates to.
-    type Inner: Store;
-    /// That store.
-    fn store(&self) -> &Self::Inner;
-}
-
-impl<T: StoreVia> Store for T {
-    async fn get(&self, key: &str) -> Result<Option<alloc::vec::Vec<u8>>, StoreError> {
-        self.store().get(key).await
-    }
-
-    async fn put(&self, key: &str, value: &[u8], ttl_secs: Option<u64>) -> Result<(), StoreError> {
-        self.store().put(key, value, ttl_secs).await
-    }
-
-    async fn put_many(
-        &self,
-        entries: &[(alloc::string::String, alloc::vec::Vec<u8>, Option<u64>)],
-    ) -> Result<(), StoreError> {
-        self.store().put_many(entries).await
-    }
-
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.store().delete(key).await
-    }
-
-    async fn list(
-        &self,
-        prefix: &str,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> Result<ListPage, StoreError> {
-        self.store().list(prefix, cursor, limit).await
-    }
-}
+pub use crate::log::LogEvent;
+pub use crate::store::{ListPage, Store, StoreError, StoreVia};
 
 /// The wall clock.
 pub trait Clock {
@@ -170,62 +96,20 @@ impl fmt::Debug for HostConfig {
     }
 }
 
-/// Everything the provider needs from its host.
-///
-/// The costly primitives, a private-key signature, PBKDF2 and RSA key generation, go through
-/// the host ([`Host::sign`], [`Host::pbkdf2_sha256`], [`Host::generate_rsa`]): by default core's
-/// own pure-Rust code does them; a host whose platform does them natively much faster (the
-/// Workers host: WebCrypto, where wasm RSA would cost 20+ ms of CPU per signature) answers with
-/// its platform's. Both give the same results: a signature any verifier accepts, the same
-/// PBKDF2 output, a key core checks on import like any other.
-#[allow(async_fn_in_trait)] // Workers futures are !Send: no Send bound, by design.
+/// Everything the provider needs from its host: the seams above, its settings, and a log.
 pub trait Host: Store + Clock + Entropy + Deliver {
+    /// Who does the costly primitives: [`RustCrypto`], or the platform's own (WebCrypto).
+    type Crypto: Crypto;
+
     /// The host's settings.
     fn config(&self) -> &HostConfig;
 
-    /// The JWS signature of `signing_input` with the private `key` (`alg` checked against the
-    /// key by the caller). Default: core's [`crate::jose::jws::sign_raw`].
-    async fn sign(
-        &self,
-        key: &crate::jose::Jwk,
-        alg: crate::jose::JwsAlg,
-        signing_input: &[u8],
-    ) -> Result<alloc::vec::Vec<u8>, crate::error::JoseError> {
-        crate::jose::jws::sign_raw(key, alg, signing_input, &self)
-    }
+    /// The crypto seam.
+    fn crypto(&self) -> &Self::Crypto;
 
-    /// A fresh RSA private key of `bits` bits, e = 65537, `kid` its RFC 7638 thumbprint and no
-    /// other metadata (a realm's RS256/PS256 key). Default: core's
-    /// [`crate::jose::Jwk::generate_rsa`].
-    async fn generate_rsa(&self, bits: usize) -> Result<crate::jose::Jwk, crate::error::JoseError> {
-        crate::jose::Jwk::generate_rsa(bits, &self)
-    }
-
-    /// PBKDF2-HMAC-SHA256, 32 bytes of output. Default: core's
-    /// [`crate::secrets::pbkdf2_sha256`].
-    async fn pbkdf2_sha256(
-        &self,
-        password: &[u8],
-        salt: &[u8],
-        iterations: u32,
-    ) -> Result<[u8; 32], crate::error::JoseError> {
-        Ok(crate::secrets::pbkdf2_sha256(password, salt, iterations))
-    }
-
-    /// Write one line to the operator's log (JSON lines for audit events; never secrets).
-    fn log(&self, line: &str) {
-        let _ = line;
-    }
-}
-
-/// A host signs JWS through its [`Host::sign`].
-impl<H: Host> crate::jose::Signer for H {
-    async fn signature(
-        &self,
-        key: &crate::jose::Jwk,
-        alg: crate::jose::JwsAlg,
-        signing_input: &[u8],
-    ) -> Result<alloc::vec::Vec<u8>, crate::jose::JoseError> {
-        self.sign(key, alg, signing_input).await
+    /// Write one event to the operator's log, as its [`Display`](fmt::Display) line (JSON for
+    /// audit events; never secrets). Default: nothing is written.
+    fn log(&self, event: &LogEvent<'_>) {
+        let _ = event;
     }
 }

@@ -18,12 +18,14 @@ extern crate std;
 
 pub mod audit;
 pub mod client_metadata;
+pub mod crypto;
 pub mod error;
 pub mod host;
-pub mod host_secrets;
+pub mod host_config;
 pub mod http;
 pub mod jose;
 pub mod keys;
+pub mod log;
 pub mod logout;
 pub mod model;
 pub mod net;
@@ -32,6 +34,7 @@ pub mod provider;
 pub mod realm;
 pub mod secrets;
 pub mod session;
+pub mod store;
 
 pub use error::Error;
 pub use jose::UnixTime;

@@ -121,6 +121,14 @@ pub enum TargetError {
     Uri(UriError),
     /// The URI's host is not public ([`HttpUri::is_public`]); the host as written.
     NotPublic(String),
+    /// The URI's host name resolves to an address that is not globally reachable
+    /// ([`check_resolved`]).
+    ResolvesTo {
+        /// The name.
+        host: String,
+        /// The address refused.
+        ip: IpAddr,
+    },
 }
 
 impl fmt::Display for TargetError {
@@ -131,6 +139,9 @@ impl fmt::Display for TargetError {
                 f,
                 "refused by the SSRF guard: {host} is a loopback or private address"
             ),
+            Self::ResolvesTo { host, ip } => {
+                write!(f, "refused by the SSRF guard: {host} resolves to {ip}")
+            }
         }
     }
 }
@@ -145,6 +156,25 @@ pub fn check_target(uri: &str, allow_private: bool) -> Result<Url, TargetError> 
         return Err(TargetError::NotPublic(uri.host_text()));
     }
     Ok(uri.into_url())
+}
+
+/// The guard's second half, for a host that resolves names itself: every address `host`
+/// resolves to must be globally reachable ([`is_global`]) unless private ones are allowed.
+pub fn check_resolved(
+    host: &str,
+    ips: impl IntoIterator<Item = IpAddr>,
+    allow_private: bool,
+) -> Result<(), TargetError> {
+    if allow_private {
+        return Ok(());
+    }
+    match ips.into_iter().find(|ip| !is_global(*ip)) {
+        Some(ip) => Err(TargetError::ResolvesTo {
+            host: host.to_string(),
+            ip,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Whether `ip` is a globally reachable unicast address: the SSRF guard's allow-list.

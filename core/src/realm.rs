@@ -4,6 +4,7 @@ use alloc::{format, string::String, vec::Vec};
 
 use serde_json::{Map, Value};
 
+use crate::crypto::Crypto as _;
 use crate::error::{Error, JoseError};
 use crate::host::Host;
 use crate::jose::jwk::KeyType;
@@ -38,7 +39,7 @@ async fn new_keys<H: Host>(host: &H, realm: &str) -> Result<Vec<RealmKey>, Error
     for kty in [KeyType::EcP256, KeyType::Rsa] {
         let mut key = match kty {
             KeyType::EcP256 => Jwk::generate_ec(host)?,
-            KeyType::Rsa => host.generate_rsa(RSA_BITS).await?,
+            KeyType::Rsa => host.crypto().generate_rsa(RSA_BITS, host).await?,
         };
         key.key_use = Some(String::from("sig"));
         let kid = key.kid.clone().ok_or(JoseError::InvalidKey("no kid"))?;

@@ -8,6 +8,8 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::crypto::Crypto as _;
+pub use crate::crypto::pbkdf2_sha256;
 use crate::error::JoseError;
 use crate::host::{Entropy, EntropyError};
 use crate::jose::b64;
@@ -100,7 +102,7 @@ pub fn unseal(master_key: &[u8; 32], context: &str, sealed: &str) -> Result<Vec<
 /// the free plan and 30 s on paid plans. PBKDF2 is the one well-kept hash that is cheap to
 /// ship to wasm and tunable to that budget (argon2's memory-hardness needs tens of MiB and far
 /// more time per hash). At 50,000 iterations a check costs 7.8 ms natively (README,
-/// "Performance"); the worker runs it through WebCrypto (`Host::pbkdf2_sha256`), about 19 ms
+/// "Performance"); the worker runs it through WebCrypto (`Crypto::pbkdf2_sha256`), about 19 ms
 /// of CPU in workerd, so a login fits a paid plan's budget easily and exceeds the free plan's
 /// 10 ms — the price of not dropping to a count an offline attacker would enjoy. The count is stored in each hash, so changing it later
 /// re-hashes nobody and breaks nothing.
@@ -115,13 +117,14 @@ pub fn hash_password(password: &str, entropy: &dyn Entropy) -> Result<String, En
     Ok(format_password_hash(&salt, &out))
 }
 
-/// [`hash_password`] with the host's PBKDF2 ([`crate::host::Host::pbkdf2_sha256`]).
+/// [`hash_password`] with the host's PBKDF2 ([`crate::crypto::Crypto::pbkdf2_sha256`]).
 pub async fn hash_password_with<H: crate::host::Host>(
     host: &H,
     password: &str,
 ) -> Result<String, crate::error::JoseError> {
     let salt: [u8; 16] = crate::host::random(host)?;
     let out = host
+        .crypto()
         .pbkdf2_sha256(password.as_bytes(), &salt, PASSWORD_ITERATIONS)
         .await?;
     Ok(format_password_hash(&salt, &out))
@@ -133,13 +136,6 @@ fn format_password_hash(salt: &[u8], hash: &[u8; 32]) -> String {
         b64::encode(salt),
         b64::encode(hash)
     )
-}
-
-/// PBKDF2-HMAC-SHA256 with a 32-byte output: core's own, what hosts use by default.
-pub fn pbkdf2_sha256(password: &[u8], salt: &[u8], iterations: u32) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    pbkdf2::pbkdf2_hmac::<Sha256>(password, salt, iterations, &mut out);
-    out
 }
 
 /// A stored hash's iteration count, salt and expected output; `None` when malformed.
@@ -172,7 +168,7 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
     bool::from(out.ct_eq(&expected[..]))
 }
 
-/// [`verify_password`] with the host's PBKDF2 ([`crate::host::Host::pbkdf2_sha256`]); a
+/// [`verify_password`] with the host's PBKDF2 ([`crate::crypto::Crypto::pbkdf2_sha256`]); a
 /// failure of the host's crypto never matches.
 pub async fn verify_password_with<H: crate::host::Host>(
     host: &H,
@@ -182,7 +178,11 @@ pub async fn verify_password_with<H: crate::host::Host>(
     let Some((iters, salt, expected)) = parse_password_hash(stored) else {
         return false;
     };
-    match host.pbkdf2_sha256(password.as_bytes(), &salt, iters).await {
+    match host
+        .crypto()
+        .pbkdf2_sha256(password.as_bytes(), &salt, iters)
+        .await
+    {
         Ok(out) => bool::from(out.ct_eq(&expected[..])),
         Err(_) => false,
     }

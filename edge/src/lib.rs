@@ -15,13 +15,9 @@ pub mod native;
 #[cfg(all(target_arch = "wasm32", feature = "worker"))]
 pub mod worker;
 
-// WebCrypto for core's crypto seam, shared by the two JavaScript hosts.
+// The web platform's clock, randomness and WebCrypto, shared by the two JavaScript hosts.
 #[cfg(all(target_arch = "wasm32", any(feature = "worker", feature = "js")))]
-pub mod subtle;
+pub mod web;
 
 #[cfg(all(target_arch = "wasm32", feature = "js"))]
 pub mod js;
-// The worker's Workers-free rules (config parsing, delays, KV TTLs), unit-tested natively.
-#[cfg(all(test, not(target_arch = "wasm32")))]
-#[path = "worker/rules.rs"]
-mod worker_rules;

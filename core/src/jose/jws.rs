@@ -100,30 +100,17 @@ pub fn sign(
     Ok(attach(input, &sig))
 }
 
-/// What makes the signature of a JWS: core's [`sign_raw`], or a platform library or WebCrypto
-/// that the caller plugs in. It is handed the signing input, never the choice of key.
-#[allow(async_fn_in_trait)]
-pub trait Signer {
-    /// The signature of `signing_input` with the private `key` (`alg` already checked against
-    /// the key).
-    async fn signature(
-        &self,
-        key: &Jwk,
-        alg: JwsAlg,
-        signing_input: &[u8],
-    ) -> Result<alloc::vec::Vec<u8>, JoseError>;
-}
-
-/// [`sign`], with the signature made by `signer`.
-pub async fn sign_with<S: Signer + ?Sized>(
-    signer: &S,
+/// [`sign`], with the signature made by `sign_raw`, which is handed the signing input (the
+/// host's crypto seam, say) and answers the raw signature.
+pub async fn sign_with(
     key: &Jwk,
     alg: JwsAlg,
     payload: &[u8],
     opts: SignOptions<'_>,
+    sign_raw: impl AsyncFnOnce(&[u8]) -> Result<alloc::vec::Vec<u8>, JoseError>,
 ) -> Result<String, JoseError> {
     let input = signing_input(key, alg, payload, opts)?;
-    let sig = signer.signature(key, alg, input.as_bytes()).await?;
+    let sig = sign_raw(input.as_bytes()).await?;
     Ok(attach(input, &sig))
 }
 

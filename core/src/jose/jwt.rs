@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::error::{ClaimsError, JoseError, JwtError};
 use super::jwe::{self, Decrypter, EncryptOptions};
-use super::jws::{self, SignOptions, Signer, Verifier};
+use super::jws::{self, SignOptions, Verifier};
 use super::rand::Entropy;
 use super::time::UnixTime;
 use super::{Header, Jwk, JwsAlg};
@@ -135,18 +135,20 @@ pub fn sign_and_maybe_encrypt(
     maybe_encrypt(jws, encrypt_to, entropy)
 }
 
-/// [`sign_and_maybe_encrypt`], with the signature made by `signer`.
-pub async fn sign_and_maybe_encrypt_with<S: Signer + Entropy>(
-    signer: &S,
+/// [`sign_and_maybe_encrypt`], with the signature made by `sign_raw` (see
+/// [`jws::sign_with`]).
+pub async fn sign_and_maybe_encrypt_with(
     claims: &Claims,
     key: &Jwk,
     alg: JwsAlg,
     typ: Option<&str>,
     encrypt_to: Option<(&Jwk, &EncryptOptions<'_>)>,
+    entropy: &dyn Entropy,
+    sign_raw: impl AsyncFnOnce(&[u8]) -> Result<alloc::vec::Vec<u8>, JoseError>,
 ) -> Result<String, JoseError> {
     let opts = SignOptions { typ, cty: None };
-    let jws = jws::sign_with(signer, key, alg, &encode(claims)?, opts).await?;
-    maybe_encrypt(jws, encrypt_to, signer)
+    let jws = jws::sign_with(key, alg, &encode(claims)?, opts, sign_raw).await?;
+    maybe_encrypt(jws, encrypt_to, entropy)
 }
 
 fn encode(claims: &Claims) -> Result<alloc::vec::Vec<u8>, JoseError> {

@@ -7,8 +7,9 @@
 //! exist here, so algorithm confusion has nothing to confuse.
 //!
 //! The bottom layer of the crate: it imports nothing else of it. Its errors ([`JoseError`]),
-//! its randomness ([`rand::Entropy`]), its time ([`UnixTime`]) and the seam through which a
-//! platform library makes signatures ([`Signer`]) are its own.
+//! its randomness ([`rand::Entropy`]) and its time ([`UnixTime`]) are its own; a signature made
+//! elsewhere (a platform library, WebCrypto) comes in as a closure handed the signing input
+//! ([`jws::sign_with`]).
 
 pub mod b64;
 pub mod compact;
@@ -23,7 +24,7 @@ pub mod time;
 pub use error::{ClaimsError, JoseError, JwtError};
 pub use jwe::{ContentEnc, KeyMgmtAlg};
 pub use jwk::{Jwk, JwkSet};
-pub use jws::{JwsAlg, Signer};
+pub use jws::JwsAlg;
 pub use time::UnixTime;
 
 pub use compact::{Header, MAX_TOKEN_LEN};

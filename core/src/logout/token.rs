@@ -171,7 +171,7 @@ pub fn mint(
     )?)
 }
 
-/// [`mint`], with the signature made by the host ([`crate::host::Host::sign`]).
+/// [`mint`], with the signature made by the host ([`crate::crypto::Crypto::sign`]).
 pub async fn mint_with<H: crate::host::Host>(
     host: &H,
     params: &LogoutTokenParams<'_>,
@@ -179,7 +179,8 @@ pub async fn mint_with<H: crate::host::Host>(
 ) -> Result<String, Error> {
     let claims = claims(params, host)?;
     let enc_opts = encrypt_options(params, keys);
-    Ok(jwt::sign_and_maybe_encrypt_with(
+    Ok(crate::crypto::sign_jwt(
+        host.crypto(),
         host,
         &claims,
         keys.signing_key,

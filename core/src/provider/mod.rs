@@ -35,7 +35,10 @@ pub async fn handle<H: Host>(req: Request, host: &H) -> Response {
     match route(&req, host).await {
         Ok(r) => r,
         Err(Fail::Internal(e)) => {
-            host.log(&format!("internal error on {}: {e}", req.path));
+            host.log(&crate::host::LogEvent::InternalError {
+                path: &req.path,
+                error: &e,
+            });
             Fail::Internal(e).into_response()
         }
         Err(f) => f.into_response(),

@@ -10,11 +10,10 @@ use crate::host::Host;
 use crate::http::{Params, Request, Response, decode_segment};
 use crate::jose::JwsAlg;
 use crate::jose::jwe::EncryptOptions;
-use crate::jose::jwt;
 use crate::keys;
 use crate::model::{self, AuthorizationCode, Client, Realm, User};
 use crate::oauth::ErrorCode;
-use crate::{realm, secrets, session};
+use crate::{crypto, realm, secrets, session};
 
 /// The `typ` of access tokens (RFC 9068).
 pub(super) const AT_TYP: &str = "at+jwt";
@@ -234,9 +233,16 @@ pub(super) async fn token<H: Host>(req: &Request, host: &H, realm: &Realm) -> Re
         (Some((k, _, _)), Some(o)) => Some((k, o)),
         _ => None,
     };
-    let id_token =
-        jwt::sign_and_maybe_encrypt_with(host, &claims, &signing_key, alg, None, encrypt_to)
-            .await?;
+    let id_token = crypto::sign_jwt(
+        host.crypto(),
+        host,
+        &claims,
+        &signing_key,
+        alg,
+        None,
+        encrypt_to,
+    )
+    .await?;
     let access_token = access_token(
         host,
         realm,
@@ -303,8 +309,14 @@ async fn access_token<H: Host>(
         claims.insert("username".into(), json!(user.username));
     }
     let key = realm::signing_key(host, realm, JwsAlg::ES256).await?;
-    Ok(
-        jwt::sign_and_maybe_encrypt_with(host, &claims, &key, JwsAlg::ES256, Some(AT_TYP), None)
-            .await?,
+    Ok(crypto::sign_jwt(
+        host.crypto(),
+        host,
+        &claims,
+        &key,
+        JwsAlg::ES256,
+        Some(AT_TYP),
+        None,
     )
+    .await?)
 }

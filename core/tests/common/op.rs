@@ -10,8 +10,8 @@ use std::task::{Context, Poll, Waker};
 
 use oidc_edge_core::UnixTime;
 use oidc_edge_core::host::{
-    Clock, Deliver, Entropy, EntropyError, Host, HostConfig, ListPage, Post, PostOutcome, Store,
-    StoreError,
+    Clock, Deliver, Entropy, EntropyError, Host, HostConfig, ListPage, Post, PostOutcome,
+    RustCrypto, Store, StoreError,
 };
 use oidc_edge_core::http::{Method, Request, Response};
 use oidc_edge_core::jose::jws::Verifier;
@@ -167,8 +167,14 @@ impl Deliver for TestHost {
 }
 
 impl Host for TestHost {
+    type Crypto = RustCrypto;
+
     fn config(&self) -> &HostConfig {
         &self.config
+    }
+
+    fn crypto(&self) -> &RustCrypto {
+        &RustCrypto
     }
 }
 

@@ -7,7 +7,7 @@ use oidc_edge_core::http::{MAX_BODY, Method, Request, Response};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use super::host::describe;
+use super::interop::describe;
 
 /// Core's request for a Fetch request. The body is read only up to one byte past
 /// [`MAX_BODY`]: a larger body is never buffered whole, and core answers 413 for it.

@@ -6,7 +6,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;
 
-use super::{JsEntropy, core_error, fail, from_js, invalid_argument, to_js};
+use super::interop::{core_error, fail, from_js, invalid_argument, to_js};
+use crate::web::WebEntropy;
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -62,10 +63,10 @@ pub fn generate_key(
             if options.modulus_length.is_some() {
                 return Err(invalid_argument("modulusLength is for RSA keys only"));
             }
-            Jwk::generate_ec(&JsEntropy)
+            Jwk::generate_ec(&WebEntropy)
         }
         oidc_edge_core::jose::jwk::KeyType::Rsa => {
-            Jwk::generate_rsa(options.modulus_length.unwrap_or(RSA_MIN_BITS), &JsEntropy)
+            Jwk::generate_rsa(options.modulus_length.unwrap_or(RSA_MIN_BITS), &WebEntropy)
         }
     }
     .map_err(|e| core_error(&e.into()))?;

@@ -17,38 +17,24 @@ use std::rc::Rc;
 
 use futures_util::future::join_all;
 use js_sys::{Promise, Reflect};
-use oidc_edge_core::host::{Clock as _, Host as _, HostConfig};
-use oidc_edge_core::host_secrets::{check_admin_token, parse_master_key};
-use oidc_edge_core::logout::delivery::DeliveryPolicy;
+use oidc_edge_core::host::{Clock as _, Host as _};
 use oidc_edge_core::logout::outbox::Runner;
 use oidc_edge_core::provider;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::host::{JsHost, JsStore, Log, Poster, describe, sleep};
-use super::rules::normalize_base_url;
-use super::{core_error, fail, from_js, http, to_js};
+use super::config::host_config;
+use super::deliver::Poster;
+use super::host::{JsHost, Log};
+use super::http;
+use super::interop::{core_error, fail, sleep, to_js};
+use super::store::JsStore;
 
 /// Wait after a round that failed (a store error) before the next.
 const ERROR_WAIT_MS: u64 = 1000;
 /// Rounds in a row that may fail before the runner gives up (until the next kick).
 const MAX_FAILED_ROUNDS: u32 = 5;
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct DeliveryOptions {
-    #[serde(default)]
-    timeout_ms: Option<u64>,
-    #[serde(default)]
-    retry_max: Option<u32>,
-    #[serde(default)]
-    retry_base_ms: Option<u64>,
-    #[serde(default)]
-    concurrency: Option<usize>,
-    #[serde(default)]
-    auto: Option<bool>,
-}
 
 /// What a round of deliveries did (`DeliveryReport` in the declarations).
 #[derive(Serialize, Debug, Default, Clone, Copy)]
@@ -89,74 +75,6 @@ struct Inner {
     resumed: Cell<bool>,
     /// Core's runner of the outbox: what is due, what is in flight, when to look again.
     outbox: Runner,
-}
-
-fn text_option(options: &JsValue, name: &str) -> Result<Option<String>, JsValue> {
-    let v = Reflect::get(options, &name.into()).unwrap_or(JsValue::UNDEFINED);
-    if v.is_undefined() || v.is_null() {
-        return Ok(None);
-    }
-    v.as_string()
-        .map(Some)
-        .ok_or_else(|| fail("invalid_config", format!("{name} must be a string")))
-}
-
-fn master_key(options: &JsValue) -> Result<[u8; 32], JsValue> {
-    let v = Reflect::get(options, &"masterKey".into()).unwrap_or(JsValue::UNDEFINED);
-    if let Some(bytes) = v.dyn_ref::<js_sys::Uint8Array>() {
-        return <[u8; 32]>::try_from(bytes.to_vec().as_slice()).map_err(|_| {
-            fail(
-                "invalid_config",
-                format!("masterKey: {} bytes where 32 are needed", bytes.length()),
-            )
-        });
-    }
-    let text = v.as_string().ok_or_else(|| {
-        fail(
-            "invalid_config",
-            "masterKey must be 32 bytes or their base64url",
-        )
-    })?;
-    parse_master_key(&text).map_err(|why| fail("invalid_config", format!("masterKey: {why}")))
-}
-
-fn host_config(options: &JsValue) -> Result<(HostConfig, bool), JsValue> {
-    let base_url = text_option(options, "baseUrl")?
-        .ok_or_else(|| fail("invalid_config", "baseUrl is required"))?;
-    let base_url = normalize_base_url(&base_url)
-        .map_err(|why| fail("invalid_config", format!("baseUrl: {why}")))?;
-    // None: the admin API answers 401 to everyone (core refuses an empty token).
-    let admin_token = text_option(options, "adminToken")?.unwrap_or_default();
-    if !admin_token.is_empty() {
-        check_admin_token(&admin_token)
-            .map_err(|why| fail("invalid_config", format!("adminToken: {why}")))?;
-    }
-    let delivery = Reflect::get(options, &"delivery".into()).unwrap_or(JsValue::UNDEFINED);
-    let delivery: DeliveryOptions = if delivery.is_undefined() || delivery.is_null() {
-        DeliveryOptions::default()
-    } else {
-        from_js(delivery, "delivery").map_err(|e| fail("invalid_config", describe(&e)))?
-    };
-    let defaults = DeliveryPolicy::default();
-    let policy = DeliveryPolicy {
-        timeout_ms: delivery.timeout_ms.unwrap_or(defaults.timeout_ms),
-        retry_max: delivery.retry_max.unwrap_or(defaults.retry_max),
-        retry_base_ms: delivery.retry_base_ms.unwrap_or(defaults.retry_base_ms),
-        concurrency: delivery.concurrency.unwrap_or(defaults.concurrency),
-    };
-    if policy.timeout_ms == 0 || policy.retry_base_ms == 0 || policy.concurrency == 0 {
-        return Err(fail(
-            "invalid_config",
-            "delivery.timeoutMs, retryBaseMs and concurrency must be positive",
-        ));
-    }
-    let config = HostConfig {
-        base_url,
-        admin_token,
-        master_key: master_key(options)?,
-        delivery: policy,
-    };
-    Ok((config, delivery.auto.unwrap_or(true)))
 }
 
 #[wasm_bindgen]
@@ -316,7 +234,7 @@ impl Inner {
                 p
             }
         };
-        if let Ok(wait_until) = super::host::method(ctx, "waitUntil", "ctx") {
+        if let Ok(wait_until) = super::interop::method(ctx, "waitUntil", "ctx") {
             let _ = wait_until.call1(ctx, &promise);
         }
     }

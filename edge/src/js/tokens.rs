@@ -14,8 +14,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
+use super::interop::{core_error, fail, from_js, invalid_argument, to_js};
 use super::keys::{parse_key, parse_keys};
-use super::{JsEntropy, core_error, fail, from_js, invalid_argument, now_secs, to_js};
+use crate::web::{WebEntropy, now_secs};
 
 /// Clock skew tolerated by default, in seconds (core's [`Validation::new`] default).
 ///
@@ -135,7 +136,7 @@ pub fn mint_logout_token(
         alg,
         encrypt_to: encryption,
     };
-    token::mint(&params, &keys, &JsEntropy).map_err(|e| core_error(&e))
+    token::mint(&params, &keys, &WebEntropy).map_err(|e| core_error(&e))
 }
 
 #[derive(Deserialize)]
@@ -238,7 +239,7 @@ pub fn verify_logout_token(
             }
         }
     };
-    let result = token::verify(token, &validation, &JsEntropy, Some(&mut ask));
+    let result = token::verify(token, &validation, &WebEntropy, Some(&mut ask));
     if let Some(e) = thrown.into_inner() {
         return Err(e);
     }

@@ -1,10 +1,27 @@
 //! The native host: OS entropy, the system clock, an embedded store, back-channel delivery
 //! (outbox worker and HTTP client), the HTTP server, and the `oidc-edge` command line.
+//!
+//! | file | what |
+//! | --- | --- |
+//! | [`host`] | core's [`Host`](oidc_edge_core::host::Host) and its crypto seam |
+//! | [`http`] | hyper in, core's request and response, hyper out |
+//! | [`config`] | the server's options, secrets and data directory |
+//! | [`store`] | the embedded store (redb, or memory) |
+//! | [`deliver`], [`client`] | the delivery worker; the HTTP client behind the SSRF guard |
+//! | [`server`], [`bind`] | `oidc-edge serve` and the test harness; start-up and the accept loop, with the background tasks (`tasks.rs`) and the banner (`banner.rs`) |
+//! | [`cli`] | the `oidc-edge` command line |
 
+mod banner;
+pub mod bind;
 pub mod cli;
+pub mod client;
+pub mod config;
 pub mod deliver;
+pub mod host;
+pub mod http;
 pub mod server;
 pub mod store;
+mod tasks;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -20,11 +20,11 @@
 use std::fmt;
 
 use oidc_edge_core::host::HostConfig;
-use oidc_edge_core::host_secrets::{check_admin_token, parse_master_key};
+use oidc_edge_core::host_config::{
+    check_admin_token, check_delivery_policy, normalize_base_url, parse_master_key,
+};
 use oidc_edge_core::logout::delivery::DeliveryPolicy;
 use worker::Env;
-
-use super::rules::{is_true, normalize_base_url};
 
 /// The base URL binding.
 pub const BASE_URL: &str = "BASE_URL";
@@ -100,11 +100,8 @@ impl WorkerConfig {
             // One invocation keeps at most six connections open; the consumer bounds itself.
             concurrency: defaults.concurrency,
         };
-        if delivery.timeout_ms == 0 || delivery.retry_base_ms == 0 {
-            return Err(ConfigError(
-                "DELIVERY_TIMEOUT_MS and DELIVERY_RETRY_BASE_MS must be positive".into(),
-            ));
-        }
+        check_delivery_policy(&delivery)
+            .map_err(|why| ConfigError(format!("the DELIVERY_* vars: {why}")))?;
         Ok(Self {
             host: HostConfig {
                 base_url,
@@ -117,6 +114,14 @@ impl WorkerConfig {
             test_clock: text(env, TEST_CLOCK).is_some_and(|v| is_true(&v)),
         })
     }
+}
+
+/// Whether a var reads as "on".
+fn is_true(v: &str) -> bool {
+    matches!(
+        v.trim().to_ascii_lowercase().as_str(),
+        "true" | "1" | "yes" | "on"
+    )
 }
 
 /// A var or secret as text; `None` when unbound or blank.

@@ -36,8 +36,8 @@ use oidc_edge_core::logout::outbox::{self, settle};
 use worker::{MessageExt as _, QueueRetryOptionsBuilder, RawMessage};
 
 use super::WorkerHost;
+use super::deliver::delay_secs;
 use super::deliver::message;
-use super::rules::delay_secs;
 
 /// Deliveries in flight at once in one invocation: Workers keeps at most six connections open
 /// per invocation and queues the rest, and a queued fetch would spend its timeout waiting.

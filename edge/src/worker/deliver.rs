@@ -8,7 +8,7 @@
 //!
 //! SSRF at the edge: a Worker cannot resolve DNS itself (`fetch` resolves inside the runtime),
 //! so it cannot do what the native host does (check every address a name resolves to, then
-//! connect to exactly those). It checks what it can see, with core's [`check_target`], the
+//! connect to exactly those). It checks what it can see, with core's [`check_post`], the
 //! rule core already applied to `backchannel_logout_uri` at registration: when the realm does
 //! not allow private URIs, a URI whose host is an IP literal (in any spelling the WHATWG parser
 //! accepts, as `fetch` parses) must be globally reachable, and a loopback name is refused;
@@ -22,17 +22,27 @@ use std::time::Duration;
 use futures_util::future::{Either, select};
 use futures_util::pin_mut;
 use oidc_edge_core::host::{Post, PostOutcome, StoreError};
+use oidc_edge_core::host_config::check_post;
 use oidc_edge_core::logout::delivery::Delivery;
-use oidc_edge_core::net::check_target;
 use worker::{
     AbortController, Delay, Fetch, Headers, MessageBuilder, Method, Queue, RequestInit,
     RequestRedirect, ResponseBody, SendMessage,
 };
 
-use super::rules::delay_secs;
-
 /// At most this many messages per `sendBatch` call (a Queues limit).
 const MAX_SEND_BATCH: usize = 100;
+/// Longest delay the Queue accepts for a message or a retry (12 hours).
+pub const MAX_DELAY_SECS: u32 = 12 * 3600;
+
+/// Whole seconds from `now_ms` until `due_ms`, rounded up (the Queue delays in whole seconds,
+/// and early is worse than a little late for a backoff), at most [`MAX_DELAY_SECS`]; 0 when
+/// already due.
+pub fn delay_secs(due_ms: u64, now_ms: u64) -> u32 {
+    let ms = due_ms.saturating_sub(now_ms);
+    u32::try_from(ms.div_ceil(1000))
+        .unwrap_or(MAX_DELAY_SECS)
+        .min(MAX_DELAY_SECS)
+}
 
 /// The message for one delivery, delayed until it is due.
 pub fn message(d: Delivery, now_ms: u64) -> SendMessage<Delivery> {
@@ -66,8 +76,8 @@ pub async fn enqueue(
 /// POST `post.body` to `post.uri` as a form within `post.timeout_ms` (until the status line;
 /// the body of the answer is not read), redirects not followed.
 pub async fn post(post: Post<'_>) -> PostOutcome {
-    if let Err(why) = check_target(post.uri, post.allow_private) {
-        return PostOutcome::Refused(why.to_string());
+    if let Err(refused) = check_post(&post) {
+        return refused;
     }
     let request = match build_request(&post) {
         Ok(r) => r,
@@ -129,5 +139,19 @@ fn describe(e: &worker::Error) -> String {
         "no answer".into()
     } else {
         format!("no answer: {text}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_round_up_to_whole_seconds() {
+        assert_eq!(delay_secs(1000, 1000), 0);
+        assert_eq!(delay_secs(900, 1000), 0);
+        assert_eq!(delay_secs(1001, 1000), 1);
+        assert_eq!(delay_secs(2500, 1000), 2);
+        assert_eq!(delay_secs(u64::MAX, 0), MAX_DELAY_SECS);
     }
 }

@@ -2,6 +2,7 @@
 //! protocol logic here: every decision is core's [`oidc_edge_core::provider::handle`].
 
 use futures_util::StreamExt as _;
+use oidc_edge_core::host_config::MAX_DRAIN;
 use oidc_edge_core::http::{MAX_BODY, Method, Request, Response};
 use worker::Headers;
 
@@ -47,15 +48,12 @@ async fn read_capped(req: &mut worker::Request) -> worker::Result<Vec<u8>> {
         // Past the limit the rest is read and dropped, up to a bound: a client still sending
         // when the answer comes has its connection reset and never sees the 413. Beyond the
         // bound it is, which is fine for a body that large.
-        if seen > DRAIN_LIMIT {
+        if seen > MAX_DRAIN {
             break;
         }
     }
     Ok(body)
 }
-
-/// How much of an oversized body is read (and dropped) so that its sender gets the 413.
-const DRAIN_LIMIT: usize = 1024 * 1024;
 
 /// The Workers response for core's.
 pub fn response(resp: Response) -> worker::Result<worker::Response> {

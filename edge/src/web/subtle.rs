@@ -1,6 +1,6 @@
-//! The JavaScript hosts' answer to core's crypto seam ([`Host::sign`], [`Host::pbkdf2_sha256`],
-//! [`Host::generate_rsa`]): WebCrypto (`crypto.subtle`), which the runtime runs natively. Used
-//! by the Workers host and by the npm package's `Provider` (Node, Deno, Bun, browsers).
+//! WebCrypto (`crypto.subtle`), which the runtime runs natively: the calls behind
+//! [`super::WebCrypto`], the JavaScript hosts' answer to core's crypto seam. Used by the Workers
+//! host and by the npm package's `Provider` (Node, Deno, Bun, browsers).
 //!
 //! Why: in wasm, an RS256 signature with core's pure-Rust `rsa` costs about 21 ms of CPU and a
 //! 50,000-iteration PBKDF2 about 50 ms (README, "What a request costs in workerd"), over the
@@ -13,17 +13,11 @@
 //! private RSA key costs about as much as a signature). When WebCrypto refuses (a key it
 //! cannot import, an iteration count over the platform's limit), the host falls back to core's
 //! own code, and says so in the log.
-//!
-//! [`Host::sign`]: oidc_edge_core::host::Host::sign
-//! [`Host::pbkdf2_sha256`]: oidc_edge_core::host::Host::pbkdf2_sha256
-//! [`Host::generate_rsa`]: oidc_edge_core::host::Host::generate_rsa
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
-use oidc_edge_core::error::JoseError;
-use oidc_edge_core::host::Entropy;
 use oidc_edge_core::jose::{Jwk, JwsAlg};
 use serde_json::Value;
 use wasm_bindgen::{JsCast as _, JsValue};
@@ -221,59 +215,4 @@ pub async fn pbkdf2_sha256(
     let bytes = Uint8Array::new(&bits).to_vec();
     <[u8; 32]>::try_from(bytes.as_slice())
         .map_err(|_| SubtleError(format!("deriveBits gave {} bytes", bytes.len())))
-}
-
-// ---- With core's code as the fallback (what the hosts' `Host` methods call) ----------------
-
-/// [`sign`], or core's own signature (logged) when WebCrypto refuses.
-pub async fn sign_or_core(
-    key: &Jwk,
-    alg: JwsAlg,
-    signing_input: &[u8],
-    entropy: &dyn Entropy,
-    log: impl Fn(&str),
-) -> Result<Vec<u8>, JoseError> {
-    match sign(key, alg, signing_input).await {
-        Ok(sig) => Ok(sig),
-        Err(e) => {
-            log(&format!(
-                "{e}; signing with core's {} instead",
-                alg.as_str()
-            ));
-            oidc_edge_core::jose::jws::sign_raw(key, alg, signing_input, entropy)
-        }
-    }
-}
-
-/// [`pbkdf2_sha256`], or core's own (logged) when WebCrypto refuses.
-pub async fn pbkdf2_sha256_or_core(
-    password: &[u8],
-    salt: &[u8],
-    iterations: u32,
-    log: impl Fn(&str),
-) -> Result<[u8; 32], JoseError> {
-    match pbkdf2_sha256(password, salt, iterations).await {
-        Ok(out) => Ok(out),
-        Err(e) => {
-            log(&format!("{e}; PBKDF2 with core's instead"));
-            Ok(oidc_edge_core::secrets::pbkdf2_sha256(
-                password, salt, iterations,
-            ))
-        }
-    }
-}
-
-/// [`generate_rsa`], or core's own generator (logged) when WebCrypto refuses.
-pub async fn generate_rsa_or_core(
-    bits: usize,
-    entropy: &dyn Entropy,
-    log: impl Fn(&str),
-) -> Result<Jwk, JoseError> {
-    match generate_rsa(bits).await {
-        Ok(key) => Ok(key),
-        Err(e) => {
-            log(&format!("{e}; generating the RSA key with core's instead"));
-            Jwk::generate_rsa(bits, entropy)
-        }
-    }
 }

@@ -9,10 +9,16 @@
 use oidc_edge_core::host::{ListPage, Store, StoreError};
 use worker::kv::{KvError, KvStore};
 
-use super::rules::kv_ttl;
-
 /// Workers KV returns at most this many keys per list call.
 const MAX_LIST: usize = 1000;
+/// Workers KV refuses an `expirationTtl` below this.
+pub const MIN_TTL_SECS: u64 = 60;
+
+/// The TTL to hand KV for a requested one: at least KV's minimum (core's `Store` allows hosts
+/// to round up; core checks the deadlines of codes and sessions itself).
+pub fn kv_ttl(ttl_secs: u64) -> u64 {
+    ttl_secs.max(MIN_TTL_SECS)
+}
 
 /// A KV namespace binding as core's store.
 #[derive(Clone)]
@@ -90,5 +96,17 @@ impl Store for KvBackedStore {
                 page.cursor.filter(|c| !c.is_empty())
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kv_ttls_have_a_floor() {
+        assert_eq!(kv_ttl(1), 60);
+        assert_eq!(kv_ttl(60), 60);
+        assert_eq!(kv_ttl(3600), 3600);
     }
 }

@@ -1,0 +1,101 @@
+//! The storage seam: a key-value store as Workers KV offers it, and [`StoreVia`] for a host
+//! that keeps its data in a store it holds.
+
+use core::fmt;
+
+/// Why the store failed. Stringly by nature: it carries the host's own message for logs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreError(pub alloc::string::String);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "store: {}", self.0)
+    }
+}
+
+impl core::error::Error for StoreError {}
+
+/// One page of keys from [`Store::list`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListPage {
+    /// Keys in lexicographic order.
+    pub keys: alloc::vec::Vec<alloc::string::String>,
+    /// Where the next page starts; `None` when this was the last page.
+    pub cursor: Option<alloc::string::String>,
+}
+
+/// A key-value store, as Workers KV offers: **eventually consistent** (a write may be seen
+/// late at another location, up to about a minute), no transactions, **no compare-and-swap**,
+/// optional expiry per key. The core is written for exactly that: single-use codes and
+/// session ends are designed around it (see the README), and a strongly consistent backend
+/// can replace it without change.
+#[allow(async_fn_in_trait)] // Workers futures are !Send: no Send bound, by design.
+pub trait Store {
+    /// The value at `key`, or `None` (also for an expired key).
+    async fn get(&self, key: &str) -> Result<Option<alloc::vec::Vec<u8>>, StoreError>;
+    /// Write `value` at `key`, expiring after `ttl_secs` when given (hosts may round it up to
+    /// their minimum, 60 s on Workers KV).
+    async fn put(&self, key: &str, value: &[u8], ttl_secs: Option<u64>) -> Result<(), StoreError>;
+    /// Write several entries (key, value, TTL) at once: in one transaction where the store has
+    /// them (the native on-disk store), one by one otherwise (the default; Workers KV). The
+    /// outbox of a session's deliveries is written this way.
+    async fn put_many(
+        &self,
+        entries: &[(alloc::string::String, alloc::vec::Vec<u8>, Option<u64>)],
+    ) -> Result<(), StoreError> {
+        for (key, value, ttl) in entries {
+            self.put(key, value, *ttl).await?;
+        }
+        Ok(())
+    }
+
+    /// Delete `key`; deleting a missing key is not an error.
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+    /// Keys starting with `prefix`, at most `limit`, resuming after `cursor`.
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<ListPage, StoreError>;
+}
+
+/// A host that keeps its data in a [`Store`] it holds: implementing this gives the host
+/// [`Store`] itself, every call handed to [`StoreVia::store`] (what each host would otherwise
+/// write out four times).
+pub trait StoreVia {
+    /// The store it delegates to.
+    type Inner: Store;
+    /// That store.
+    fn store(&self) -> &Self::Inner;
+}
+
+impl<T: StoreVia> Store for T {
+    async fn get(&self, key: &str) -> Result<Option<alloc::vec::Vec<u8>>, StoreError> {
+        self.store().get(key).await
+    }
+
+    async fn put(&self, key: &str, value: &[u8], ttl_secs: Option<u64>) -> Result<(), StoreError> {
+        self.store().put(key, value, ttl_secs).await
+    }
+
+    async fn put_many(
+        &self,
+        entries: &[(alloc::string::String, alloc::vec::Vec<u8>, Option<u64>)],
+    ) -> Result<(), StoreError> {
+        self.store().put_many(entries).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.store().delete(key).await
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<ListPage, StoreError> {
+        self.store().list(prefix, cursor, limit).await
+    }
+}

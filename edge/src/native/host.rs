@@ -1,0 +1,153 @@
+//! The native host: core's [`Host`] over an embedded store, the system clock, OS entropy and
+//! an HTTP client for back-channel deliveries; and core's crypto seam on tokio's blocking pool.
+
+use std::fmt;
+use std::io::{self, Write as _};
+
+use oidc_edge_core::UnixTime;
+use oidc_edge_core::crypto::pbkdf2_sha256;
+use oidc_edge_core::error::JoseError;
+use oidc_edge_core::host::{
+    Clock, Crypto, Entropy, EntropyError, Host, HostConfig, LogEvent, RustCrypto, StoreVia,
+};
+use oidc_edge_core::jose::jwk::KeyType;
+use oidc_edge_core::jose::{Jwk, JwsAlg, jws};
+
+use super::client::NativeDelivery;
+use super::store::NativeStore;
+use super::{NativeClock, OsEntropy};
+
+/// The native host: an embedded store, the system clock, OS entropy, an HTTP client for
+/// back-channel deliveries, and the settings.
+#[derive(Debug)]
+pub struct NativeHost {
+    store: NativeStore,
+    config: HostConfig,
+    clock: NativeClock,
+    delivery: NativeDelivery,
+}
+
+impl NativeHost {
+    /// A host over `store` with `config`, reading time from `clock`. Fails only when the HTTP
+    /// client cannot be set up (no TLS roots, say).
+    pub fn new(store: NativeStore, config: HostConfig, clock: NativeClock) -> io::Result<Self> {
+        let delivery = NativeDelivery::new()
+            .map_err(|e| io::Error::other(format!("the delivery HTTP client: {e}")))?;
+        Ok(Self {
+            store,
+            config,
+            clock,
+            delivery,
+        })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &NativeStore {
+        &self.store
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &NativeClock {
+        &self.clock
+    }
+
+    /// The delivery machinery (HTTP client, worker wake-up).
+    pub fn delivery(&self) -> &NativeDelivery {
+        &self.delivery
+    }
+}
+
+impl StoreVia for NativeHost {
+    type Inner = NativeStore;
+
+    fn store(&self) -> &NativeStore {
+        &self.store
+    }
+}
+
+impl Clock for NativeHost {
+    fn now(&self) -> UnixTime {
+        self.clock.now()
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+}
+
+impl Entropy for NativeHost {
+    fn fill(&self, dest: &mut [u8]) -> Result<(), EntropyError> {
+        OsEntropy.fill(dest)
+    }
+}
+
+impl Host for NativeHost {
+    type Crypto = NativeCrypto;
+
+    fn config(&self) -> &HostConfig {
+        &self.config
+    }
+
+    fn crypto(&self) -> &NativeCrypto {
+        &NativeCrypto
+    }
+
+    fn log(&self, event: &LogEvent<'_>) {
+        log(format_args!("{event}"));
+    }
+}
+
+impl NativeHost {
+    /// Write a line of the host's own (its background work) to the log, as core's events go.
+    pub fn log(&self, line: &str) {
+        log(format_args!("{line}"));
+    }
+}
+
+/// Core's crypto seam natively: core's own code, with the costly calls on tokio's blocking
+/// pool, so that a fan-out to many RPs signs on every core while the event loop keeps serving.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NativeCrypto;
+
+impl Crypto for NativeCrypto {
+    /// RSA signatures cost milliseconds of CPU each: on the blocking pool. ES256 (about
+    /// 0.1 ms) is signed in place.
+    async fn sign(
+        &self,
+        key: &Jwk,
+        alg: JwsAlg,
+        signing_input: &[u8],
+        entropy: &dyn Entropy,
+    ) -> Result<Vec<u8>, JoseError> {
+        if key.key_type() != KeyType::Rsa {
+            return jws::sign_raw(key, alg, signing_input, entropy);
+        }
+        let (key, input) = (key.clone(), signing_input.to_vec());
+        tokio::task::spawn_blocking(move || jws::sign_raw(&key, alg, &input, &OsEntropy))
+            .await
+            .unwrap_or(Err(JoseError::Crypto("the signing task failed")))
+    }
+
+    /// In place: a realm's keys are generated once.
+    async fn generate_rsa(&self, bits: usize, entropy: &dyn Entropy) -> Result<Jwk, JoseError> {
+        RustCrypto.generate_rsa(bits, entropy).await
+    }
+
+    /// A password check (about 8 ms of PBKDF2) on the blocking pool too, for the same reason.
+    async fn pbkdf2_sha256(
+        &self,
+        password: &[u8],
+        salt: &[u8],
+        iterations: u32,
+    ) -> Result<[u8; 32], JoseError> {
+        let (password, salt) = (password.to_vec(), salt.to_vec());
+        tokio::task::spawn_blocking(move || pbkdf2_sha256(&password, &salt, iterations))
+            .await
+            .map_err(|_| JoseError::Crypto("the PBKDF2 task failed"))
+    }
+}
+
+/// One line to stderr; a closed stderr is no reason to fail a request.
+pub(super) fn log(line: fmt::Arguments<'_>) {
+    let _ = writeln!(io::stderr().lock(), "{line}");
+}
