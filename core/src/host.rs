@@ -64,7 +64,7 @@ pub trait Deliver {
     /// lose one. Native: the store's outbox; Workers: a Queue.
     async fn enqueue(
         &self,
-        deliveries: alloc::vec::Vec<crate::logout::delivery::Delivery>,
+        deliveries: alloc::vec::Vec<crate::logout::record::Delivery>,
     ) -> Result<(), StoreError>;
 
     /// POST a logout token.
@@ -82,7 +82,7 @@ pub struct HostConfig {
     /// The 256-bit key that seals private signing keys at rest (AES-256-GCM).
     pub master_key: [u8; 32],
     /// Timeouts, retries and concurrency of back-channel deliveries.
-    pub delivery: crate::logout::delivery::DeliveryPolicy,
+    pub delivery: crate::logout::record::DeliveryPolicy,
 }
 
 impl fmt::Debug for HostConfig {

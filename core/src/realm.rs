@@ -111,7 +111,7 @@ pub async fn load<H: Host>(host: &H, name: &str) -> Result<Option<Realm>, Error>
 /// every key it owns (see [`keys::realm_prefixes`]), its expiry index entries, and the realm
 /// itself. Returns whether it is gone.
 pub async fn purge_deleted<H: Host>(host: &H, realm: &Realm) -> Result<bool, Error> {
-    use crate::logout::delivery::Delivery;
+    use crate::logout::record::Delivery;
     for k in model::list_all(host, keys::OUTBOX, usize::MAX)
         .await
         .map_err(store)?

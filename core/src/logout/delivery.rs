@@ -12,9 +12,7 @@
 use alloc::{format, string::String};
 use core::fmt;
 
-use serde::{Deserialize, Serialize};
-
-use super::token::{self, LogoutCause, LogoutTokenKeys, LogoutTokenParams};
+use super::token::{self, LogoutTokenKeys, LogoutTokenParams};
 use crate::audit::{self, AuditEvent};
 use crate::error::Error;
 use crate::host::{Entropy, Host, Post, PostOutcome};
@@ -22,93 +20,7 @@ use crate::keys;
 use crate::model::{self, Client};
 use crate::{http, realm};
 
-/// Timeouts, retries and concurrency of deliveries (the host's settings).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeliveryPolicy {
-    /// Per-request timeout, in milliseconds.
-    pub timeout_ms: u64,
-    /// Attempts after the first, for transient failures.
-    pub retry_max: u32,
-    /// Backoff base, in milliseconds: the n-th retry waits about `base * 2^(n-1)`.
-    pub retry_base_ms: u64,
-    /// Deliveries in flight at once.
-    pub concurrency: usize,
-}
-
-impl Default for DeliveryPolicy {
-    fn default() -> Self {
-        Self {
-            timeout_ms: 5000,
-            retry_max: 5,
-            retry_base_ms: 1000,
-            concurrency: 128,
-        }
-    }
-}
-
-/// Where a delivery stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryState {
-    /// Waiting for its next attempt.
-    Pending,
-    /// The RP answered 200 or 204.
-    Delivered,
-    /// The RP refused it (400, or another 4xx but 408 and 429): not retried.
-    Rejected,
-    /// Transient failures beyond the retry bound: dead-lettered.
-    Dead,
-}
-
-/// One logout token to deliver to one RP for one ended session. Everything needed to mint
-/// the token later is here: the session is gone by the time it is sent.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Delivery {
-    /// Unique id.
-    pub id: String,
-    /// Realm.
-    pub realm: String,
-    /// The ended session's public id.
-    pub session_id: String,
-    /// The RP.
-    pub client_id: String,
-    /// The RP's `backchannel_logout_uri` when the session ended.
-    pub uri: String,
-    /// The user's login name (for audit).
-    pub user: String,
-    /// `sub`, as in the RP's ID tokens.
-    pub sub: String,
-    /// `sid`, only for RPs that require it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sid: Option<String>,
-    /// Why the session ended.
-    pub cause: LogoutCause,
-    /// AM's `auditTrackingId`, stable across retries.
-    pub tracking_id: String,
-    /// Attempts made so far.
-    pub attempts: u32,
-    /// When the next attempt is due, in ms since the epoch.
-    pub next_attempt_ms: u64,
-    /// State.
-    pub state: DeliveryState,
-    /// The last attempt's outcome, in words.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_outcome: Option<String>,
-}
-
-impl Serialize for LogoutCause {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for LogoutCause {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse()
-            .map_err(|_| serde::de::Error::custom("unknown logout cause"))
-    }
-}
+pub use super::record::{Delivery, DeliveryPolicy, DeliveryState};
 
 /// What to do after an attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -359,6 +271,7 @@ pub async fn attempt<H: Host>(host: &H, d: &Delivery) -> Result<Concluded, Error
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::logout::cause::LogoutCause;
 
     #[test]
     fn outcomes_decide_retries() {

@@ -1,10 +1,12 @@
 //! Back-channel logout: logout tokens, the end of a session (on request or by expiry) and its
 //! fan-out plan, the delivery state machine and the outbox it runs over.
 
+pub mod cause;
 pub mod delivery;
 pub mod end;
 pub mod expiry;
 pub mod outbox;
+pub mod record;
 pub mod token;
 
 pub use token::{

@@ -2,7 +2,6 @@
 
 use alloc::{format, string::String};
 use core::fmt;
-use core::str::FromStr;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -22,55 +21,7 @@ pub const LOGOUT_TYP: &str = "logout+jwt";
 /// The longest lifetime a logout token may have, in seconds.
 pub const MAX_LIFETIME_SECS: u64 = 120;
 
-/// Why a session ended, carried as the `cause` claim (as ForgeRock AM does).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum LogoutCause {
-    /// The user logged out (sessions endpoint or RP-initiated logout).
-    ClientLogout,
-    /// An administrator terminated the session.
-    SessionTermination,
-    /// The session reached its maximum lifetime.
-    SessionMaxTimeout,
-    /// The session was idle for too long.
-    SessionIdleTimeout,
-}
-
-impl LogoutCause {
-    /// Every cause.
-    pub const ALL: [Self; 4] = [
-        Self::ClientLogout,
-        Self::SessionTermination,
-        Self::SessionMaxTimeout,
-        Self::SessionIdleTimeout,
-    ];
-
-    /// The claim value.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::ClientLogout => "CLIENT_LOGOUT",
-            Self::SessionTermination => "SESSION_TERMINATION",
-            Self::SessionMaxTimeout => "SESSION_MAX_TIMEOUT",
-            Self::SessionIdleTimeout => "SESSION_IDLE_TIMEOUT",
-        }
-    }
-}
-
-impl FromStr for LogoutCause {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self, Error> {
-        Self::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s)
-            .ok_or(Error::Claims(ClaimsError::Invalid("cause")))
-    }
-}
-
-impl fmt::Display for LogoutCause {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use super::cause::LogoutCause;
 
 /// Everything needed to mint one logout token for one relying party.
 #[derive(Clone, Copy, Debug)]

@@ -1,7 +1,7 @@
 //! The `LOGOUT_QUEUE` consumer: one message is one delivery (one logout token for one RP).
 //!
 //! For each message: read the [`Delivery`], let core's [`attempt`] mint the token, POST it
-//! (through [`super::WorkerHost`]'s `Deliver::post`), audit the attempt and decide what next;
+//! (through [`WorkerHost`]'s `Deliver::post`), audit the attempt and decide what next;
 //! then do what core decided, on the Queue and on the delivery's record in KV (core's outbox,
 //! written by `enqueue`; core's [`settle`] keeps it as natively, so the admin API lists
 //! pending and dead deliveries alike on both hosts):
@@ -35,9 +35,9 @@ use oidc_edge_core::logout::delivery::{Delivery, Next, attempt, dead_letter, ret
 use oidc_edge_core::logout::outbox::{self, settle};
 use worker::{MessageExt as _, QueueRetryOptionsBuilder, RawMessage};
 
-use super::WorkerHost;
 use super::deliver::delay_secs;
 use super::deliver::message;
+use super::host::WorkerHost;
 
 /// Deliveries in flight at once in one invocation: Workers keeps at most six connections open
 /// per invocation and queues the rest, and a queued fetch would spend its timeout waiting.
