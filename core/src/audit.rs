@@ -50,7 +50,9 @@ pub async fn query<H: Host>(
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let page = host.list(&prefix, cursor.as_deref(), 100).await?;
+        let page = host
+            .list(&prefix, crate::store::Page::after(cursor.as_deref(), 100))
+            .await?;
         for k in page.keys.iter().filter(|k| **k >= start) {
             if let Some(e) = model::load::<AuditEvent, _>(host, k).await?
                 && event_name.is_none_or(|n| n == e.event_name)

@@ -15,60 +15,65 @@ use crate::jose::jwt::{self, Claims};
 use crate::jose::rand::Entropy;
 use crate::jose::{Jwk, JwsAlg, jws};
 
-/// The costly primitives, as a host does them ([`crate::host::Host::crypto`]).
+/// A JWS signing input with the private key and algorithm to sign it with (checked against
+/// each other by the caller).
+#[derive(Clone, Copy, Debug)]
+pub struct ToSign<'a> {
+    /// The private key.
+    pub key: &'a Jwk,
+    /// The algorithm.
+    pub alg: JwsAlg,
+    /// `base64url(header) . base64url(payload)`.
+    pub input: &'a [u8],
+}
+
+/// One PBKDF2-HMAC-SHA256 derivation, with a 32-byte output.
+#[derive(Clone, Copy)]
+pub struct Pbkdf2<'a> {
+    /// The password.
+    pub password: &'a [u8],
+    /// The salt.
+    pub salt: &'a [u8],
+    /// The iteration count.
+    pub iterations: u32,
+}
+
+impl core::fmt::Debug for Pbkdf2<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Pbkdf2")
+            .field("password", &"[redacted]")
+            .field("iterations", &self.iterations)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The costly primitives, as a host does them ([`crate::host::Host::crypto`]). Each method's
+/// default is core's own pure-Rust code ([`RustCrypto`]): a host answers only what its platform
+/// does better.
 #[allow(async_fn_in_trait)] // Workers futures are !Send: no Send bound, by design.
 pub trait Crypto {
-    /// The JWS signature of `signing_input` with the private `key` (`alg` checked against the
-    /// key by the caller); `entropy` blinds RSA and salts PSS.
-    async fn sign(
-        &self,
-        key: &Jwk,
-        alg: JwsAlg,
-        signing_input: &[u8],
-        entropy: &dyn Entropy,
-    ) -> Result<Vec<u8>, JoseError>;
+    /// The JWS signature of `what`; `entropy` blinds RSA and salts PSS.
+    async fn sign(&self, what: ToSign<'_>, entropy: &dyn Entropy) -> Result<Vec<u8>, JoseError> {
+        jws::sign_raw(what.key, what.alg, what.input, entropy)
+    }
 
     /// A fresh RSA private key of `bits` bits, e = 65537, `kid` its RFC 7638 thumbprint and no
     /// other metadata (a realm's RS256/PS256 key).
-    async fn generate_rsa(&self, bits: usize, entropy: &dyn Entropy) -> Result<Jwk, JoseError>;
+    async fn generate_rsa(&self, bits: usize, entropy: &dyn Entropy) -> Result<Jwk, JoseError> {
+        Jwk::generate_rsa(bits, entropy)
+    }
 
     /// PBKDF2-HMAC-SHA256, 32 bytes of output.
-    async fn pbkdf2_sha256(
-        &self,
-        password: &[u8],
-        salt: &[u8],
-        iterations: u32,
-    ) -> Result<[u8; 32], JoseError>;
+    async fn pbkdf2_sha256(&self, p: Pbkdf2<'_>) -> Result<[u8; 32], JoseError> {
+        Ok(pbkdf2_sha256(p.password, p.salt, p.iterations))
+    }
 }
 
 /// Core's own pure-Rust primitives: the default answer to [`Crypto`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RustCrypto;
 
-impl Crypto for RustCrypto {
-    async fn sign(
-        &self,
-        key: &Jwk,
-        alg: JwsAlg,
-        signing_input: &[u8],
-        entropy: &dyn Entropy,
-    ) -> Result<Vec<u8>, JoseError> {
-        jws::sign_raw(key, alg, signing_input, entropy)
-    }
-
-    async fn generate_rsa(&self, bits: usize, entropy: &dyn Entropy) -> Result<Jwk, JoseError> {
-        Jwk::generate_rsa(bits, entropy)
-    }
-
-    async fn pbkdf2_sha256(
-        &self,
-        password: &[u8],
-        salt: &[u8],
-        iterations: u32,
-    ) -> Result<[u8; 32], JoseError> {
-        Ok(pbkdf2_sha256(password, salt, iterations))
-    }
-}
+impl Crypto for RustCrypto {}
 
 /// A JWT of `claims` signed through `crypto` ([`jwt::sign_and_maybe_encrypt`]), nested in a
 /// JWE for `encrypt_to` when given.
@@ -82,7 +87,7 @@ pub async fn sign_jwt<C: Crypto + ?Sized>(
     encrypt_to: Option<(&Jwk, &EncryptOptions<'_>)>,
 ) -> Result<alloc::string::String, JoseError> {
     jwt::sign_and_maybe_encrypt_with(claims, key, alg, typ, encrypt_to, entropy, async |input| {
-        crypto.sign(key, alg, input, entropy).await
+        crypto.sign(ToSign { key, alg, input }, entropy).await
     })
     .await
 }

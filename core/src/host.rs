@@ -15,7 +15,7 @@ pub use crate::crypto::{Crypto, RustCrypto};
 pub(crate) use crate::jose::rand::random;
 pub use crate::jose::rand::{Entropy, EntropyError};
 pub use crate::log::LogEvent;
-pub use crate::store::{ListPage, Store, StoreError, StoreVia};
+pub use crate::store::{ListPage, Page, Store, StoreError, StoreVia};
 
 /// The wall clock.
 pub trait Clock {

@@ -305,7 +305,9 @@ pub async fn delete_prefix<S: Store + ?Sized>(
     let mut n = 0;
     let mut cursor: Option<String> = None;
     loop {
-        let page = store.list(prefix, cursor.as_deref(), 100).await?;
+        let page = store
+            .list(prefix, crate::store::Page::after(cursor.as_deref(), 100))
+            .await?;
         for k in &page.keys {
             store.delete(k).await?;
             n += 1;
@@ -326,7 +328,9 @@ pub async fn list_all<S: Store + ?Sized>(
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let page = store.list(prefix, cursor.as_deref(), 100).await?;
+        let page = store
+            .list(prefix, crate::store::Page::after(cursor.as_deref(), 100))
+            .await?;
         let done = page.keys.is_empty();
         out.extend(page.keys);
         if out.len() >= max {

@@ -125,7 +125,11 @@ pub async fn hash_password_with<H: crate::host::Host>(
     let salt: [u8; 16] = crate::host::random(host)?;
     let out = host
         .crypto()
-        .pbkdf2_sha256(password.as_bytes(), &salt, PASSWORD_ITERATIONS)
+        .pbkdf2_sha256(crate::crypto::Pbkdf2 {
+            password: password.as_bytes(),
+            salt: &salt,
+            iterations: PASSWORD_ITERATIONS,
+        })
         .await?;
     Ok(format_password_hash(&salt, &out))
 }
@@ -180,7 +184,11 @@ pub async fn verify_password_with<H: crate::host::Host>(
     };
     match host
         .crypto()
-        .pbkdf2_sha256(password.as_bytes(), &salt, iters)
+        .pbkdf2_sha256(crate::crypto::Pbkdf2 {
+            password: password.as_bytes(),
+            salt: &salt,
+            iterations: iters,
+        })
         .await
     {
         Ok(out) => bool::from(out.ct_eq(&expected[..])),

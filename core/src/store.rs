@@ -24,6 +24,31 @@ pub struct ListPage {
     pub cursor: Option<alloc::string::String>,
 }
 
+/// Which page of a listing to read: at most `limit` keys, resuming after `cursor` (the
+/// [`ListPage::cursor`] of the page before; `None` for the first page).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Page<'a> {
+    /// Where to resume.
+    pub cursor: Option<&'a str>,
+    /// How many keys at most.
+    pub limit: usize,
+}
+
+impl<'a> Page<'a> {
+    /// The first page of at most `limit` keys.
+    pub const fn first(limit: usize) -> Self {
+        Self {
+            cursor: None,
+            limit,
+        }
+    }
+
+    /// At most `limit` keys after `cursor`.
+    pub const fn after(cursor: Option<&'a str>, limit: usize) -> Self {
+        Self { cursor, limit }
+    }
+}
+
 /// A key-value store, as Workers KV offers: **eventually consistent** (a write may be seen
 /// late at another location, up to about a minute), no transactions, **no compare-and-swap**,
 /// optional expiry per key. The core is written for exactly that: single-use codes and
@@ -51,13 +76,8 @@ pub trait Store {
 
     /// Delete `key`; deleting a missing key is not an error.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
-    /// Keys starting with `prefix`, at most `limit`, resuming after `cursor`.
-    async fn list(
-        &self,
-        prefix: &str,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> Result<ListPage, StoreError>;
+    /// Keys starting with `prefix`, one [`Page`] of them.
+    async fn list(&self, prefix: &str, page: Page<'_>) -> Result<ListPage, StoreError>;
 }
 
 /// A host that keeps its data in a [`Store`] it holds: implementing this gives the host
@@ -68,6 +88,21 @@ pub trait StoreVia {
     type Inner: Store;
     /// That store.
     fn store(&self) -> &Self::Inner;
+}
+
+/// `store_via!(Host => field: Inner)`: implement [`StoreVia`] for `Host` by its field `field`,
+/// the [`Store`] of type `Inner` it keeps its data in.
+#[macro_export]
+macro_rules! store_via {
+    ($host:ty => $field:ident: $inner:ty) => {
+        impl $crate::store::StoreVia for $host {
+            type Inner = $inner;
+
+            fn store(&self) -> &$inner {
+                &self.$field
+            }
+        }
+    };
 }
 
 impl<T: StoreVia> Store for T {
@@ -90,12 +125,7 @@ impl<T: StoreVia> Store for T {
         self.store().delete(key).await
     }
 
-    async fn list(
-        &self,
-        prefix: &str,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> Result<ListPage, StoreError> {
-        self.store().list(prefix, cursor, limit).await
+    async fn list(&self, prefix: &str, page: Page<'_>) -> Result<ListPage, StoreError> {
+        self.store().list(prefix, page).await
     }
 }

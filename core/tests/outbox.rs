@@ -55,7 +55,9 @@ fn run(r: &Runner, h: &TestHost, d: Delivery) -> Option<u64> {
 }
 
 fn outbox_keys(h: &TestHost) -> Vec<String> {
-    block_on(h.list(keys::OUTBOX, None, 1000)).unwrap().keys
+    block_on(h.list(keys::OUTBOX, oidc_edge_core::host::Page::first(1000)))
+        .unwrap()
+        .keys
 }
 
 #[test]

@@ -18,7 +18,12 @@ pub async fn sweep<H: Host>(host: &H) -> Result<usize, Error> {
     let mut ended = 0;
     let mut cursor: Option<String> = None;
     loop {
-        let page = host.list(keys::EXPIRY, cursor.as_deref(), 100).await?;
+        let page = host
+            .list(
+                keys::EXPIRY,
+                crate::store::Page::after(cursor.as_deref(), 100),
+            )
+            .await?;
         for key in &page.keys {
             let mut parts = key.splitn(4, '/');
             let (_, b, realm_name, id) = (parts.next(), parts.next(), parts.next(), parts.next());

@@ -123,7 +123,10 @@ impl Runner {
         let mut cursor: Option<String> = None;
         'scan: loop {
             let page = store
-                .list(keys::OUTBOX, cursor.as_deref(), skipped + room + 1)
+                .list(
+                    keys::OUTBOX,
+                    crate::store::Page::after(cursor.as_deref(), skipped + room + 1),
+                )
                 .await?;
             for key in &page.keys {
                 // Another key form (an earlier version's, written since the migration): it

@@ -10,7 +10,7 @@ use std::task::{Context, Poll, Waker};
 
 use oidc_edge_core::UnixTime;
 use oidc_edge_core::host::{
-    Clock, Deliver, Entropy, EntropyError, Host, HostConfig, ListPage, Post, PostOutcome,
+    Clock, Deliver, Entropy, EntropyError, Host, HostConfig, ListPage, Page, Post, PostOutcome,
     RustCrypto, Store, StoreError,
 };
 use oidc_edge_core::http::{Method, Request, Response};
@@ -112,12 +112,8 @@ impl Store for TestHost {
         self.store.borrow_mut().remove(key);
         Ok(())
     }
-    async fn list(
-        &self,
-        prefix: &str,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> Result<ListPage, StoreError> {
+    async fn list(&self, prefix: &str, page: Page<'_>) -> Result<ListPage, StoreError> {
+        let Page { cursor, limit } = page;
         let keys: Vec<String> = self
             .store
             .borrow()
@@ -426,7 +422,10 @@ pub fn run_due(h: &TestHost) -> RunReport {
     for d in claimed.deliveries {
         block_on(runner.run(h, d)).unwrap();
     }
-    let pending = block_on(h.list(OUTBOX, None, 100_000)).unwrap().keys.len();
+    let pending = block_on(h.list(OUTBOX, oidc_edge_core::host::Page::first(100_000)))
+        .unwrap()
+        .keys
+        .len();
     RunReport { attempted, pending }
 }
 

@@ -16,7 +16,7 @@ use js_sys::Function;
 use oidc_edge_core::UnixTime;
 use oidc_edge_core::host::{
     Clock, Deliver, Entropy, EntropyError, Host, HostConfig, LogEvent, Post, PostOutcome,
-    StoreError, StoreVia,
+    StoreError,
 };
 use oidc_edge_core::logout::delivery::Delivery;
 use oidc_edge_core::logout::outbox;
@@ -120,13 +120,7 @@ impl JsHost {
     }
 }
 
-impl StoreVia for JsHost {
-    type Inner = JsStore;
-
-    fn store(&self) -> &JsStore {
-        &self.store
-    }
-}
+oidc_edge_core::store_via!(JsHost => store: JsStore);
 
 impl Clock for JsHost {
     fn now(&self) -> UnixTime {

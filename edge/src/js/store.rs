@@ -4,7 +4,7 @@
 use std::fmt;
 
 use js_sys::{Array, Function, Reflect, Uint8Array};
-use oidc_edge_core::host::{ListPage, Store, StoreError};
+use oidc_edge_core::host::{ListPage, Page, Store, StoreError};
 use wasm_bindgen::prelude::*;
 
 use super::interop::{call, describe, fail, method};
@@ -85,12 +85,8 @@ impl Store for JsStore {
             .map(drop)
     }
 
-    async fn list(
-        &self,
-        prefix: &str,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> Result<ListPage, StoreError> {
+    async fn list(&self, prefix: &str, page: Page<'_>) -> Result<ListPage, StoreError> {
+        let Page { cursor, limit } = page;
         let cursor = cursor.map_or(JsValue::UNDEFINED, JsValue::from);
         let page = self
             .call(

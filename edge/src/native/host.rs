@@ -5,13 +5,11 @@ use std::fmt;
 use std::io::{self, Write as _};
 
 use oidc_edge_core::UnixTime;
-use oidc_edge_core::crypto::pbkdf2_sha256;
+use oidc_edge_core::crypto::{Pbkdf2, ToSign, pbkdf2_sha256};
 use oidc_edge_core::error::JoseError;
-use oidc_edge_core::host::{
-    Clock, Crypto, Entropy, EntropyError, Host, HostConfig, LogEvent, RustCrypto, StoreVia,
-};
+use oidc_edge_core::host::{Clock, Crypto, Entropy, EntropyError, Host, HostConfig, LogEvent};
 use oidc_edge_core::jose::jwk::KeyType;
-use oidc_edge_core::jose::{Jwk, JwsAlg, jws};
+use oidc_edge_core::jose::jws;
 
 use super::client::NativeDelivery;
 use super::store::NativeStore;
@@ -57,13 +55,7 @@ impl NativeHost {
     }
 }
 
-impl StoreVia for NativeHost {
-    type Inner = NativeStore;
-
-    fn store(&self) -> &NativeStore {
-        &self.store
-    }
-}
+oidc_edge_core::store_via!(NativeHost => store: NativeStore);
 
 impl Clock for NativeHost {
     fn now(&self) -> UnixTime {
@@ -106,41 +98,27 @@ impl NativeHost {
 
 /// Core's crypto seam natively: core's own code, with the costly calls on tokio's blocking
 /// pool, so that a fan-out to many RPs signs on every core while the event loop keeps serving.
+/// RSA keys are generated in place (core's default): a realm's keys are generated once.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NativeCrypto;
 
 impl Crypto for NativeCrypto {
     /// RSA signatures cost milliseconds of CPU each: on the blocking pool. ES256 (about
     /// 0.1 ms) is signed in place.
-    async fn sign(
-        &self,
-        key: &Jwk,
-        alg: JwsAlg,
-        signing_input: &[u8],
-        entropy: &dyn Entropy,
-    ) -> Result<Vec<u8>, JoseError> {
+    async fn sign(&self, what: ToSign<'_>, entropy: &dyn Entropy) -> Result<Vec<u8>, JoseError> {
+        let ToSign { key, alg, input } = what;
         if key.key_type() != KeyType::Rsa {
-            return jws::sign_raw(key, alg, signing_input, entropy);
+            return jws::sign_raw(key, alg, input, entropy);
         }
-        let (key, input) = (key.clone(), signing_input.to_vec());
+        let (key, input) = (key.clone(), input.to_vec());
         tokio::task::spawn_blocking(move || jws::sign_raw(&key, alg, &input, &OsEntropy))
             .await
             .unwrap_or(Err(JoseError::Crypto("the signing task failed")))
     }
 
-    /// In place: a realm's keys are generated once.
-    async fn generate_rsa(&self, bits: usize, entropy: &dyn Entropy) -> Result<Jwk, JoseError> {
-        RustCrypto.generate_rsa(bits, entropy).await
-    }
-
     /// A password check (about 8 ms of PBKDF2) on the blocking pool too, for the same reason.
-    async fn pbkdf2_sha256(
-        &self,
-        password: &[u8],
-        salt: &[u8],
-        iterations: u32,
-    ) -> Result<[u8; 32], JoseError> {
-        let (password, salt) = (password.to_vec(), salt.to_vec());
+    async fn pbkdf2_sha256(&self, p: Pbkdf2<'_>) -> Result<[u8; 32], JoseError> {
+        let (password, salt, iterations) = (p.password.to_vec(), p.salt.to_vec(), p.iterations);
         tokio::task::spawn_blocking(move || pbkdf2_sha256(&password, &salt, iterations))
             .await
             .map_err(|_| JoseError::Crypto("the PBKDF2 task failed"))

@@ -11,7 +11,7 @@ use std::ops::Bound;
 use std::path::Path;
 use std::sync::Mutex;
 
-use oidc_edge_core::host::{Clock, ListPage, Store, StoreError};
+use oidc_edge_core::host::{Clock, ListPage, Page, Store, StoreError};
 use redb::{ReadableDatabase as _, ReadableTable as _, TableDefinition};
 
 use super::NativeClock;
@@ -37,7 +37,7 @@ fn start_bound<'a>(prefix: &'a str, cursor: Option<&'a str>) -> Bound<&'a str> {
 }
 
 /// Collect one page from `(key, live)` pairs in key order, starting at the scan's start.
-fn page<I, E>(entries: I, prefix: &str, limit: usize) -> Result<ListPage, E>
+fn page_of<I, E>(entries: I, prefix: &str, limit: usize) -> Result<ListPage, E>
 where
     I: Iterator<Item = Result<(String, bool), E>>,
 {
@@ -177,7 +177,7 @@ impl RedbStore {
             item.map(|(k, v)| (k.value().to_owned(), live(v.value().0, now)))
                 .map_err(redb::Error::from)
         });
-        page(entries, prefix, limit)
+        page_of(entries, prefix, limit)
     }
 
     /// Delete every expired entry; returns how many. The server runs this now and then so
@@ -219,13 +219,9 @@ impl Store for RedbStore {
         self.delete_sync(key).map_err(store_error)
     }
 
-    async fn list(
-        &self,
-        prefix: &str,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> Result<ListPage, StoreError> {
-        self.list_sync(prefix, cursor, limit).map_err(store_error)
+    async fn list(&self, prefix: &str, page: Page<'_>) -> Result<ListPage, StoreError> {
+        self.list_sync(prefix, page.cursor, page.limit)
+            .map_err(store_error)
     }
 }
 
@@ -292,16 +288,12 @@ impl Store for MemStore {
         Ok(())
     }
 
-    async fn list(
-        &self,
-        prefix: &str,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> Result<ListPage, StoreError> {
+    async fn list(&self, prefix: &str, page: Page<'_>) -> Result<ListPage, StoreError> {
+        let Page { cursor, limit } = page;
         let now = self.clock.now().secs();
         let entries = self.entries()?;
         let range = entries.range::<str, _>((start_bound(prefix, cursor), Bound::Unbounded));
-        page(
+        page_of(
             range.map(|(k, (expires_at, _))| {
                 Ok::<_, StoreError>((k.clone(), live(*expires_at, now)))
             }),
@@ -359,15 +351,10 @@ impl Store for NativeStore {
         }
     }
 
-    async fn list(
-        &self,
-        prefix: &str,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> Result<ListPage, StoreError> {
+    async fn list(&self, prefix: &str, page: Page<'_>) -> Result<ListPage, StoreError> {
         match self {
-            Self::Redb(s) => s.list(prefix, cursor, limit).await,
-            Self::Mem(s) => s.list(prefix, cursor, limit).await,
+            Self::Redb(s) => s.list(prefix, page).await,
+            Self::Mem(s) => s.list(prefix, page).await,
         }
     }
 }
@@ -443,11 +430,17 @@ mod tests {
                 assert_eq!(s.get("code/demo/gone").await.unwrap(), None);
                 clock.advance(59);
                 assert!(s.get("code/demo/x").await.unwrap().is_some());
-                let page = s.list("code/", None, 10).await.unwrap();
+                let page = s.list("code/", Page::first(10)).await.unwrap();
                 assert_eq!(page.keys, ["code/demo/x"]);
                 clock.advance(1);
                 assert_eq!(s.get("code/demo/x").await.unwrap(), None);
-                assert!(s.list("code/", None, 10).await.unwrap().keys.is_empty());
+                assert!(
+                    s.list("code/", Page::first(10))
+                        .await
+                        .unwrap()
+                        .keys
+                        .is_empty()
+                );
                 assert!(s.get("realm/demo").await.unwrap().is_some());
                 // A fresh put after expiry is visible again.
                 s.put("code/demo/x", b"new", Some(60)).await.unwrap();
@@ -488,7 +481,10 @@ mod tests {
                 let mut cursor: Option<String> = None;
                 let mut pages = 0;
                 loop {
-                    let page = s.list(prefix, cursor.as_deref(), 2).await.unwrap();
+                    let page = s
+                        .list(prefix, Page::after(cursor.as_deref(), 2))
+                        .await
+                        .unwrap();
                     pages += 1;
                     assert!(page.keys.len() <= 2);
                     seen.extend(page.keys.iter().cloned());
@@ -512,17 +508,23 @@ mod tests {
                 );
                 assert_eq!(pages, 2);
 
-                let all = s.list("usess/", None, 100).await.unwrap();
+                let all = s.list("usess/", Page::first(100)).await.unwrap();
                 assert_eq!(all.keys.len(), 7);
                 assert_eq!(all.cursor, None);
-                let exact = s.list("usess/demo/", None, 7).await.unwrap();
+                let exact = s.list("usess/demo/", Page::first(7)).await.unwrap();
                 assert_eq!(exact.cursor, None, "no key follows the 7th");
-                assert!(s.list("nothing/", None, 10).await.unwrap().keys.is_empty());
+                assert!(
+                    s.list("nothing/", Page::first(10))
+                        .await
+                        .unwrap()
+                        .keys
+                        .is_empty()
+                );
                 // A cursor before the prefix starts at the prefix.
-                let from = s.list(prefix, Some("a"), 1).await.unwrap();
+                let from = s.list(prefix, Page::after(Some("a"), 1)).await.unwrap();
                 assert_eq!(from.keys, ["usess/demo/alice/1"]);
                 // A zero limit still makes progress.
-                assert_eq!(s.list(prefix, None, 0).await.unwrap().keys.len(), 1);
+                assert_eq!(s.list(prefix, Page::first(0)).await.unwrap().keys.len(), 1);
             });
         });
     }

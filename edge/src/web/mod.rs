@@ -4,9 +4,10 @@
 
 pub mod subtle;
 
+use oidc_edge_core::crypto::{Pbkdf2, ToSign};
 use oidc_edge_core::error::JoseError;
 use oidc_edge_core::host::{Crypto, Entropy, EntropyError, RustCrypto};
-use oidc_edge_core::jose::{Jwk, JwsAlg};
+use oidc_edge_core::jose::Jwk;
 
 /// Now, in whole seconds since the epoch.
 pub fn now_secs() -> u64 {
@@ -55,21 +56,15 @@ impl WebCrypto {
 }
 
 impl Crypto for WebCrypto {
-    async fn sign(
-        &self,
-        key: &Jwk,
-        alg: JwsAlg,
-        signing_input: &[u8],
-        entropy: &dyn Entropy,
-    ) -> Result<Vec<u8>, JoseError> {
-        match subtle::sign(key, alg, signing_input).await {
+    async fn sign(&self, what: ToSign<'_>, entropy: &dyn Entropy) -> Result<Vec<u8>, JoseError> {
+        match subtle::sign(what.key, what.alg, what.input).await {
             Ok(sig) => Ok(sig),
             Err(e) => {
                 (self.log)(&format!(
                     "{e}; signing with core's {} instead",
-                    alg.as_str()
+                    what.alg.as_str()
                 ));
-                RustCrypto.sign(key, alg, signing_input, entropy).await
+                RustCrypto.sign(what, entropy).await
             }
         }
     }
@@ -84,17 +79,12 @@ impl Crypto for WebCrypto {
         }
     }
 
-    async fn pbkdf2_sha256(
-        &self,
-        password: &[u8],
-        salt: &[u8],
-        iterations: u32,
-    ) -> Result<[u8; 32], JoseError> {
-        match subtle::pbkdf2_sha256(password, salt, iterations).await {
+    async fn pbkdf2_sha256(&self, p: Pbkdf2<'_>) -> Result<[u8; 32], JoseError> {
+        match subtle::pbkdf2_sha256(p.password, p.salt, p.iterations).await {
             Ok(out) => Ok(out),
             Err(e) => {
                 (self.log)(&format!("{e}; PBKDF2 with core's instead"));
-                RustCrypto.pbkdf2_sha256(password, salt, iterations).await
+                RustCrypto.pbkdf2_sha256(p).await
             }
         }
     }

@@ -6,7 +6,7 @@ use std::cell::Cell;
 use oidc_edge_core::UnixTime;
 use oidc_edge_core::host::{
     Clock, Deliver, Entropy, EntropyError, Host, HostConfig, LogEvent, Post, PostOutcome, Store,
-    StoreError, StoreVia,
+    StoreError,
 };
 use oidc_edge_core::logout::delivery::Delivery;
 use oidc_edge_core::logout::outbox;
@@ -119,13 +119,7 @@ impl WorkerHost {
     }
 }
 
-impl StoreVia for WorkerHost {
-    type Inner = KvBackedStore;
-
-    fn store(&self) -> &KvBackedStore {
-        &self.store
-    }
-}
+oidc_edge_core::store_via!(WorkerHost => store: KvBackedStore);
 
 impl Clock for WorkerHost {
     fn now(&self) -> UnixTime {

@@ -6,7 +6,7 @@
 //! expiry by core), and a list page is whatever KV returns — possibly fewer keys than asked
 //! even when more follow, with KV's opaque cursor.
 
-use oidc_edge_core::host::{ListPage, Store, StoreError};
+use oidc_edge_core::host::{ListPage, Page, Store, StoreError};
 use worker::kv::{KvError, KvStore};
 
 /// Workers KV returns at most this many keys per list call.
@@ -70,12 +70,8 @@ impl Store for KvBackedStore {
             .map_err(|e| store_error("delete", key, &e))
     }
 
-    async fn list(
-        &self,
-        prefix: &str,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> Result<ListPage, StoreError> {
+    async fn list(&self, prefix: &str, page: Page<'_>) -> Result<ListPage, StoreError> {
+        let Page { cursor, limit } = page;
         let mut list = self
             .kv
             .list()
