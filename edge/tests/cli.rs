@@ -664,7 +664,7 @@ fn send_posts_a_form_encoded_logout_token() {
 
 fn jose_tool() -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let ready = root.join("tests/js/node_modules/jose").is_dir()
+    let ready = root.join("node_modules/jose").is_dir()
         && Command::new("node")
             .arg("--version")
             .output()
@@ -673,10 +673,10 @@ fn jose_tool() -> Option<PathBuf> {
         return Some(root.join("tests/js/jose-tool.mjs"));
     }
     if std::env::var("OIDC_EDGE_REQUIRE_INTEROP").is_ok_and(|v| v == "1") {
-        panic!("node and tests/js/node_modules are required (OIDC_EDGE_REQUIRE_INTEROP=1)");
+        panic!("node and node_modules are required (OIDC_EDGE_REQUIRE_INTEROP=1)");
     }
     eprintln!(
-        "\n==================== SKIPPED ====================\njose interop: node or tests/js/node_modules missing (run ./scripts/test.sh)\n=================================================\n"
+        "\n==================== SKIPPED ====================\njose interop: node or node_modules missing (run ./scripts/test.sh)\n=================================================\n"
     );
     None
 }
