@@ -18,7 +18,7 @@ mod wycheproof {
     use serde_json::{Value, json};
     use sha2::Sha256;
 
-    use super::common::{Tally, TimeSeeded, hex, load, str_at};
+    use super::common::{Seeded, Tally, hex, load, str_at};
 
     fn wycheproof(file: &'static str) -> Option<(Value, Tally)> {
         let v = load(&format!("wycheproof/{file}"))?;
@@ -150,7 +150,7 @@ mod wycheproof {
         let Some((v, mut tally)) = wycheproof("json_web_encryption_test.json") else {
             return;
         };
-        let rng = TimeSeeded::new();
+        let rng = Seeded::new();
         let stranger = Jwk::generate_ec(&rng).unwrap();
         for group in groups(&v) {
             let key = Jwk::from_value(&group["private"]).ok();
@@ -382,7 +382,7 @@ mod wycheproof {
         let Some((v, mut tally)) = wycheproof("ecdh_secp256r1_test.json") else {
             return;
         };
-        let rng = TimeSeeded::new();
+        let rng = Seeded::new();
         for group in groups(&v) {
             for case in cases(group) {
                 let epk = match epk_of(str_at(case, "/public")) {
@@ -509,7 +509,7 @@ mod wycheproof {
         let Some((v, mut tally)) = wycheproof("rsa_pkcs1_2048_test.json") else {
             return;
         };
-        let rng = TimeSeeded::new();
+        let rng = Seeded::new();
         let filler = b64::encode([0u8; 16]);
         for group in groups(&v) {
             let key = Jwk::from_value(&group["privateKeyJwk"])
@@ -572,7 +572,7 @@ mod wycheproof {
             23,
             "\"First byte is 1\": rsa 0.10 ignores the leading OAEP octet (CFRG RSA guidance), RFC 8017 would refuse",
         );
-        let rng = TimeSeeded::new();
+        let rng = Seeded::new();
         for group in groups(&v) {
             let key = Jwk::from_value(&group["privateKeyJwk"]).expect("OAEP group key parses");
             let KeyMaterial::RsaPrivate(private) = &key.material else {

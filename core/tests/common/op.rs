@@ -9,6 +9,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use oidc_edge_core::UnixTime;
+use oidc_edge_core::error::JoseError;
 use oidc_edge_core::host::{
     Clock, Deliver, Entropy, EntropyError, Host, HostConfig, ListPage, Post, PostOutcome, Store,
     StoreError,
@@ -38,7 +39,9 @@ pub type Entries = BTreeMap<String, (Vec<u8>, Option<u64>)>;
 pub struct TestHost {
     pub store: RefCell<Entries>,
     pub now: Cell<u64>,
-    pub entropy: super::TimeSeeded,
+    pub entropy: super::Seeded,
+    /// How many RSA keys this host has handed out (see `generate_rsa`).
+    pub rsa_keys: Cell<usize>,
     pub config: HostConfig,
     /// Every POST made: (uri, body).
     pub posts: RefCell<Vec<(String, String)>>,
@@ -51,7 +54,8 @@ impl TestHost {
         Self {
             store: RefCell::default(),
             now: Cell::new(1_800_000_000),
-            entropy: super::TimeSeeded::new(),
+            entropy: super::Seeded::new(),
+            rsa_keys: Cell::new(0),
             config: HostConfig {
                 base_url: "https://id.example".into(),
                 admin_token: "admin-secret-token".into(),
@@ -155,6 +159,18 @@ impl Deliver for TestHost {
 impl Host for TestHost {
     fn config(&self) -> &HostConfig {
         &self.config
+    }
+
+    /// The fixture keys (`core/tests/data/rsa-2048.json`) in order, instead of generating one:
+    /// key generation would be most of the tests' time. Other sizes are generated.
+    async fn generate_rsa(&self, bits: usize) -> Result<Jwk, JoseError> {
+        let fixtures = super::rsa_fixtures();
+        if bits != 2048 {
+            return Jwk::generate_rsa(bits, &self.entropy);
+        }
+        let n = self.rsa_keys.get();
+        self.rsa_keys.set(n + 1);
+        Ok(fixtures[n % fixtures.len()].clone())
     }
 }
 
