@@ -17,7 +17,8 @@
 # Tools, all pinned and installed under ignored folders of the repository:
 #   .tools/bin/wasm-bindgen   wasm-bindgen-cli at the Cargo.lock version of wasm-bindgen (shared
 #                             with scripts/build-worker.sh)
-#   js/node_modules/          binaryen (wasm-opt), jose and typescript: js/package-lock.json
+#   node_modules/             binaryen (wasm-opt), jose and typescript: the root package-lock.json
+#                             (one npm workspace, js/ among its members)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -59,12 +60,11 @@ if command -v rustup >/dev/null 2>&1; then
   rustup target add wasm32-unknown-unknown >/dev/null
 fi
 
-step "set-up: npm packages (binaryen, jose, typescript; pinned by js/package-lock.json)"
-if [ ! -f js/node_modules/.package-lock.json ] ||
-  [ js/package-lock.json -nt js/node_modules/.package-lock.json ]; then
-  (cd js && npm ci --no-audit --no-fund --loglevel=error)
+step "set-up: npm packages (binaryen, jose, typescript; pinned by package-lock.json)"
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
 else
-  echo "js/node_modules is up to date"
+  echo "node_modules is up to date"
 fi
 
 step "set-up: wasm-bindgen-cli under .tools"
@@ -95,11 +95,11 @@ if [ "$build" = 1 ]; then
   if [ "$opt" = 1 ]; then
     # -O3: the crypto is what costs (an RS256 signature is tens of ms in wasm), and -Os or -Oz
     # save under 1%. Both flavours share one .wasm (only the JS glue differs): optimised once.
-    js/node_modules/.bin/wasm-opt -O3 "$out/node/oidc_edge_bg.wasm" -o "$out/node/oidc_edge_bg.opt.wasm"
+    node_modules/.bin/wasm-opt -O3 "$out/node/oidc_edge_bg.wasm" -o "$out/node/oidc_edge_bg.opt.wasm"
     if cmp -s "$out/node/oidc_edge_bg.wasm" "$out/web/oidc_edge_bg.wasm"; then
       cp "$out/node/oidc_edge_bg.opt.wasm" "$out/web/oidc_edge_bg.wasm"
     else
-      js/node_modules/.bin/wasm-opt -O3 "$out/web/oidc_edge_bg.wasm" -o "$out/web/oidc_edge_bg.wasm"
+      node_modules/.bin/wasm-opt -O3 "$out/web/oidc_edge_bg.wasm" -o "$out/web/oidc_edge_bg.wasm"
     fi
     mv "$out/node/oidc_edge_bg.opt.wasm" "$out/node/oidc_edge_bg.wasm"
   fi

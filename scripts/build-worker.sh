@@ -3,37 +3,39 @@
 #
 #   scripts/build-worker.sh [--debug] [--no-opt] [--no-build] [COMMAND...]
 #
-#   (no command)  build build/worker/shim.mjs (+ build/index.js, build/index_bg.wasm)
+#   (no command)  build build/index.js (+ build/index_bg.wasm, build/worker/shim.mjs)
 #   dry-run       ... then `wrangler deploy --dry-run --outdir build/dry-run` (validates wrangler.toml)
 #   smoke         ... then the Miniflare smoke test, tests/js/worker-smoke.mjs
-#   bench         ... then the edge cost bench, edge/benches/worker.mjs (workerd CPU per request)
+#   bench         ... then the edge cost bench, benches/worker.mjs (workerd CPU per request)
 #   dev           ... then `wrangler dev` on http://127.0.0.1:8787 with local KV and Queue state
 #                 under .wrangler/state (creates .dev.vars with fresh secrets if missing); last
 #   Commands run in the order given: CI runs `scripts/build-worker.sh dry-run smoke`.
-#   --debug       unoptimised wasm (worker-build --dev); implies --no-opt
+#   --debug       unoptimised wasm (cargo dev profile); implies --no-opt
 #   --no-opt      skip wasm-opt
 #   --no-build    use the build/ that is there (set-up still checked)
 #
+# The build: cargo builds the crate to wasm32; wasm-bindgen (`--target module`) writes the JS
+# glue; esbuild bundles it with the entry module edge/src/worker/entry.mjs (fetch, queue and
+# scheduled bound to the wasm exports) into build/index.js; wasm-opt optimises build/index_bg.wasm.
 # Tools, all pinned and installed under ignored folders of the repository, never downloaded by
-# the build itself (worker-build would otherwise fetch wasm-bindgen, wasm-opt and esbuild):
+# the build itself:
 #   .tools/bin/wasm-bindgen   wasm-bindgen-cli at the Cargo.lock version of wasm-bindgen
-#   .tools/bin/worker-build   worker-build at the Cargo.lock version of the `worker` crate
 #   node_modules/             wrangler, miniflare, binaryen (wasm-opt), esbuild: package-lock.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-profile=--release
+profile=release
 opt=1
 build=1
 cmds=()
 for arg in "$@"; do
   case "$arg" in
-    --debug) profile=--dev; opt=0 ;;
+    --debug) profile=debug; opt=0 ;;
     --no-opt) opt=0 ;;
     --no-build) build=0 ;;
     dev | dry-run | smoke | bench) cmds+=("$arg") ;;
-    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -59,44 +61,70 @@ if command -v rustup >/dev/null 2>&1; then
   rustup target add wasm32-unknown-unknown >/dev/null
 fi
 
-step "set-up: npm packages (wrangler, miniflare, binaryen; pinned by package-lock.json)"
+step "set-up: npm packages (wrangler, miniflare, binaryen, esbuild; pinned by package-lock.json)"
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
 else
   echo "node_modules is up to date"
 fi
 
-step "set-up: wasm-bindgen-cli and worker-build under .tools"
+step "set-up: wasm-bindgen-cli under .tools"
 wbg_version=$(lock_version wasm-bindgen)
-wb_version=$(lock_version worker)
-if [ -z "$wbg_version" ] || [ -z "$wb_version" ]; then
-  echo "Cargo.lock has no wasm-bindgen or worker entry" >&2
+if [ -z "$wbg_version" ]; then
+  echo "Cargo.lock has no wasm-bindgen entry" >&2
   exit 1
 fi
 if [ "$(tool_version .tools/bin/wasm-bindgen)" != "$wbg_version" ]; then
   # Not --locked: the registry lacks one locked transitive version of wasm-bindgen-cli.
   cargo install wasm-bindgen-cli --version "$wbg_version" --root .tools --force
 fi
-if [ "$(tool_version .tools/bin/worker-build)" != "$wb_version" ]; then
-  cargo install worker-build --version "$wb_version" --locked --root .tools --force
-fi
-echo "wasm-bindgen $wbg_version, worker-build $wb_version"
+echo "wasm-bindgen $wbg_version"
 
 if [ "$build" = 1 ]; then
-  step "build: worker-build $profile$([ "$opt" = 1 ] || echo ' --no-opt')"
-  export WASM_BINDGEN_BIN="$root/.tools/bin/wasm-bindgen"
-  export ESBUILD_BIN="$root/node_modules/.bin/esbuild"
-  export WASM_OPT_BIN="$root/node_modules/.bin/wasm-opt"
-  opt_flag=()
-  [ "$opt" = 1 ] || opt_flag=(--no-opt)
+  step "build: cargo ($profile), wasm-bindgen, esbuild$([ "$opt" = 1 ] && echo ', wasm-opt' || echo ', no wasm-opt')"
   started=$(date +%s)
-  .tools/bin/worker-build "$profile" "${opt_flag[@]}" --out-dir "$root/build" edge
+  cargo_profile=()
+  [ "$profile" = release ] && cargo_profile=(--release)
+  cargo build -p oidc-edge --lib "${cargo_profile[@]}" --target wasm32-unknown-unknown --locked
+  wasm="${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/$profile/oidc_edge.wasm"
+  # Staged in build/.stage, then moved into place: a failed build leaves the last good one.
+  stage=build/.stage
+  rm -rf "$stage"
+  mkdir -p "$stage/worker"
+  # --target module: the glue imports the .wasm as a compiled module (what workerd gives a
+  # `CompiledWasm` module); the reset-state function and abort handler let the entry module
+  # start a fresh instance after a panic.
+  .tools/bin/wasm-bindgen --target module --out-dir "$stage" --out-name index --no-typescript \
+    --experimental-reset-state-function --force-enable-abort-handler "$wasm"
+  if [ "$opt" = 1 ]; then
+    # -O with only the wasm features workerd supports (no encodings newer than the runtime);
+    # the names section is kept for readable stack traces.
+    node_modules/.bin/wasm-opt -O --enable-mutable-globals --enable-sign-ext \
+      --enable-nontrapping-float-to-int --enable-bulk-memory --enable-multivalue \
+      --enable-reference-types --enable-exception-handling --debuginfo \
+      "$stage/index_bg.wasm" -o "$stage/index_bg.wasm"
+  fi
+  cp edge/src/worker/entry.mjs "$stage/entry.mjs"
+  # One ES module for the glue, its snippets and the entry; the .wasm and the runtime's own
+  # modules stay imports. esbuild keeps the source-phase `import source` of the .wasm, which
+  # workerd knows as a plain import of a compiled module.
+  (cd "$stage" && "$root/node_modules/.bin/esbuild" --bundle --format=esm --minify \
+    --external:./index_bg.wasm '--external:cloudflare:*' --log-level=warning \
+    entry.mjs --outfile=bundle.js)
+  sed -i 's/import source /import /g' "$stage/bundle.js"
+  mkdir -p build/worker
+  mv "$stage/bundle.js" build/index.js
+  mv "$stage/index_bg.wasm" build/index_bg.wasm
+  # wrangler.toml's `main`: the bundle, re-exported.
+  printf '%s\n' "export * from '../index.js';" "export { default } from '../index.js';" \
+    >build/worker/shim.mjs
+  rm -rf "$stage"
   wasm=build/index_bg.wasm
   raw=$(wc -c <"$wasm")
   gz=$(gzip -9 -c "$wasm" | wc -c)
   echo "built in $(($(date +%s) - started)) s: $wasm $((raw / 1024)) KiB ($raw bytes), gzip -9 $((gz / 1024)) KiB ($gz bytes)"
 fi
-if [ ! -f build/worker/shim.mjs ] || [ ! -f build/index_bg.wasm ]; then
+if [ ! -f build/worker/shim.mjs ] || [ ! -f build/index.js ] || [ ! -f build/index_bg.wasm ]; then
   echo "no worker build in build/ (run without --no-build)" >&2
   exit 1
 fi
@@ -113,7 +141,7 @@ for cmd in "${cmds[@]}"; do
       ;;
     bench)
       step "edge cost bench (Miniflare): workerd CPU and wall time per request"
-      node edge/benches/worker.mjs
+      node benches/worker.mjs
       ;;
     dev)
       if [ ! -f .dev.vars ]; then

@@ -20,20 +20,20 @@ use oidc_edge_core::secrets;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use common::TimeSeeded;
+use common::Seeded;
 
 // ---- Fixtures --------------------------------------------------------------------------------
 
 /// An EC P-256 key, the same on every run.
 fn ec_key() -> &'static Jwk {
     static KEY: OnceLock<Jwk> = OnceLock::new();
-    KEY.get_or_init(|| Jwk::generate_ec(&TimeSeeded::with_seed(7)).unwrap())
+    KEY.get_or_init(|| Jwk::generate_ec(&Seeded::with_seed(7)).unwrap())
 }
 
 /// A 2048-bit RSA key, generated once per run from a fixed seed (so the same on every run).
 fn rsa_key() -> &'static Jwk {
     static KEY: OnceLock<Jwk> = OnceLock::new();
-    KEY.get_or_init(|| Jwk::generate_rsa(2048, &TimeSeeded::with_seed(11)).unwrap())
+    KEY.get_or_init(|| Jwk::generate_rsa(2048, &Seeded::with_seed(11)).unwrap())
 }
 
 fn key_for(alg: JwsAlg) -> &'static Jwk {
@@ -51,8 +51,8 @@ fn public_set() -> &'static JwkSet {
     })
 }
 
-fn entropy() -> TimeSeeded {
-    TimeSeeded::new()
+fn entropy() -> Seeded {
+    Seeded::new()
 }
 
 const ALL_KEY_MGMT: [KeyMgmtAlg; 4] = [
@@ -448,7 +448,7 @@ proptest! {
         let mut key = if rsa {
             rsa_key().clone()
         } else {
-            Jwk::generate_ec(&TimeSeeded::with_seed(seed)).unwrap()
+            Jwk::generate_ec(&Seeded::with_seed(seed)).unwrap()
         };
         key.kid = kid;
         key.alg = alg.map(String::from);

@@ -17,7 +17,7 @@ mod rfc7520 {
     use oidc_edge_core::jose::jws::{self, JwsAlg, SignOptions, Verifier};
     use serde_json::Value;
 
-    use super::common::{Scripted, TimeSeeded, b64d, load, str_at};
+    use super::common::{Scripted, Seeded, b64d, load, str_at};
 
     fn cookbook(rel: &str) -> Option<Value> {
         load(&format!("jose-cookbook/{rel}"))
@@ -97,7 +97,7 @@ mod rfc7520 {
 
     /// A decrypter accepting every algorithm we implement refuses `token` with `expected`.
     fn jwe_refused(token: &str, expected: JoseError) {
-        let rng = TimeSeeded::new();
+        let rng = Seeded::new();
         let key = Jwk::generate_ec(&rng).unwrap();
         let err = Decrypter::new(&key, &KeyMgmtAlg::ALL, &ContentEnc::ALL)
             .decrypt(token, &rng)
@@ -201,7 +201,7 @@ mod rfc7520 {
         let key = jwk_at(&v, "/input/key");
         let payload = str_at(&v, "/input/payload").as_bytes();
         let compact = str_at(&v, "/output/compact");
-        let rng = TimeSeeded::new();
+        let rng = Seeded::new();
 
         // Our header is {"alg","kid"} in that order, exactly the cookbook's, and RSASSA-PKCS1-v1_5
         // is deterministic (the entropy only blinds), so the whole token must match.
@@ -287,7 +287,7 @@ mod rfc7520 {
         );
 
         // PS256, which we do implement, is randomized: round trip with the cookbook key instead.
-        let rng = TimeSeeded::new();
+        let rng = Seeded::new();
         let payload = str_at(&v, "/input/payload").as_bytes();
         let token = jws::sign(&key, JwsAlg::PS256, payload, SignOptions::default(), &rng).unwrap();
         let keys = public_set(&key);
@@ -398,7 +398,7 @@ mod rfc7520 {
             &key,
             JwsAlg::RS256,
             str_at(&v, "/signing/0/sig-input").as_bytes(),
-            &TimeSeeded::new(),
+            &Seeded::new(),
         )
         .unwrap();
         assert_eq!(b64::encode(sig), entry(0, "signature"));
@@ -439,7 +439,7 @@ mod rfc7520 {
         // The cookbook's 4096-bit key does work with RSA-OAEP-256, once its `alg` allows it.
         let mut key = jwk_at(&v, "/input/key");
         key.alg = None;
-        let rng = TimeSeeded::new();
+        let rng = Seeded::new();
         let plaintext = str_at(&v, "/input/plaintext").as_bytes();
         let opts = EncryptOptions::new(KeyMgmtAlg::RsaOaep256, ContentEnc::A256Gcm);
         let token = jwe::encrypt(plaintext, &key.to_public(), &opts, &rng).unwrap();
@@ -492,7 +492,7 @@ mod rfc7520 {
         let key = jwk_at(&v, "/input/key");
         let plaintext = str_at(&v, "/input/plaintext").as_bytes();
         let compact = str_at(&v, "/output/compact");
-        let rng = TimeSeeded::new();
+        let rng = Seeded::new();
 
         // Decrypt the cookbook's token.
         let out = Decrypter::new(&key, &[KeyMgmtAlg::EcdhEs], &[ContentEnc::A128CbcHs256])

@@ -1,5 +1,10 @@
 //! Project Wycheproof (C2SP/wycheproof at dac1dd4) through the public JOSE API.
 //!
+//! The primitive sets (AES-GCM, AES-CBC-HMAC, AES key wrap, ECDH and ECDSA on P-256, RSA
+//! PKCS#1 v1.5 signatures and decryption, RSA-OAEP) come with the `wycheproof` crate, the same
+//! files byte for byte, so every clone runs them; the JOSE sets (JWS, JWE, JWK) are read from
+//! the shared vector directory (`OIDC_EDGE_VECTORS`), and skip loudly without it.
+//!
 //! Every case of every file is accounted for: checked and counted by its expected result, or
 //! skipped with a reason (an algorithm or parameter set JOSE or this implementation does not
 //! use). Every `invalid` case in a configuration we support must be rejected; `acceptable`
@@ -17,12 +22,20 @@ mod wycheproof {
     use oidc_edge_core::jose::{Header, b64};
     use serde_json::{Value, json};
     use sha2::Sha256;
+    use wycheproof::{aead, ecdh, ecdsa, keywrap, rsa_oaep, rsa_pkcs1_decrypt, rsa_pkcs1_verify};
 
-    use super::common::{Tally, TimeSeeded, hex, load, str_at};
+    use super::common::{Seeded, Tally, hex, load, str_at};
 
+    /// A JOSE set from the shared vector directory, or `None` (after a loud notice) without it.
     fn wycheproof(file: &'static str) -> Option<(Value, Tally)> {
         let v = load(&format!("wycheproof/{file}"))?;
         Some((v, Tally::new(file)))
+    }
+
+    /// A primitive set as the `wycheproof` crate bundles it (`json`, its file's text).
+    fn bundled(file: &'static str, json: &'static str) -> (Value, Tally) {
+        let v = serde_json::from_str(json).unwrap_or_else(|e| panic!("{file}: {e}"));
+        (v, Tally::new(file))
     }
 
     fn total(v: &Value) -> u64 {
@@ -150,7 +163,7 @@ mod wycheproof {
         let Some((v, mut tally)) = wycheproof("json_web_encryption_test.json") else {
             return;
         };
-        let rng = TimeSeeded::new();
+        let rng = Seeded::new();
         let stranger = Jwk::generate_ec(&rng).unwrap();
         for group in groups(&v) {
             let key = Jwk::from_value(&group["private"]).ok();
@@ -242,10 +255,12 @@ mod wycheproof {
 
     /// An AEAD file through `encrypt_content` / `decrypt_content`: `enc_for` picks our content
     /// encryption for a group's (key, IV, tag) sizes in bits, or `None` to skip the group.
-    fn aead(file: &'static str, enc_for: fn(u64, u64, u64) -> Option<ContentEnc>) {
-        let Some((v, mut tally)) = wycheproof(file) else {
-            return;
-        };
+    fn aead(
+        file: &'static str,
+        set: aead::TestName,
+        enc_for: fn(u64, u64, u64) -> Option<ContentEnc>,
+    ) {
+        let (v, mut tally) = bundled(file, set.json_data());
         for group in groups(&v) {
             let size = |m: &str| group[m].as_u64().expect("size");
             let (k, i, t) = (size("keySize"), size("ivSize"), size("tagSize"));
@@ -287,26 +302,33 @@ mod wycheproof {
 
     #[test]
     fn aes_gcm() {
-        aead("aes_gcm_test.json", |k, i, t| match (k, i, t) {
-            (128, 96, 128) => Some(ContentEnc::A128Gcm),
-            (256, 96, 128) => Some(ContentEnc::A256Gcm),
-            _ => None,
-        });
+        aead(
+            "aes_gcm_test.json",
+            aead::TestName::AesGcm,
+            |k, i, t| match (k, i, t) {
+                (128, 96, 128) => Some(ContentEnc::A128Gcm),
+                (256, 96, 128) => Some(ContentEnc::A256Gcm),
+                _ => None,
+            },
+        );
     }
 
     #[test]
     fn a128cbc_hs256() {
-        aead("a128cbc_hs256_test.json", |k, i, t| {
-            ((k, i, t) == (256, 128, 128)).then_some(ContentEnc::A128CbcHs256)
-        });
+        aead(
+            "a128cbc_hs256_test.json",
+            aead::TestName::Aes128CbcHmacSha256,
+            |k, i, t| ((k, i, t) == (256, 128, 128)).then_some(ContentEnc::A128CbcHs256),
+        );
     }
 
     /// AES key wrap with the 128- and 256-bit KEKs that ECDH-ES+A128KW / +A256KW use.
     #[test]
     fn aes_wrap() {
-        let Some((v, mut tally)) = wycheproof("aes_wrap_test.json") else {
-            return;
-        };
+        let (v, mut tally) = bundled(
+            "aes_wrap_test.json",
+            keywrap::TestName::AesKeyWrap.json_data(),
+        );
         for group in groups(&v) {
             let bits = group["keySize"].as_u64().expect("keySize");
             if bits != 128 && bits != 256 {
@@ -379,10 +401,11 @@ mod wycheproof {
     /// vector's point as its `epk` (content key derived from `shared`) through `Decrypter`.
     #[test]
     fn ecdh_secp256r1() {
-        let Some((v, mut tally)) = wycheproof("ecdh_secp256r1_test.json") else {
-            return;
-        };
-        let rng = TimeSeeded::new();
+        let (v, mut tally) = bundled(
+            "ecdh_secp256r1_test.json",
+            ecdh::TestName::EcdhSecp256r1.json_data(),
+        );
+        let rng = Seeded::new();
         for group in groups(&v) {
             for case in cases(group) {
                 let epk = match epk_of(str_at(case, "/public")) {
@@ -449,9 +472,10 @@ mod wycheproof {
     /// `jws::verify_signature` with a JWK built from the vector's key.
     #[test]
     fn ecdsa_secp256r1_sha256_p1363() {
-        let Some((v, mut tally)) = wycheproof("ecdsa_secp256r1_sha256_p1363_test.json") else {
-            return;
-        };
+        let (v, mut tally) = bundled(
+            "ecdsa_secp256r1_sha256_p1363_test.json",
+            ecdsa::TestName::EcdsaSecp256r1Sha256P1363.json_data(),
+        );
         for group in groups(&v) {
             let jwk = group.get("publicKeyJwk").cloned().or_else(|| {
                 let coord = |m: &str| {
@@ -481,9 +505,10 @@ mod wycheproof {
     /// group's key as the vector gives it in JWK form.
     #[test]
     fn rsa_signature_2048_sha256() {
-        let Some((v, mut tally)) = wycheproof("rsa_signature_2048_sha256_test.json") else {
-            return;
-        };
+        let (v, mut tally) = bundled(
+            "rsa_signature_2048_sha256_test.json",
+            rsa_pkcs1_verify::TestName::Rsa2048Sha256.json_data(),
+        );
         for group in groups(&v) {
             let key = Jwk::from_value(&group["keyJwk"]);
             for case in cases(group) {
@@ -506,10 +531,11 @@ mod wycheproof {
     /// key, must be refused as an unsupported algorithm.
     #[test]
     fn rsa_pkcs1_2048() {
-        let Some((v, mut tally)) = wycheproof("rsa_pkcs1_2048_test.json") else {
-            return;
-        };
-        let rng = TimeSeeded::new();
+        let (v, mut tally) = bundled(
+            "rsa_pkcs1_2048_test.json",
+            rsa_pkcs1_decrypt::TestName::Rsa2048.json_data(),
+        );
+        let rng = Seeded::new();
         let filler = b64::encode([0u8; 16]);
         for group in groups(&v) {
             let key = Jwk::from_value(&group["privateKeyJwk"])
@@ -561,9 +587,10 @@ mod wycheproof {
     /// of a whole JWE; an invalid ciphertext must make that JWE fail as the one opaque error.
     #[test]
     fn rsa_oaep_2048_sha256_mgf1sha256() {
-        let Some((v, tally)) = wycheproof("rsa_oaep_2048_sha256_mgf1sha256_test.json") else {
-            return;
-        };
+        let (v, tally) = bundled(
+            "rsa_oaep_2048_sha256_mgf1sha256_test.json",
+            rsa_oaep::TestName::Rsa2048Sha256Mgf1Sha256.json_data(),
+        );
         // rsa 0.10 deliberately ignores the first octet of the encoded message (its own
         // Wycheproof run does the same), following draft-irtf-cfrg-rsa-guidance section 7 against
         // Manger's attack; RFC 8017 section 7.1.2 step 3g would refuse it. No oracle follows in
@@ -572,7 +599,7 @@ mod wycheproof {
             23,
             "\"First byte is 1\": rsa 0.10 ignores the leading OAEP octet (CFRG RSA guidance), RFC 8017 would refuse",
         );
-        let rng = TimeSeeded::new();
+        let rng = Seeded::new();
         for group in groups(&v) {
             let key = Jwk::from_value(&group["privateKeyJwk"]).expect("OAEP group key parses");
             let KeyMaterial::RsaPrivate(private) = &key.material else {

@@ -2,12 +2,13 @@
 //! minted, verified, sent to a live RP, and cross-checked with the independent `jose` package.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
+use std::time::Duration;
 
+use oidc_edge_tests::rp::{Answer, TestRp};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_oidc-edge");
@@ -507,45 +508,20 @@ fn encrypted_tokens_for_every_alg_and_enc() {
     );
 }
 
-/// A one-shot RP: answers every request with `status` and hands back what it received.
-fn test_rp(status: u16, count: usize) -> (String, mpsc::Receiver<(String, String)>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let uri = format!("http://{}/backchannel?rp=1", listener.local_addr().unwrap());
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for _ in 0..count {
-            let (stream, _) = listener.accept().unwrap();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut head = String::new();
-            let mut len = 0;
-            loop {
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                if line == "\r\n" || line.is_empty() {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap();
-                }
-                head.push_str(&line);
-            }
-            let mut body = vec![0; len];
-            reader.read_exact(&mut body).unwrap();
-            let reply = format!(
-                "HTTP/1.1 {status} X\r\ncontent-type: text/plain\r\ncache-control: no-store\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
-            );
-            (&stream).write_all(reply.as_bytes()).unwrap();
-            tx.send((head, String::from_utf8(body).unwrap())).unwrap();
-        }
-    });
-    (uri, rx)
+/// The end-to-end tests' RP, answering `status`, and a URI of it with a path and query of
+/// our own (which `send` must keep as given).
+fn test_rp(status: u16) -> (TestRp, String) {
+    let rp = TestRp::start();
+    rp.answer(Answer::Status(status));
+    let uri = format!("http://{}/backchannel?rp=1", rp.addr());
+    (rp, uri)
 }
 
 #[test]
 fn send_posts_a_form_encoded_logout_token() {
     let tmp = Tmp::new("send");
     let (key, jwks) = op_key(&tmp, "ES256");
-    let (uri, rx) = test_rp(200, 1);
+    let (rp, uri) = test_rp(200);
     let out = ok(
         &[
             "logout-token",
@@ -566,17 +542,14 @@ fn send_posts_a_form_encoded_logout_token() {
     );
     assert!(out.starts_with("HTTP 200"), "{out}");
     assert!(out.contains("cache-control: no-store"), "{out}");
-    let (head, body) = rx.recv().unwrap();
-    assert!(
-        head.starts_with("POST /backchannel?rp=1 HTTP/1.1"),
-        "{head}"
+    let got = rp.wait_for(1, Duration::from_secs(10));
+    assert_eq!(got[0].target, "/backchannel?rp=1");
+    assert_eq!(
+        got[0].header("content-type"),
+        Some("application/x-www-form-urlencoded")
     );
-    assert!(
-        head.to_ascii_lowercase()
-            .contains("content-type: application/x-www-form-urlencoded"),
-        "{head}"
-    );
-    let token = body
+    let token = got[0]
+        .body
         .strip_prefix("logout_token=")
         .expect("form field logout_token");
     // A JWS is base64url and dots: nothing for form encoding to escape.
@@ -598,7 +571,7 @@ fn send_posts_a_form_encoded_logout_token() {
         "alice"
     );
 
-    let (uri, _rx) = test_rp(400, 1);
+    let (_rp, uri) = test_rp(400);
     let out = run(
         &[
             "logout-token",
@@ -664,7 +637,7 @@ fn send_posts_a_form_encoded_logout_token() {
 
 fn jose_tool() -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let ready = root.join("tests/js/node_modules/jose").is_dir()
+    let ready = root.join("node_modules/jose").is_dir()
         && Command::new("node")
             .arg("--version")
             .output()
@@ -673,10 +646,10 @@ fn jose_tool() -> Option<PathBuf> {
         return Some(root.join("tests/js/jose-tool.mjs"));
     }
     if std::env::var("OIDC_EDGE_REQUIRE_INTEROP").is_ok_and(|v| v == "1") {
-        panic!("node and tests/js/node_modules are required (OIDC_EDGE_REQUIRE_INTEROP=1)");
+        panic!("node and node_modules are required (OIDC_EDGE_REQUIRE_INTEROP=1)");
     }
     eprintln!(
-        "\n==================== SKIPPED ====================\njose interop: node or tests/js/node_modules missing (run ./scripts/test.sh)\n=================================================\n"
+        "\n==================== SKIPPED ====================\njose interop: node or node_modules missing (run ./scripts/test.sh)\n=================================================\n"
     );
     None
 }

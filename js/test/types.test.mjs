@@ -1,6 +1,6 @@
 // The TypeScript declarations of both builds: present, declaring every export, and precise
 // enough that `tsc` accepts the README's usage (types/usage.ts) and refuses misuse
-// (types/bad.ts), with typescript from js/node_modules (pinned by js/package-lock.json).
+// (types/bad.ts), with typescript from the root node_modules (pinned by package-lock.json).
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -29,7 +29,7 @@ const TYPES = [
   "DeliveryReport",
   "WaitUntil",
 ];
-const tsc = path.join(root, "js/node_modules/.bin/tsc");
+const tsc = path.join(root, "node_modules/.bin/tsc");
 
 function runTsc(project) {
   const r = spawnSync(tsc, ["-p", path.join(root, "js/test/types", project)], { encoding: "utf8" });

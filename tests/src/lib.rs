@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 pub use oidc_edge::native::OsEntropy;
 
+pub mod logout;
 pub mod op;
 pub mod process;
 pub mod raw;

@@ -1,114 +1,18 @@
 //! The real `oidc-edge` binary as a child process, for tests that must kill the provider
 //! (`SIGKILL`, no chance to flush or finish) and start it again on the same data directory.
 //!
-//! `env!("CARGO_BIN_EXE_oidc-edge")` exists only in the `oidc-edge` package's own tests, so the
-//! binary is found next to the test executable: `target/<profile>/oidc-edge`, the grandparent
-//! of `target/<profile>/deps/<test>`. It is (re)built with cargo first, once per test process,
-//! so a stale binary is never tested.
+//! The caller names the binary: `env!("CARGO_BIN_EXE_oidc-edge")`, which cargo builds and sets
+//! for the `oidc-edge` package's own integration tests (`edge/tests/restart.rs`).
 
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::sync::mpsc;
 use std::time::Duration;
 
 /// The admin token the child gets through `OIDC_EDGE_ADMIN_TOKEN`.
 pub const ADMIN_TOKEN: &str = "process-test-admin-token-0123456789";
-
-/// The `oidc-edge` binary of this build profile, built (or brought up to date) on first use.
-pub fn binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(build_binary)
-}
-
-fn build_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test executable's path");
-    // target/<profile>/deps/<test> -> target/<profile>
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test executable lives in target/<profile>/deps")
-        .to_path_buf();
-    let bin = profile_dir.join(format!("oidc-edge{}", std::env::consts::EXE_SUFFIX));
-    let profile = profile_dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("debug")
-        .to_owned();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(&cargo);
-    cmd.current_dir(crate::repo_root()).args([
-        "build",
-        "--quiet",
-        "-p",
-        "oidc-edge",
-        "--bin",
-        "oidc-edge",
-    ]);
-    // Cargo gave this test process the variables of the tests crate (CARGO_MANIFEST_DIR, ...).
-    // Passed on, they count as changed inputs of crates that read them (ring), which would be
-    // rebuilt here and again by the next ordinary build.
-    for (name, _) in std::env::vars_os() {
-        let Some(name) = name.to_str() else { continue };
-        let per_crate = name.starts_with("CARGO_PKG_")
-            || name.starts_with("CARGO_BIN_EXE_")
-            || matches!(
-                name,
-                "CARGO_MANIFEST_DIR"
-                    | "CARGO_MANIFEST_PATH"
-                    | "CARGO_MANIFEST_LINKS"
-                    | "CARGO_CRATE_NAME"
-                    | "CARGO_BIN_NAME"
-                    | "CARGO_PRIMARY_PACKAGE"
-                    | "CARGO_TARGET_TMPDIR"
-                    | "CARGO_RUSTC_CURRENT_DIR"
-                    | "OUT_DIR"
-            );
-        if per_crate {
-            cmd.env_remove(name);
-        }
-    }
-    match profile.as_str() {
-        "debug" => {}
-        "release" => {
-            cmd.arg("--release");
-        }
-        other => {
-            cmd.args(["--profile", other]);
-        }
-    }
-    // The same target directory as this test executable's.
-    if let Some(target_dir) = profile_dir.parent() {
-        cmd.arg("--target-dir").arg(target_dir);
-    }
-    match cmd.status() {
-        Ok(s) if s.success() => {}
-        Ok(s) => panic!(
-            "`{cargo} build -p oidc-edge --bin oidc-edge` ({profile}) failed with {s}: the test \
-             needs the real binary at {}",
-            bin.display()
-        ),
-        Err(e) if bin.is_file() => {
-            eprintln!(
-                "warning: cannot run {cargo} ({e}); testing the existing {} as it is",
-                bin.display()
-            );
-        }
-        Err(e) => panic!(
-            "the oidc-edge binary is missing at {} and cargo could not be run to build it ({e}): \
-             run `cargo build -p oidc-edge --bin oidc-edge` first",
-            bin.display()
-        ),
-    }
-    assert!(
-        bin.is_file(),
-        "cargo built oidc-edge but it is not at {}",
-        bin.display()
-    );
-    bin
-}
 
 /// A free loopback port (bound, then released: the child binds it right after).
 pub fn free_port() -> u16 {
@@ -129,10 +33,10 @@ pub struct Provider {
 }
 
 impl Provider {
-    /// `oidc-edge serve --data <data> --addr <addr> <extra...>` with [`ADMIN_TOKEN`]; returns
-    /// once its banner says it listens (panics after 10 s, with what it printed).
-    pub fn serve(data: &Path, addr: SocketAddr, extra: &[&str]) -> Self {
-        let mut child = Command::new(binary())
+    /// `<bin> serve --data <data> --addr <addr> <extra...>` with [`ADMIN_TOKEN`]; returns once
+    /// its banner says it listens (panics after 10 s, with what it printed).
+    pub fn serve(bin: &Path, data: &Path, addr: SocketAddr, extra: &[&str]) -> Self {
+        let mut child = Command::new(bin)
             .arg("serve")
             .arg("--data")
             .arg(data)
@@ -145,7 +49,7 @@ impl Provider {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", binary().display()));
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
         // Both streams are read to their end on threads of their own, so the child never
         // blocks on a full pipe; the first stdout line tells us it listens.
         let (tx, rx) = mpsc::channel::<String>();

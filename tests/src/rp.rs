@@ -5,9 +5,8 @@
 //! a delay, a sequence (503, then 200), or nothing at all.
 //!
 //! One thread accepts; every connection gets a thread of its own (keep-alive honoured), so
-//! concurrent deliveries are received concurrently. The file uses only std, reqwest,
-//! serde_json, `oidc-edge-core` and `oidc_edge::native`: the fan-out bench in `edge/benches`
-//! includes it by path.
+//! concurrent deliveries are received concurrently. The one test RP of every HTTP test (the
+//! CLI's `send` included), and of the fan-out bench (`benches/fanout.rs`).
 
 use std::collections::{HashSet, VecDeque};
 use std::fmt;

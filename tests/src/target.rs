@@ -9,9 +9,6 @@
 //! HTTP only; expiry is driven by [`Server::sweep_now`] (the worker: its scheduled handler)
 //! and a manual clock by [`Server::advance`] (the worker: its `TEST_CLOCK`). The same
 //! scenarios therefore run unchanged against both hosts.
-//!
-//! This file is also compiled into the fan-out bench (`edge/benches/fanout.rs`) by path, so
-//! it uses only std, reqwest, serde_json and the `oidc_edge` crates.
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::SocketAddr;

@@ -2660,15 +2660,10 @@ fn get_discovery(addr: SocketAddr) -> Result<RawResponse, raw::Failure> {
     )
 }
 
-/// The server answers an ordinary request, promptly.
+/// The server answers an ordinary request (within [`PER_REQUEST`], or the exchange fails).
 fn assert_still_serves(addr: SocketAddr, after: &str) {
     let r = get_discovery(addr).unwrap_or_else(|e| panic!("after {after}: {e}"));
     assert_eq!(r.status, 200, "after {after}: {}", r.text());
-    assert!(
-        r.elapsed < Duration::from_secs(1),
-        "after {after}: {:?}",
-        r.elapsed
-    );
 }
 
 /// Bytes that are not a request a server should serve: answered with a 4xx, or the connection
@@ -2762,7 +2757,9 @@ fn a_slowloris_client_holds_no_worker_and_is_closed_within_the_read_timeout() {
     if !natively() {
         return;
     }
-    let timeout = Duration::from_secs(2);
+    // Long enough that the requests below are all served while the slow clients still hold
+    // their connections, whatever the machine's load.
+    let timeout = Duration::from_secs(5);
     let server = native_server(timeout, 1024);
     let started = Instant::now();
     // One header line every 100 ms: never a complete head.
@@ -2784,17 +2781,21 @@ fn a_slowloris_client_holds_no_worker_and_is_closed_within_the_read_timeout() {
     });
     // And one that connects and says nothing at all.
     let mut silent = TcpStream::connect(server.addr).unwrap();
-    // Meanwhile everyone else is served as usual.
+    // Meanwhile everyone else is served as usual: while both slow clients hold their
+    // connections, not once they are gone.
     for i in 0..10 {
         let r = get_discovery(server.addr).unwrap_or_else(|e| panic!("request {i}: {e}"));
         assert_eq!(r.status, 200);
-        assert!(
-            r.elapsed < Duration::from_millis(500),
-            "request {i}: {:?}",
-            r.elapsed
-        );
         std::thread::sleep(Duration::from_millis(100));
     }
+    assert!(
+        !trickling.is_finished(),
+        "the trickling client was cut off before the others were served"
+    );
+    assert!(
+        !raw::closed_by(&mut silent, Instant::now() + Duration::from_millis(10)),
+        "the silent client was closed before the others were served"
+    );
     let bound = started + timeout + Duration::from_secs(3);
     assert!(
         raw::closed_by(&mut trickler, bound),
@@ -2851,14 +2852,9 @@ fn garbage_bytes_get_a_4xx_or_a_close_and_the_server_carries_on() {
         ("long_method", format!("{} / HTTP/1.1\r\nhost: x\r\n\r\n", "M".repeat(5000)).into_bytes()),
         ("half_a_request_then_close", b"GET / HT".to_vec()),
     ];
+    // Each refused or closed within PER_REQUEST (else the exchange fails).
     for (label, bytes) in &cases {
-        let started = Instant::now();
-        let status = assert_refused_or_closed(server.addr, label, bytes);
-        assert!(
-            started.elapsed() < Duration::from_secs(4),
-            "{label}: {status:?} after {:?}",
-            started.elapsed()
-        );
+        assert_refused_or_closed(server.addr, label, bytes);
     }
     assert_still_serves(server.addr, "garbage bytes");
 }
@@ -2928,22 +2924,23 @@ fn a_body_that_is_not_what_its_length_says_gets_a_4xx_promptly() {
     .expect("an answer to a body that never arrives");
     assert_eq!(r.status, 408, "{}", r.text());
     assert!(started.elapsed() >= timeout, "{:?}", started.elapsed());
-    // Shorter than declared, then the end of the stream: refused or closed at once.
+    // Shorter than declared, then the end of the stream: refused or closed for that, not left
+    // to the read timeout (whose answer is the 408 above).
     let mut s = TcpStream::connect(server.addr).unwrap();
     s.write_all(format!("{}grant_type", head("content-length: 100\r\n")).as_bytes())
         .unwrap();
     raw::finish_writing(&s);
     let started = Instant::now();
     match raw::read_response(&mut s, false, started + PER_REQUEST, started) {
-        Ok(r) => assert!((400..500).contains(&r.status), "{} {}", r.status, r.text()),
+        Ok(r) => assert!(
+            (400..500).contains(&r.status) && r.status != 408,
+            "{} {}",
+            r.status,
+            r.text()
+        ),
         Err(raw::Failure::Closed(..)) => {}
         Err(e) => panic!("a truncated body: {e}"),
     }
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "{:?}",
-        started.elapsed()
-    );
     // Longer than declared: the rest is read as the next request and refused.
     let status = assert_refused_or_closed(
         server.addr,
@@ -2997,16 +2994,10 @@ fn a_body_that_is_not_what_its_length_says_gets_a_4xx_promptly() {
             "10\r\nx\r\n0\r\n\r\n",
         ),
     ] {
-        let started = Instant::now();
-        let status = assert_refused_or_closed(
+        assert_refused_or_closed(
             server.addr,
             label,
             format!("{}{body}", head(framing)).as_bytes(),
-        );
-        assert!(
-            started.elapsed() < timeout + Duration::from_secs(2),
-            "{label}: {status:?} after {:?}",
-            started.elapsed()
         );
     }
     assert_still_serves(server.addr, "lying lengths");
@@ -3050,7 +3041,6 @@ fn a_body_over_64_kib_gets_its_413_read_by_a_client_that_sends_it_all() {
     // Past the drain bound (1 MiB) the server answers at once and reads on only to let the
     // sender finish and see the answer (a bounded lingering close).
     for round in 0..3 {
-        let started = Instant::now();
         let r = http
             .post(&url)
             .header("content-type", "application/x-www-form-urlencoded")
@@ -3058,11 +3048,6 @@ fn a_body_over_64_kib_gets_its_413_read_by_a_client_that_sends_it_all() {
             .send()
             .unwrap_or_else(|e| panic!("16 MiB, round {round}: no answer read: {e:?}"));
         assert_eq!(r.status(), 413, "16 MiB");
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "{:?}",
-            started.elapsed()
-        );
     }
     // Chunked, so no length to judge by: found while reading, past the drain bound too.
     let mut request =
@@ -3077,8 +3062,8 @@ fn a_body_over_64_kib_gets_its_413_read_by_a_client_that_sends_it_all() {
     let r = raw::exchange(server.addr, &request, false, PER_REQUEST)
         .unwrap_or_else(|e| panic!("4 MiB chunked over a socket: {e}"));
     assert_eq!(r.status, 413, "4 MiB chunked over a socket");
-    // A client that declares a huge body and sends none has nothing to linger for.
-    let started = Instant::now();
+    // A client that declares a huge body and sends none has nothing to linger for: answered
+    // within PER_REQUEST, not kept waiting for the body.
     let r = raw::exchange(
         server.addr,
         b"POST /realms/demo/token HTTP/1.1\r\nhost: x\r\ncontent-length: 1000000000\r\n\r\n",
@@ -3087,11 +3072,6 @@ fn a_body_over_64_kib_gets_its_413_read_by_a_client_that_sends_it_all() {
     )
     .expect("an answer to a declared gigabyte");
     assert_eq!(r.status, 413);
-    assert!(
-        r.elapsed < Duration::from_secs(1),
-        "{:?}",
-        started.elapsed()
-    );
     assert_still_serves(server.addr, "oversized bodies");
 }
 
@@ -3170,7 +3150,6 @@ fn connections_beyond_the_cap_wait_for_a_free_slot() {
     let r = raw::read_response(&mut waiting, false, started + PER_REQUEST, started)
         .expect("served once a slot is free");
     assert_eq!(r.status, 200);
-    assert!(r.elapsed < Duration::from_secs(1), "{:?}", r.elapsed);
     drop(holders);
     std::thread::sleep(Duration::from_millis(100));
     assert_still_serves(server.addr, "the connection cap");

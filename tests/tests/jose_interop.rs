@@ -4,8 +4,8 @@
 //! (Back-Channel Logout 1.0 §2.4 and §2.6) both ways.
 //!
 //! jose runs as `node tests/js/jose-tool.mjs batch`, one process per batch of operations. When
-//! node or `tests/js/node_modules/jose` is missing the tests skip loudly, or fail when
-//! `OIDC_EDGE_REQUIRE_INTEROP=1` (run `npm ci` in `tests/js` first).
+//! node or `node_modules/jose` is missing the tests skip loudly, or fail when
+//! `OIDC_EDGE_REQUIRE_INTEROP=1` (run `npm ci` at the repository root first).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashSet;
@@ -45,9 +45,7 @@ impl Jose {
             .arg("--version")
             .output()
             .is_ok_and(|o| o.status.success());
-        let jose = repo_root()
-            .join("tests/js/node_modules/jose/package.json")
-            .is_file();
+        let jose = repo_root().join("node_modules/jose/package.json").is_file();
         match (node, jose) {
             (true, true) => Some(Self),
             (false, _) => {
@@ -60,7 +58,7 @@ impl Jose {
             (true, false) => {
                 skip_or_fail(
                     REQUIRE_VAR,
-                    "tests/js/node_modules/jose (run `npm ci` in tests/js)",
+                    "node_modules/jose (run `npm ci` at the repository root)",
                 );
                 None
             }

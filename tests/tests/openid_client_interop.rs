@@ -4,8 +4,8 @@
 //! (the script plays the browser through the login form), ID token validation by the library
 //! itself, and userinfo — twice, for two clients on one browser session.
 //!
-//! When node or `tests/js/node_modules/openid-client` is missing the test skips loudly, or
-//! fails when `OIDC_EDGE_REQUIRE_INTEROP=1` (run `npm ci` in `tests/js` first).
+//! When node or `node_modules/openid-client` is missing the test skips loudly, or
+//! fails when `OIDC_EDGE_REQUIRE_INTEROP=1` (run `npm ci` at the repository root first).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::io::Read as _;
@@ -33,12 +33,12 @@ fn openid_client_available() -> bool {
         return false;
     }
     if !repo_root()
-        .join("tests/js/node_modules/openid-client/package.json")
+        .join("node_modules/openid-client/package.json")
         .is_file()
     {
         skip_or_fail(
             REQUIRE_VAR,
-            "tests/js/node_modules/openid-client (run `npm ci` in tests/js)",
+            "node_modules/openid-client (run `npm ci` at the repository root)",
         );
         return false;
     }

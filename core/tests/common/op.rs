@@ -9,9 +9,10 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use oidc_edge_core::UnixTime;
+use oidc_edge_core::error::JoseError;
 use oidc_edge_core::host::{
-    Clock, Deliver, Entropy, EntropyError, Host, HostConfig, ListPage, Page, Post, PostOutcome,
-    RustCrypto, Store, StoreError,
+    Clock, Crypto, Deliver, Entropy, EntropyError, Host, HostConfig, ListPage, Page, Post,
+    PostOutcome, RustCrypto, Store, StoreError,
 };
 use oidc_edge_core::http::{Method, Request, Response};
 use oidc_edge_core::jose::jws::Verifier;
@@ -40,7 +41,9 @@ pub type Entries = BTreeMap<String, (Vec<u8>, Option<u64>)>;
 pub struct TestHost {
     pub store: RefCell<Entries>,
     pub now: Cell<u64>,
-    pub entropy: super::TimeSeeded,
+    pub entropy: super::Seeded,
+    /// Core's crypto, with RSA keys from fixtures.
+    pub crypto: FixtureCrypto,
     pub config: HostConfig,
     /// Every POST made: (uri, body).
     pub posts: RefCell<Vec<(String, String)>>,
@@ -55,7 +58,8 @@ impl TestHost {
         Self {
             store: RefCell::default(),
             now: Cell::new(1_800_000_000),
-            entropy: super::TimeSeeded::new(),
+            entropy: super::Seeded::new(),
+            crypto: FixtureCrypto::default(),
             config: HostConfig {
                 base_url: "https://id.example".into(),
                 admin_token: "admin-secret-token".into(),
@@ -162,15 +166,36 @@ impl Deliver for TestHost {
     }
 }
 
+/// Core's pure-Rust crypto, but RSA-2048 keys are the fixtures (`core/tests/data/rsa-2048.json`)
+/// in order instead of fresh ones: key generation would be most of the tests' time. Other sizes
+/// are generated.
+#[derive(Default)]
+pub struct FixtureCrypto {
+    /// How many fixture keys have been handed out.
+    pub rsa_keys: Cell<usize>,
+}
+
+impl Crypto for FixtureCrypto {
+    async fn generate_rsa(&self, bits: usize, entropy: &dyn Entropy) -> Result<Jwk, JoseError> {
+        let fixtures = super::rsa_fixtures();
+        if bits != 2048 {
+            return RustCrypto.generate_rsa(bits, entropy).await;
+        }
+        let n = self.rsa_keys.get();
+        self.rsa_keys.set(n + 1);
+        Ok(fixtures[n % fixtures.len()].clone())
+    }
+}
+
 impl Host for TestHost {
-    type Crypto = RustCrypto;
+    type Crypto = FixtureCrypto;
 
     fn config(&self) -> &HostConfig {
         &self.config
     }
 
-    fn crypto(&self) -> &RustCrypto {
-        &RustCrypto
+    fn crypto(&self) -> &FixtureCrypto {
+        &self.crypto
     }
 }
 

@@ -6,25 +6,15 @@
 //! the median reported, with the ratio to N = 1 (the goal: at most 1.3 at N = 100: the RPs
 //! are notified in parallel, not one after another).
 //!
-//! Run: `cargo bench -p oidc-edge --bench fanout` (the server's request log goes to stderr;
+//! Run: `cargo bench -p oidc-edge-benches --bench fanout` (the server's request log goes to stderr;
 //! add `2>/dev/null` for the table alone). `FANOUT_REPEAT=n` sets the repetitions (default 7),
 //! `FANOUT_STORE=redb` (or `both`) measures the embedded on-disk store instead of memory,
 //! `FANOUT_ALG=ES256` (or PS256) registers the RPs with that ID-token algorithm (default
 //! RS256, the OIDC default).
 //!
-//! The test RP and the HTTP driver are the end-to-end tests' own (`tests/src/{rp,op}.rs`),
-//! included by path: the bench measures exactly what the tests check.
+//! The test RP and the HTTP driver are the end-to-end tests' own (`oidc_edge_tests::{rp, op}`):
+//! the bench measures exactly what the tests check.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
-
-#[allow(dead_code, unused_imports)]
-#[path = "../../tests/src/op.rs"]
-mod op;
-#[allow(dead_code, unused_imports)]
-#[path = "../../tests/src/rp.rs"]
-mod rp;
-#[allow(dead_code, unused_imports)]
-#[path = "../../tests/src/target.rs"]
-mod target;
 
 use std::time::{Duration, Instant};
 
@@ -33,8 +23,8 @@ use oidc_edge::native::server::ServerOptions;
 use oidc_edge_core::logout::delivery::DeliveryPolicy;
 use serde_json::json;
 
-use op::{Op, Registered, Start};
-use rp::{Answer, Expect, TestRp};
+use oidc_edge_tests::op::{Op, Registered, Start};
+use oidc_edge_tests::rp::{Answer, Expect, TestRp};
 
 /// How long each RP takes to answer.
 const RP_LATENCY: Duration = Duration::from_millis(100);

@@ -1,6 +1,6 @@
 //! JOSE cost against the raw signature it sits on, measured in the same run.
 //!
-//! `cargo bench -p oidc-edge --bench jose`
+//! `cargo bench -p oidc-edge-benches --bench jose`
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use criterion::{Criterion, criterion_group, criterion_main};

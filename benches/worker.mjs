@@ -3,7 +3,7 @@
 // each beside a baseline measured in the same run (a request core answers 404 without storage).
 //
 //   scripts/build-worker.sh bench          (builds the release worker first)
-//   node edge/benches/worker.mjs           (uses build/ as it is)
+//   node benches/worker.mjs                (uses build/ as it is)
 //   BENCH_ROUNDS=3 ...                     (rounds per operation; the median round is reported)
 //
 // Operations: discovery, JWKS, login (PBKDF2), authorize, token (ES256 and RS256 ID tokens), and
@@ -18,7 +18,7 @@ import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import http from "node:http";
 
-import { QUEUE, workerMiniflare } from "../../tests/js/worker-miniflare.mjs";
+import { QUEUE, workerMiniflare } from "../tests/js/worker-miniflare.mjs";
 
 const BASE = "http://127.0.0.1:8787";
 const ADMIN_TOKEN = randomBytes(24).toString("base64url");
