@@ -9,7 +9,7 @@ use oidc_edge_core::UnixTime;
 use oidc_edge_core::jose::jwk::KeyMaterial;
 use oidc_edge_core::jose::jws::{self, SignOptions};
 use oidc_edge_core::jose::{ContentEnc, Jwk, JwsAlg, KeyMgmtAlg};
-use oidc_edge_core::logout::token::{self, LogoutCause, LogoutTokenKeys, LogoutTokenParams};
+use oidc_edge_core::logout::logout_token::{self, LogoutCause, LogoutTokenKeys, LogoutTokenParams};
 use p256::ecdsa::signature::Signer as _;
 use sha2::Sha256;
 
@@ -79,7 +79,9 @@ fn bench(c: &mut Criterion) {
             alg,
             encrypt_to: None,
         };
-        g.bench_function(name, |b| b.iter(|| token::mint(&p, &keys, &e).unwrap()));
+        g.bench_function(name, |b| {
+            b.iter(|| logout_token::mint(&p, &keys, &e).unwrap())
+        });
     }
     let nested = [
         (
@@ -97,17 +99,21 @@ fn bench(c: &mut Criterion) {
             alg: JwsAlg::ES256,
             encrypt_to: Some(to),
         };
-        g.bench_function(name, |b| b.iter(|| token::mint(&p, &keys, &e).unwrap()));
+        g.bench_function(name, |b| {
+            b.iter(|| logout_token::mint(&p, &keys, &e).unwrap())
+        });
     }
     g.finish();
 
     // The password hash a login pays for (PBKDF2-HMAC-SHA-256, PASSWORD_ITERATIONS rounds).
     let stored =
-        oidc_edge_core::secrets::hash_password("correct horse battery staple", &e).unwrap();
+        oidc_edge_core::password::hash_password("correct horse battery staple", &e).unwrap();
     let mut g = c.benchmark_group("password");
     g.sample_size(20);
     g.bench_function("verify PBKDF2-SHA256", |b| {
-        b.iter(|| oidc_edge_core::secrets::verify_password("correct horse battery staple", &stored))
+        b.iter(|| {
+            oidc_edge_core::password::verify_password("correct horse battery staple", &stored)
+        })
     });
     g.finish();
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use crate::error::Error;
 use crate::host::{Host, LogEvent};
 pub use crate::log::AuditEvent;
-use crate::{keys, model};
+use crate::{keys, records};
 
 /// The event of one back-channel logout attempt.
 pub const BACK_CHANNEL_LOGOUT: &str = "AM-BACK-CHANNEL-LOGOUT";
@@ -27,12 +27,12 @@ pub async fn record<H: Host>(host: &H, realm: &str, mut event: AuditEvent) -> Re
     let ms = host.now_ms();
     event.timestamp = rfc3339_ms(ms);
     if event.id.is_empty() {
-        event.id = crate::logout::token::random_uuid(host)?;
+        event.id = crate::logout::logout_token::random_uuid(host)?;
     }
     event.realm = format!("/{realm}");
     host.log(&LogEvent::Audit(&event));
     let key = keys::audit(realm, ms, &event.id);
-    model::save(host, &key, &event, Some(RETENTION_SECS)).await?;
+    records::save(host, &key, &event, Some(RETENTION_SECS)).await?;
     Ok(())
 }
 
@@ -54,7 +54,7 @@ pub async fn query<H: Host>(
             .list(&prefix, crate::store::Page::after(cursor.as_deref(), 100))
             .await?;
         for k in page.keys.iter().filter(|k| **k >= start) {
-            if let Some(e) = model::load::<AuditEvent, _>(host, k).await?
+            if let Some(e) = records::load::<AuditEvent, _>(host, k).await?
                 && event_name.is_none_or(|n| n == e.event_name)
             {
                 out.push(e);

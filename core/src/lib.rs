@@ -27,12 +27,14 @@ pub mod jose;
 pub mod keys;
 pub mod log;
 pub mod logout;
-pub mod model;
 pub mod net;
 pub mod oauth;
+pub mod opaque_token;
+pub mod password;
 pub mod provider;
 pub mod realm;
-pub mod secrets;
+pub mod records;
+pub mod sealing;
 pub mod session;
 pub mod store;
 

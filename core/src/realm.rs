@@ -10,8 +10,9 @@ use crate::host::Host;
 use crate::jose::jwk::KeyType;
 use crate::jose::{Jwk, JwsAlg};
 use crate::keys;
-use crate::model::{self, KeyStatus, Realm, RealmConfig, RealmKey, SealedKey};
-use crate::secrets;
+use crate::opaque_token;
+use crate::records::{self, KeyStatus, Realm, RealmConfig, RealmKey, SealedKey};
+use crate::sealing;
 
 /// RSA modulus size of realm keys.
 pub const RSA_BITS: usize = 2048;
@@ -45,13 +46,13 @@ async fn new_keys<H: Host>(host: &H, realm: &str) -> Result<Vec<RealmKey>, Error
         let kid = key.kid.clone().ok_or(JoseError::InvalidKey("no kid"))?;
         let private =
             serde_json::to_vec(&key.to_value()).map_err(|_| JoseError::Crypto("key encoding"))?;
-        let sealed = secrets::seal(
+        let sealed = sealing::seal(
             &host.config().master_key,
             &seal_context(realm, &kid),
             &private,
             host,
         )?;
-        model::save(
+        records::save(
             host,
             &keys::signing_key(realm, &kid),
             &SealedKey {
@@ -86,7 +87,10 @@ pub async fn create<H: Host>(
     name: &str,
     mut config: RealmConfig,
 ) -> Result<Realm, Error> {
-    let registration_token_hash = config.registration_token.take().map(|t| secrets::hash(&t));
+    let registration_token_hash = config
+        .registration_token
+        .take()
+        .map(|t| opaque_token::hash(&t));
     let keys = new_keys(host, name).await?;
     let realm = Realm {
         name: String::from(name),
@@ -96,7 +100,7 @@ pub async fn create<H: Host>(
         created: host.now().secs(),
         deleting: false,
     };
-    model::save(host, &keys::realm(name), &realm, None)
+    records::save(host, &keys::realm(name), &realm, None)
         .await
         .map_err(store)?;
     Ok(realm)
@@ -104,7 +108,7 @@ pub async fn create<H: Host>(
 
 /// Load realm `name`.
 pub async fn load<H: Host>(host: &H, name: &str) -> Result<Option<Realm>, Error> {
-    model::load(host, &keys::realm(name)).await.map_err(store)
+    records::load(host, &keys::realm(name)).await.map_err(store)
 }
 
 /// Finish deleting a realm marked `deleting`: once none of its deliveries is pending, remove
@@ -112,21 +116,23 @@ pub async fn load<H: Host>(host: &H, name: &str) -> Result<Option<Realm>, Error>
 /// itself. Returns whether it is gone.
 pub async fn purge_deleted<H: Host>(host: &H, realm: &Realm) -> Result<bool, Error> {
     use crate::logout::record::Delivery;
-    for k in model::list_all(host, keys::OUTBOX, usize::MAX)
+    for k in records::list_all(host, keys::OUTBOX, usize::MAX)
         .await
         .map_err(store)?
     {
-        if let Some(d) = model::load::<Delivery, _>(host, &k).await.map_err(store)?
+        if let Some(d) = records::load::<Delivery, _>(host, &k)
+            .await
+            .map_err(store)?
             && d.realm == realm.name
         {
             return Ok(false);
         }
     }
     for prefix in keys::realm_prefixes(&realm.name) {
-        model::delete_prefix(host, &prefix).await.map_err(store)?;
+        records::delete_prefix(host, &prefix).await.map_err(store)?;
     }
     // `exp/{minute}/{R}/{id}`: the expiry index is ordered by time, not by realm.
-    for k in model::list_all(host, "exp/", usize::MAX)
+    for k in records::list_all(host, "exp/", usize::MAX)
         .await
         .map_err(store)?
     {
@@ -142,11 +148,11 @@ pub async fn purge_deleted<H: Host>(host: &H, realm: &Realm) -> Result<bool, Err
 
 /// [`purge_deleted`] for every realm being deleted (the expiry sweep calls this).
 pub async fn purge_all_deleted<H: Host>(host: &H) -> Result<(), Error> {
-    for k in model::list_all(host, "realm/", usize::MAX)
+    for k in records::list_all(host, "realm/", usize::MAX)
         .await
         .map_err(store)?
     {
-        if let Some(r) = model::load::<Realm, _>(host, &k).await.map_err(store)?
+        if let Some(r) = records::load::<Realm, _>(host, &k).await.map_err(store)?
             && r.deleting
         {
             purge_deleted(host, &r).await?;
@@ -174,7 +180,7 @@ pub async fn rotate<H: Host>(host: &H, realm: &mut Realm) -> Result<(), Error> {
     }
     realm.keys = fresh;
     realm.keys.extend(kept);
-    model::save(host, &keys::realm(&realm.name), realm, None)
+    records::save(host, &keys::realm(&realm.name), realm, None)
         .await
         .map_err(store)
 }
@@ -200,11 +206,11 @@ pub async fn signing_key<H: Host>(host: &H, realm: &Realm, alg: JwsAlg) -> Resul
         .iter()
         .find(|k| k.status == KeyStatus::Active && k.kty == kty)
         .ok_or(JoseError::NoMatchingKey)?;
-    let sealed: SealedKey = model::load(host, &keys::signing_key(&realm.name, &entry.kid))
+    let sealed: SealedKey = records::load(host, &keys::signing_key(&realm.name, &entry.kid))
         .await
         .map_err(store)?
         .ok_or(JoseError::NoMatchingKey)?;
-    let private = secrets::unseal(
+    let private = sealing::unseal(
         &host.config().master_key,
         &seal_context(&realm.name, &entry.kid),
         &sealed.sealed,

@@ -7,8 +7,8 @@ use crate::UnixTime;
 use crate::error::Error;
 use crate::host::Host;
 use crate::keys;
-use crate::model::{self, Participant, Realm, Session, SidKey, User};
-use crate::secrets;
+use crate::opaque_token;
+use crate::records::{self, Participant, Realm, Session, SidKey, User};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "oidc_edge_session";
@@ -57,7 +57,7 @@ impl Session {
     /// client_id)). Stable for one client, different across clients, and not reversible to the
     /// session or to another client's sid.
     pub fn sid_for(&self, client_id: &str) -> String {
-        secrets::hmac_b64(&self.sid_key.0, client_id.as_bytes())
+        opaque_token::hmac_b64(&self.sid_key.0, client_id.as_bytes())
     }
 
     /// The CSRF token of this session's forms for `purpose` (`consent`, `logout`): derived
@@ -65,7 +65,7 @@ impl Session {
     /// browser knows it. The label holds a `/`, which no client id does, so it never equals
     /// a client's `sid`.
     pub fn csrf(&self, purpose: &str) -> String {
-        secrets::hmac_b64(&self.sid_key.0, alloc::format!("csrf/{purpose}").as_bytes())
+        opaque_token::hmac_b64(&self.sid_key.0, alloc::format!("csrf/{purpose}").as_bytes())
     }
 
     /// Whether `client_id` holds an ID token from this session.
@@ -88,7 +88,7 @@ impl Session {
 
 /// The public id of the session a token (cookie value) opens.
 pub fn id_of(token: &str) -> String {
-    secrets::hash(token)
+    opaque_token::hash(token)
 }
 
 /// Store TTL for a session: until its maximum lifetime, plus a margin so the sweep (not the
@@ -107,7 +107,7 @@ pub async fn create<H: Host>(
     user: &User,
 ) -> Result<(Session, String), Error> {
     let now = host.now();
-    let token = secrets::random_token(host)?;
+    let token = opaque_token::random_token(host)?;
     let sid_key: [u8; 32] = crate::host::random(host)?;
     let session = Session {
         id: id_of(&token),
@@ -136,7 +136,7 @@ pub async fn create<H: Host>(
 /// Write a session document.
 pub async fn save<H: Host>(host: &H, realm: &str, session: &Session) -> Result<(), Error> {
     let ttl = ttl(session, host.now());
-    Ok(model::save(host, &keys::session(realm, &session.id), session, Some(ttl)).await?)
+    Ok(records::save(host, &keys::session(realm, &session.id), session, Some(ttl)).await?)
 }
 
 /// The live session behind `token`, or `None` when there is none or it has ended by time.
@@ -150,7 +150,7 @@ pub async fn find_by_id<H: Host>(
     realm: &str,
     id: &str,
 ) -> Result<Option<Session>, Error> {
-    let Some(s) = model::load::<Session, _>(host, &keys::session(realm, id)).await? else {
+    let Some(s) = records::load::<Session, _>(host, &keys::session(realm, id)).await? else {
         return Ok(None);
     };
     Ok(s.expiry(host.now()).is_none().then_some(s))
@@ -196,7 +196,7 @@ pub(crate) async fn index<H: Host>(host: &H, realm: &str, session: &Session) -> 
 
 /// Load a session whether or not its time is up (the sweep and the admin API need that).
 pub async fn load_any<H: Host>(host: &H, realm: &str, id: &str) -> Result<Option<Session>, Error> {
-    Ok(model::load(host, &keys::session(realm, id)).await?)
+    Ok(records::load(host, &keys::session(realm, id)).await?)
 }
 
 /// Remove a session, its user index and its clients' `sid` index (the expiry index is
@@ -247,7 +247,9 @@ pub async fn find_by_sid<H: Host>(
         return Ok(None);
     };
     let s = find_by_id(host, realm, id).await?;
-    Ok(s.filter(|s| s.has_participant(client_id) && secrets::ct_eq(&s.sid_for(client_id), sid)))
+    Ok(s.filter(|s| {
+        s.has_participant(client_id) && opaque_token::ct_eq(&s.sid_for(client_id), sid)
+    }))
 }
 
 /// Drop `client_id` from the session (its grant was revoked): it gets no logout token for
@@ -278,7 +280,7 @@ pub async fn ids_of_user<H: Host>(
     max: usize,
 ) -> Result<Vec<String>, Error> {
     let prefix = keys::user_sessions(realm, sub);
-    Ok(model::list_all(host, &prefix, max)
+    Ok(records::list_all(host, &prefix, max)
         .await?
         .into_iter()
         .map(|k| String::from(&k[prefix.len()..]))
@@ -289,7 +291,7 @@ pub async fn ids_of_user<H: Host>(
 /// `sub`: a deleted user's name given to someone else does not inherit the session) and is
 /// not disabled.
 pub async fn owner<H: Host>(host: &H, realm: &str, s: &Session) -> Result<Option<User>, Error> {
-    let user: Option<User> = model::load(host, &keys::user(realm, &s.user)).await?;
+    let user: Option<User> = records::load(host, &keys::user(realm, &s.user)).await?;
     Ok(user.filter(|u| u.sub == s.sub && !u.disabled))
 }
 
@@ -335,7 +337,7 @@ mod tests {
     fn csrf_tokens_are_per_purpose_and_never_a_clients_sid() {
         let s = session();
         assert_ne!(s.csrf("consent"), s.csrf("logout"));
-        assert!(crate::secrets::is_token(&s.csrf("consent")));
+        assert!(crate::opaque_token::is_token(&s.csrf("consent")));
         for client in ["consent", "logout", "csrf", "csrf.consent"] {
             assert_ne!(s.sid_for(client), s.csrf("consent"));
             assert_ne!(s.sid_for(client), s.csrf("logout"));

@@ -10,7 +10,7 @@ use oidc_edge_core::keys;
 use oidc_edge_core::logout::LogoutCause;
 use oidc_edge_core::logout::delivery::{Delivery, DeliveryState};
 use oidc_edge_core::logout::outbox::{self, Claimed, Runner};
-use oidc_edge_core::model;
+use oidc_edge_core::records;
 use serde_json::json;
 
 /// A pending delivery for client `client` of realm `realm`, due at `due_ms`.
@@ -186,7 +186,7 @@ fn a_retry_moves_to_its_due_time_and_exhaustion_dead_letters() {
     }
     assert_eq!(retries.len(), 2, "retry_max is 2");
     assert!(outbox_keys(&h).is_empty());
-    let dead: Delivery = block_on(model::load(&h, &keys::dead("r1", "d001")))
+    let dead: Delivery = block_on(records::load(&h, &keys::dead("r1", "d001")))
         .unwrap()
         .unwrap();
     assert_eq!((dead.state, dead.attempts), (DeliveryState::Dead, 3));
@@ -221,7 +221,7 @@ fn records_of_the_earlier_form_are_moved_to_their_due_keys() {
     let h = TestHost::new();
     let now = h.now_ms();
     let old = gone(1, now - 5);
-    block_on(model::save(&h, "outbox/d001", &old, None)).unwrap();
+    block_on(records::save(&h, "outbox/d001", &old, None)).unwrap();
     put(&h, &[gone(2, now + 10)]);
     let r = Runner::new();
     let c = claim(&r, &h, 8);

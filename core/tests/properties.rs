@@ -16,7 +16,7 @@ use oidc_edge_core::http::{Method, Params, Request, encode_params};
 use oidc_edge_core::jose::jwe::{self, Decrypter, EncryptOptions};
 use oidc_edge_core::jose::jws::{self, SignOptions, Verifier};
 use oidc_edge_core::jose::{ContentEnc, Jwk, JwkSet, JwsAlg, KeyMgmtAlg, b64};
-use oidc_edge_core::secrets;
+use oidc_edge_core::opaque_token;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -542,8 +542,8 @@ proptest! {
 
     #[test]
     fn constant_time_equality_is_equality(a in ".{0,20}", b in ".{0,20}") {
-        prop_assert_eq!(secrets::ct_eq(&a, &b), a == b);
-        prop_assert!(secrets::ct_eq(&a, &a));
+        prop_assert_eq!(opaque_token::ct_eq(&a, &b), a == b);
+        prop_assert!(opaque_token::ct_eq(&a, &a));
     }
 }
 

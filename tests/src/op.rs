@@ -17,7 +17,7 @@ use oidc_edge_core::jose::jwe::Decrypter;
 use oidc_edge_core::jose::jws::Verifier;
 use oidc_edge_core::jose::jwt::{self, Validation};
 use oidc_edge_core::jose::{ContentEnc, Jwk, JwkSet, JwsAlg, KeyMgmtAlg};
-use oidc_edge_core::secrets::random_token;
+use oidc_edge_core::opaque_token::random_token;
 use reqwest::Method;
 use reqwest::blocking::{Client, RequestBuilder};
 use serde_json::{Value, json};

@@ -21,7 +21,7 @@ use oidc_edge::native::{NativeClock, OsEntropy};
 use oidc_edge_core::host::Clock;
 use oidc_edge_core::http::Params;
 use oidc_edge_core::jose::{Jwk, JwkSet, JwsAlg};
-use oidc_edge_core::logout::token::{
+use oidc_edge_core::logout::logout_token::{
     LogoutTokenClaims, LogoutTokenError, LogoutTokenValidation, verify,
 };
 

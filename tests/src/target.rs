@@ -20,7 +20,7 @@ use oidc_edge::native::server::{RunningServer, ServerOptions, spawn_for_test};
 use oidc_edge::native::{NativeClock, OsEntropy};
 use oidc_edge_core::host::Clock as _;
 use oidc_edge_core::jose::b64;
-use oidc_edge_core::secrets::random_token;
+use oidc_edge_core::opaque_token::random_token;
 use serde_json::{Value, json};
 
 /// The variable that chooses the target.

@@ -19,7 +19,7 @@ use oidc_edge_core::error::JoseError;
 use oidc_edge_core::jose::jwe::{self, Decrypter, EncryptOptions};
 use oidc_edge_core::jose::jws::{self, SignOptions, Verifier};
 use oidc_edge_core::jose::{ContentEnc, Jwk, JwkSet, JwsAlg, KeyMgmtAlg, b64};
-use oidc_edge_core::logout::token::{
+use oidc_edge_core::logout::logout_token::{
     self, BACKCHANNEL_LOGOUT_EVENT, LOGOUT_TYP, LogoutCause, LogoutTokenError, LogoutTokenKeys,
     LogoutTokenParams, LogoutTokenValidation, MAX_LIFETIME_SECS,
 };
@@ -757,7 +757,7 @@ fn logout_tokens_minted_here_pass_jose() {
                 .zip(*jwe)
                 .map(|(k, (kalg, enc))| (k, kalg, enc)),
         };
-        let token = token::mint(&params(i), &lt_keys, &OsEntropy).unwrap();
+        let token = logout_token::mint(&params(i), &lt_keys, &OsEntropy).unwrap();
         let mut req =
             json!({"token": token, "jwks": jwks, "algorithms": [alg.as_str()], "typ": LOGOUT_TYP});
         if let Some((kalg, enc)) = jwe {
@@ -767,7 +767,11 @@ fn logout_tokens_minted_here_pass_jose() {
         }
         reqs.push(("verify", req));
     }
-    eprintln!("logout::token::mint ×{}: {:?}", cases.len(), t.elapsed());
+    eprintln!(
+        "logout::logout_token::mint ×{}: {:?}",
+        cases.len(),
+        t.elapsed()
+    );
     let results = timed("jose verify logout tokens", || jose.batch(reqs));
     let mut jtis = HashSet::new();
     for (i, ((alg, jwe), r)) in cases.iter().zip(results).enumerate() {
@@ -958,7 +962,7 @@ fn logout_tokens_minted_by_jose_pass_or_fail_here() {
         leeway_secs: 60,
     };
     for ((name, _, claims, _, expect), token) in cases.iter().zip(&tokens) {
-        let got = token::verify(token, &validation, &OsEntropy, None);
+        let got = logout_token::verify(token, &validation, &OsEntropy, None);
         match expect {
             None => {
                 let ok =
@@ -991,26 +995,26 @@ fn logout_tokens_minted_by_jose_pass_or_fail_here() {
         ..validation
     };
     assert_eq!(
-        token::verify(valid, &only_rs, &OsEntropy, None)
+        logout_token::verify(valid, &only_rs, &OsEntropy, None)
             .unwrap_err()
             .code(),
         "unsupported_algorithm"
     );
     let mut seen = |jti: &str| jti == "bWFkZS1ieS1qb3Nl";
-    let replay = token::verify(valid, &validation, &OsEntropy, Some(&mut seen)).unwrap_err();
+    let replay = logout_token::verify(valid, &validation, &OsEntropy, Some(&mut seen)).unwrap_err();
     assert_eq!(replay, LogoutTokenError::Replayed);
     let wants_jwe = LogoutTokenValidation {
         decrypt_with: Some(&keys.ec),
         ..validation
     };
     assert_eq!(
-        token::verify(valid, &wants_jwe, &OsEntropy, None)
+        logout_token::verify(valid, &wants_jwe, &OsEntropy, None)
             .unwrap_err()
             .code(),
         "encryption_mismatch"
     );
     assert_eq!(
-        token::verify(&swap_payload(valid), &validation, &OsEntropy, None).unwrap_err(),
+        logout_token::verify(&swap_payload(valid), &validation, &OsEntropy, None).unwrap_err(),
         LogoutTokenError::InvalidSignature
     );
 
@@ -1031,18 +1035,18 @@ fn logout_tokens_minted_by_jose_pass_or_fail_here() {
             decrypt_with: Some(keys.recipient(alg)),
             ..validation
         };
-        let ok = token::verify(&token, &v, &OsEntropy, None)
+        let ok = logout_token::verify(&token, &v, &OsEntropy, None)
             .unwrap_or_else(|e| panic!("jose's logout token nested in {alg}/{enc} rejected: {e}"));
         assert_eq!(Value::Object(ok.claims), good, "{alg}/{enc}");
         assert_eq!(
-            token::verify(&token, &validation, &OsEntropy, None)
+            logout_token::verify(&token, &validation, &OsEntropy, None)
                 .unwrap_err()
                 .code(),
             "encryption_mismatch",
             "{alg}/{enc}: an encrypted token where none was expected"
         );
         assert_eq!(
-            token::verify(&flip_tag(&token), &v, &OsEntropy, None).unwrap_err(),
+            logout_token::verify(&flip_tag(&token), &v, &OsEntropy, None).unwrap_err(),
             LogoutTokenError::DecryptionFailed,
             "{alg}/{enc}: tampered"
         );

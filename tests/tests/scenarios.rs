@@ -13,7 +13,7 @@ use oidc_edge_core::jose::jwe::Decrypter;
 use oidc_edge_core::jose::jws::Verifier;
 use oidc_edge_core::jose::jwt::{self, Opened, Validation};
 use oidc_edge_core::jose::{ContentEnc, Jwk, JwkSet, JwsAlg, KeyMgmtAlg, b64};
-use oidc_edge_core::secrets::random_token;
+use oidc_edge_core::opaque_token::random_token;
 use oidc_edge_tests::op::{self, Reply};
 use oidc_edge_tests::target::Server;
 use oidc_edge_tests::{OsEntropy, start_server};

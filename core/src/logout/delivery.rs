@@ -12,12 +12,12 @@
 use alloc::{format, string::String};
 use core::fmt;
 
-use super::token::{self, LogoutTokenKeys, LogoutTokenParams};
+use super::logout_token::{self, LogoutTokenKeys, LogoutTokenParams};
 use crate::audit::{self, AuditEvent};
 use crate::error::Error;
 use crate::host::{Entropy, Host, Post, PostOutcome};
 use crate::keys;
-use crate::model::{self, Client};
+use crate::records::{self, Client};
 use crate::{http, realm};
 
 pub use super::record::{Delivery, DeliveryPolicy, DeliveryState};
@@ -139,7 +139,7 @@ pub async fn prepare<H: Host>(host: &H, d: &Delivery) -> Result<Prepared, Error>
         return Ok(Prepared::Gone(Gone::Realm));
     };
     let Some(client) =
-        model::load::<Client, _>(host, &keys::client(&d.realm, &d.client_id)).await?
+        records::load::<Client, _>(host, &keys::client(&d.realm, &d.client_id)).await?
     else {
         return Ok(Prepared::Gone(Gone::Client));
     };
@@ -155,14 +155,14 @@ pub async fn prepare<H: Host>(host: &H, d: &Delivery) -> Result<Prepared, Error>
         cause: Some(d.cause),
         audit_tracking_id: Some(&d.tracking_id),
         now: host.now(),
-        lifetime_secs: token::MAX_LIFETIME_SECS,
+        lifetime_secs: logout_token::MAX_LIFETIME_SECS,
     };
     let keys = LogoutTokenKeys {
         signing_key: &key,
         alg,
         encrypt_to: encryption.as_ref().map(|(k, a, e)| (k, *a, *e)),
     };
-    let token = token::mint_with(host, &params, &keys).await?;
+    let token = logout_token::mint_with(host, &params, &keys).await?;
     Ok(Prepared::Post {
         body: format!(
             "logout_token={}",

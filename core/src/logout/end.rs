@@ -4,12 +4,12 @@
 use alloc::{format, string::String, vec::Vec};
 
 use super::delivery::{Delivery, DeliveryState};
-use super::token::{LogoutCause, random_id, random_uuid};
+use super::logout_token::{LogoutCause, random_id, random_uuid};
 use crate::audit::{self, AuditEvent};
 use crate::error::Error;
 use crate::host::Host;
 use crate::keys;
-use crate::model::{self, Client, Realm, Session};
+use crate::records::{self, Client, Realm, Session};
 use crate::session;
 
 /// What ending a session did.
@@ -44,7 +44,7 @@ pub async fn plan<H: Host>(
     let mut out = Vec::new();
     for p in &s.participants {
         let Some(client) =
-            model::load::<Client, _>(host, &keys::client(&realm.name, &p.client_id)).await?
+            records::load::<Client, _>(host, &keys::client(&realm.name, &p.client_id)).await?
         else {
             continue;
         };

@@ -5,10 +5,10 @@ pub mod cause;
 pub mod delivery;
 pub mod end;
 pub mod expiry;
+pub mod logout_token;
 pub mod outbox;
 pub mod record;
-pub mod token;
 
-pub use token::{
+pub use logout_token::{
     LogoutCause, LogoutTokenError, LogoutTokenKeys, LogoutTokenParams, LogoutTokenValidation,
 };

@@ -21,7 +21,7 @@ use crate::audit;
 use crate::error::Error;
 use crate::host::{Host, Store, StoreError};
 use crate::keys;
-use crate::model;
+use crate::records;
 
 /// Write deliveries to the outbox, all at once ([`Store::put_many`]): what a store-backed
 /// [`crate::host::Deliver::enqueue`] does, and the Worker's record beside its Queue messages.
@@ -51,14 +51,14 @@ pub async fn settle<S: Store + ?Sized>(
         Next::Done(_) => {}
         Next::RetryAt(_) => {
             let new = keys::outbox(after.next_attempt_ms, &after.id);
-            model::save(store, &new, after, None).await?;
+            records::save(store, &new, after, None).await?;
             if new == old {
                 return Ok(());
             }
         }
         Next::Dead => {
             let dead = keys::dead(&after.realm, &after.id);
-            model::save(store, &dead, after, Some(audit::RETENTION_SECS)).await?;
+            records::save(store, &dead, after, Some(audit::RETENTION_SECS)).await?;
         }
     }
     store.delete(&old).await
@@ -145,7 +145,7 @@ impl Runner {
                     break 'scan;
                 }
                 // Gone since it was listed: concluded by another runner of the same store.
-                let Some(d) = model::load::<Delivery, _>(store, key).await? else {
+                let Some(d) = records::load::<Delivery, _>(store, key).await? else {
                     continue;
                 };
                 self.in_flight.borrow_mut().insert(String::from(id));
@@ -191,12 +191,12 @@ impl Runner {
 /// Move records an earlier version wrote at `outbox/{id}` to their due keys: a whole scan of
 /// the outbox's keys, for once per process ([`Runner::claim`] does it on its first claim).
 pub async fn migrate<S: Store + ?Sized>(store: &S) -> Result<(), StoreError> {
-    for key in model::list_all(store, keys::OUTBOX, usize::MAX).await? {
+    for key in records::list_all(store, keys::OUTBOX, usize::MAX).await? {
         if keys::parse_outbox(&key).is_some() {
             continue;
         }
-        if let Some(d) = model::load::<Delivery, _>(store, &key).await? {
-            model::save(store, &keys::outbox(d.next_attempt_ms, &d.id), &d, None).await?;
+        if let Some(d) = records::load::<Delivery, _>(store, &key).await? {
+            records::save(store, &keys::outbox(d.next_attempt_ms, &d.id), &d, None).await?;
         }
         store.delete(&key).await?;
     }

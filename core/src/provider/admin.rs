@@ -10,15 +10,15 @@ use crate::client_metadata::{AuthMethod, ClientMetadata};
 use crate::host::Host;
 use crate::http::{Method, Request, Response};
 use crate::keys;
-use crate::model::{self, Client, Realm, RealmConfig, User};
 use crate::oauth::ErrorCode;
-use crate::{realm, secrets};
+use crate::records::{self, Client, Realm, RealmConfig, User};
+use crate::{opaque_token, password, realm};
 
 /// Check the bearer admin token, in constant time.
 pub(super) fn authorize<H: Host>(req: &Request, host: &H) -> Result<()> {
     let expected = &host.config().admin_token;
     match req.bearer() {
-        Some(t) if !expected.is_empty() && secrets::ct_eq(t, expected) => Ok(()),
+        Some(t) if !expected.is_empty() && opaque_token::ct_eq(t, expected) => Ok(()),
         Some(_) => Err(Fail::new(
             ErrorCode::InvalidToken,
             "the admin token is not valid",
@@ -54,7 +54,7 @@ pub(super) async fn route<H: Host>(req: &Request, host: &H, segs: &[&str]) -> Re
             match m {
                 Method::Put => put_client(req, host, &realm, id).await,
                 Method::Get => {
-                    let c: Client = model::load(host, &keys::client(r, id))
+                    let c: Client = records::load(host, &keys::client(r, id))
                         .await?
                         .ok_or_else(|| not_found("client"))?;
                     Ok(Response::json(200, &client_view(&c, None)))
@@ -79,7 +79,7 @@ pub(super) async fn route<H: Host>(req: &Request, host: &H, segs: &[&str]) -> Re
         ["realms", r, "sessions", id] if m == Method::Delete => {
             let realm = load(host, r).await?;
             // Session ids are 43 base64url characters; nothing else is looked up.
-            if !secrets::is_token(id) {
+            if !opaque_token::is_token(id) {
                 return Err(not_found("session"));
             }
             let s = crate::session::load_any(host, r, id)
@@ -149,7 +149,7 @@ async fn load_user<H: Host>(host: &H, realm: &Realm, name: &str) -> Result<User>
     if !valid_username(name) {
         return Err(Fail::bad_request("invalid user name"));
     }
-    model::load(host, &keys::user(&realm.name, name))
+    records::load(host, &keys::user(&realm.name, name))
         .await?
         .ok_or_else(|| not_found("user"))
 }
@@ -214,10 +214,10 @@ async fn put_realm<H: Host>(req: &Request, host: &H, name: &str) -> Result<Respo
         }
         Some(mut realm) => {
             if let Some(t) = config.registration_token.take() {
-                realm.registration_token_hash = Some(secrets::hash(&t));
+                realm.registration_token_hash = Some(opaque_token::hash(&t));
             }
             realm.config = config;
-            model::save(host, &keys::realm(name), &realm, None).await?;
+            records::save(host, &keys::realm(name), &realm, None).await?;
             Ok(Response::json(200, &realm_view(&realm)))
         }
     }
@@ -256,12 +256,12 @@ fn validate_config(c: &RealmConfig) -> Result<()> {
 async fn delete_realm<H: Host>(host: &H, name: &str) -> Result<Response> {
     let mut realm = load(host, name).await?;
     realm.deleting = true;
-    model::save(host, &keys::realm(name), &realm, None).await?;
+    records::save(host, &keys::realm(name), &realm, None).await?;
     let mut ended = 0usize;
     let mut deliveries = 0usize;
     let prefix = keys::sessions_of(name);
     loop {
-        let ids = model::list_all(host, &prefix, 100).await?;
+        let ids = records::list_all(host, &prefix, 100).await?;
         if ids.is_empty() {
             break;
         }
@@ -334,7 +334,7 @@ async fn put_client<H: Host>(req: &Request, host: &H, realm: &Realm, id: &str) -
     )
     .map_err(|e| Fail::OAuth(e.into()))?;
     let key = keys::client(&realm.name, id);
-    let existing: Option<Client> = model::load(host, &key).await?;
+    let existing: Option<Client> = records::load(host, &key).await?;
     // A confidential client keeps its secret unless a new one is given; one is made if none.
     let given = match body.get("client_secret") {
         None | Some(Value::Null) => None,
@@ -355,12 +355,12 @@ async fn put_client<H: Host>(req: &Request, host: &H, realm: &Realm, id: &str) -
     let (secret_hash, issued_secret) = if metadata.token_endpoint_auth_method == AuthMethod::None {
         (None, None)
     } else if let Some(s) = given {
-        (Some(secrets::hash(s)), Some(String::from(s)))
+        (Some(opaque_token::hash(s)), Some(String::from(s)))
     } else if let Some(h) = existing.as_ref().and_then(|c| c.secret_hash.clone()) {
         (Some(h), None)
     } else {
-        let s = secrets::random_token(host)?;
-        (Some(secrets::hash(&s)), Some(s))
+        let s = opaque_token::random_token(host)?;
+        (Some(opaque_token::hash(&s)), Some(s))
     };
     let client = Client {
         metadata,
@@ -372,7 +372,7 @@ async fn put_client<H: Host>(req: &Request, host: &H, realm: &Realm, id: &str) -
         issued_at: existing.as_ref().map_or(host.now().secs(), |c| c.issued_at),
         first_party,
     };
-    model::save(host, &key, &client, None).await?;
+    records::save(host, &key, &client, None).await?;
     let status = if existing.is_some() { 200 } else { 201 };
     Ok(Response::json(
         status,
@@ -434,7 +434,7 @@ async fn end_user_sessions<H: Host>(
 async fn delete_user<H: Host>(host: &H, realm: &Realm, name: &str) -> Result<Response> {
     let user = load_user(host, realm, name).await?;
     let ended = end_user_sessions(host, realm, &user.sub, "user deleted").await?;
-    model::delete_prefix(host, &keys::grants_of(&realm.name, &user.sub)).await?;
+    records::delete_prefix(host, &keys::grants_of(&realm.name, &user.sub)).await?;
     super::throttle::reset_account(host, &realm.name, name).await?;
     host.delete(&keys::user(&realm.name, name)).await?;
     Ok(Response::json(
@@ -443,7 +443,7 @@ async fn delete_user<H: Host>(host: &H, realm: &Realm, name: &str) -> Result<Res
     ))
 }
 
-fn grant_view(g: &crate::model::Grant) -> Value {
+fn grant_view(g: &crate::records::Grant) -> Value {
     json!({"client_id": g.client_id, "scopes": g.scopes, "created": g.created, "updated": g.updated})
 }
 
@@ -455,14 +455,14 @@ async fn list_grants<H: Host>(
     client: Option<&str>,
 ) -> Result<Response> {
     if let Some(c) = client {
-        let g: crate::model::Grant = model::load(host, &keys::grant(&realm.name, &user.sub, c))
+        let g: crate::records::Grant = records::load(host, &keys::grant(&realm.name, &user.sub, c))
             .await?
             .ok_or_else(|| not_found("grant"))?;
         return Ok(Response::json(200, &grant_view(&g)));
     }
     let mut out = alloc::vec::Vec::new();
-    for k in model::list_all(host, &keys::grants_of(&realm.name, &user.sub), 1000).await? {
-        if let Some(g) = model::load::<crate::model::Grant, _>(host, &k).await? {
+    for k in records::list_all(host, &keys::grants_of(&realm.name, &user.sub), 1000).await? {
+        if let Some(g) = records::load::<crate::records::Grant, _>(host, &k).await? {
             out.push(grant_view(&g));
         }
     }
@@ -492,7 +492,7 @@ async fn revoke_grants<H: Host>(
         }
         None => {
             let prefix = keys::grants_of(&realm.name, &user.sub);
-            model::list_all(host, &prefix, 1000)
+            records::list_all(host, &prefix, 1000)
                 .await?
                 .into_iter()
                 .map(|k| String::from(&k[prefix.len()..]))
@@ -520,7 +520,7 @@ async fn put_user<H: Host>(req: &Request, host: &H, realm: &Realm, name: &str) -
     if body
         .password
         .as_ref()
-        .is_some_and(|p| p.is_empty() || p.len() > secrets::MAX_PASSWORD)
+        .is_some_and(|p| p.is_empty() || p.len() > password::MAX_PASSWORD)
     {
         return Err(Fail::bad_request("password must be 1 to 1024 bytes"));
     }
@@ -535,12 +535,12 @@ async fn put_user<H: Host>(req: &Request, host: &H, realm: &Realm, name: &str) -
         ));
     }
     let key = keys::user(&realm.name, name);
-    let existing: Option<User> = model::load(host, &key).await?;
+    let existing: Option<User> = records::load(host, &key).await?;
     let disabled = body
         .disabled
         .unwrap_or_else(|| existing.as_ref().is_some_and(|u| u.disabled));
     let password_hash = match (&body.password, &existing) {
-        (Some(p), _) => secrets::hash_password_with(host, p).await?,
+        (Some(p), _) => password::hash_password_with(host, p).await?,
         (None, Some(u)) => u.password_hash.clone(),
         (None, None) => return Err(Fail::bad_request("a new user needs a password")),
     };
@@ -549,7 +549,7 @@ async fn put_user<H: Host>(req: &Request, host: &H, realm: &Realm, name: &str) -
         password_hash,
         sub: match &existing {
             Some(u) => u.sub.clone(),
-            None => crate::logout::token::random_id(host)?,
+            None => crate::logout::logout_token::random_id(host)?,
         },
         email: body
             .email
@@ -560,7 +560,7 @@ async fn put_user<H: Host>(req: &Request, host: &H, realm: &Realm, name: &str) -
         created: existing.as_ref().map_or(host.now().secs(), |u| u.created),
         disabled,
     };
-    model::save(host, &key, &user, None).await?;
+    records::save(host, &key, &user, None).await?;
     // Disabling an account or resetting its password ends its sessions (back-channel
     // logout): whoever held them must sign in again, if they still can.
     if let Some(old) = &existing {
@@ -582,7 +582,7 @@ async fn put_user<H: Host>(req: &Request, host: &H, realm: &Realm, name: &str) -
     ))
 }
 
-fn session_view(s: &crate::model::Session) -> Value {
+fn session_view(s: &crate::records::Session) -> Value {
     json!({
         "id": s.id,
         "user": s.user,
@@ -603,14 +603,14 @@ async fn list_sessions<H: Host>(req: &Request, host: &H, realm: &Realm) -> Resul
             if !valid_username(user) {
                 return Err(Fail::bad_request("invalid user name"));
             }
-            match model::load::<User, _>(host, &keys::user(&realm.name, user)).await? {
+            match records::load::<User, _>(host, &keys::user(&realm.name, user)).await? {
                 Some(u) => crate::session::ids_of_user(host, &realm.name, &u.sub, 1000).await?,
                 None => alloc::vec::Vec::new(),
             }
         }
         None => {
             let prefix = keys::sessions_of(&realm.name);
-            model::list_all(host, &prefix, 1000)
+            records::list_all(host, &prefix, 1000)
                 .await?
                 .into_iter()
                 .map(|k| String::from(&k[prefix.len()..]))
@@ -651,8 +651,8 @@ async fn list_deliveries<H: Host>(req: &Request, host: &H, realm: &Realm) -> Res
         if want.as_deref().is_some_and(|w| w != state) {
             continue;
         }
-        for k in model::list_all(host, &prefix, 1000).await? {
-            if let Some(d) = model::load::<Delivery, _>(host, &k).await?
+        for k in records::list_all(host, &prefix, 1000).await? {
+            if let Some(d) = records::load::<Delivery, _>(host, &k).await?
                 && d.realm == realm.name
             {
                 out.push(serde_json::to_value(&d).unwrap_or(Value::Null));

@@ -19,9 +19,9 @@ use crate::host::Host;
 use crate::http::{Params, Request, Response, encode_params, html_escape};
 use crate::keys;
 use crate::logout::LogoutCause;
-use crate::model::{self, AuthorizationCode, Client, Grant, Realm, Session, User};
 use crate::oauth::{ErrorCode, OAuthError};
-use crate::{realm, secrets, session};
+use crate::records::{self, AuthorizationCode, Client, Grant, Realm, Session, User};
+use crate::{opaque_token, password, realm, session};
 
 /// How long an authorization code is valid, in seconds.
 pub const CODE_TTL_SECS: u64 = 60;
@@ -120,7 +120,7 @@ async fn validate<H: Host>(
         }
     };
     let client: Option<Client> = if super::request::valid_client_id(client_id) {
-        model::load(host, &keys::client(&realm.name, client_id)).await?
+        records::load(host, &keys::client(&realm.name, client_id)).await?
     } else {
         None
     };
@@ -272,7 +272,7 @@ async fn needs_consent<H: Host>(
     if v.prompted("consent") {
         return Ok(true);
     }
-    let grant: Option<Grant> = model::load(
+    let grant: Option<Grant> = records::load(
         host,
         &keys::grant(&realm.name, &user.sub, &v.client.client_id),
     )
@@ -289,7 +289,7 @@ async fn issue_code<H: Host>(
     params: &Params,
     sess: &Session,
 ) -> Result<Response> {
-    let code = secrets::random_token(host)?;
+    let code = opaque_token::random_token(host)?;
     let now = host.now();
     let record = AuthorizationCode {
         client_id: v.client.client_id.clone(),
@@ -305,9 +305,9 @@ async fn issue_code<H: Host>(
         max_age_sent: v.max_age.is_some(),
         redeemed: None,
     };
-    model::save(
+    records::save(
         host,
-        &keys::code(&realm.name, &secrets::hash(&code)),
+        &keys::code(&realm.name, &opaque_token::hash(&code)),
         &record,
         Some(CODE_TTL_SECS),
     )
@@ -439,7 +439,7 @@ async fn login_form<H: Host>(
     error: Option<&str>,
     status: u16,
 ) -> Result<Response> {
-    let csrf = secrets::random_token(host)?;
+    let csrf = opaque_token::random_token(host)?;
     // `prompt=login` is satisfied by this very sign-in: not carried, or it would loop.
     let hidden = hidden_fields(params, "login");
     let err = error.map_or_else(String::new, |e| {
@@ -575,7 +575,7 @@ pub(super) async fn consent<H: Host>(req: &Request, host: &H, realm: &Realm) -> 
     }
     let key = keys::grant(&realm.name, &user.sub, &v.client.client_id);
     let now = host.now().secs();
-    let mut grant: Grant = model::load(host, &key).await?.unwrap_or(Grant {
+    let mut grant: Grant = records::load(host, &key).await?.unwrap_or(Grant {
         client_id: v.client.client_id.clone(),
         scopes: Vec::new(),
         created: now,
@@ -587,7 +587,7 @@ pub(super) async fn consent<H: Host>(req: &Request, host: &H, realm: &Realm) -> 
         }
     }
     grant.updated = now;
-    model::save(host, &key, &grant, None).await?;
+    records::save(host, &key, &grant, None).await?;
     session::touch(host, &realm.name, &mut sess).await?;
     issue_code(host, realm, &v, &form, &sess).await
 }
@@ -604,7 +604,7 @@ pub(super) fn form_csrf_ok(form: &Params, expected: &str) -> bool {
 
 /// Constant-time comparison of two CSRF tokens that must both be well formed.
 pub(super) fn csrf_match(a: &str, b: &str) -> bool {
-    secrets::is_token(a) && secrets::is_token(b) && secrets::ct_eq(a, b)
+    opaque_token::is_token(a) && opaque_token::is_token(b) && opaque_token::ct_eq(a, b)
 }
 
 /// Check a user's password, throttled per account and per source; an unknown user costs the
@@ -620,16 +620,16 @@ async fn check_password<H: Host>(
     if let Some(refusal) = guard.check(host).await? {
         return Ok(Err(refusal));
     }
-    let user: Option<User> = if valid_username(username) && password.len() <= secrets::MAX_PASSWORD
+    let user: Option<User> = if valid_username(username) && password.len() <= password::MAX_PASSWORD
     {
-        model::load(host, &keys::user(&realm.name, username)).await?
+        records::load(host, &keys::user(&realm.name, username)).await?
     } else {
         None
     };
     let hash = user
         .as_ref()
-        .map_or(secrets::DUMMY_PASSWORD_HASH, |u| u.password_hash.as_str());
-    let ok = secrets::verify_password_with(host, password, hash).await;
+        .map_or(password::DUMMY_PASSWORD_HASH, |u| u.password_hash.as_str());
+    let ok = password::verify_password_with(host, password, hash).await;
     match user {
         Some(u) if ok && !u.disabled => {
             guard.succeeded(host).await?;

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use crate::host::Host;
 use crate::http::Response;
 use crate::jose::{ContentEnc, JwsAlg, KeyMgmtAlg};
-use crate::model::Realm;
 use crate::realm;
+use crate::records::Realm;
 
 /// The realm's discovery document.
 pub(super) fn discovery<H: Host>(host: &H, realm: &Realm) -> Response {

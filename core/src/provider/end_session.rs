@@ -14,7 +14,7 @@ use crate::jose::jws::Verifier;
 use crate::keys;
 use crate::logout::LogoutCause;
 use crate::logout::end;
-use crate::model::{self, Client, Realm};
+use crate::records::{self, Client, Realm};
 use crate::{realm, session};
 
 /// The `Set-Cookie` value that removes the session cookie.
@@ -146,7 +146,7 @@ pub(super) async fn end_session<H: Host>(
     };
     let client: Option<Client> = match &client_id {
         Some(id) if super::request::valid_client_id(id) => {
-            model::load(host, &keys::client(&realm.name, id)).await?
+            records::load(host, &keys::client(&realm.name, id)).await?
         }
         _ => None,
     };
@@ -227,7 +227,7 @@ pub(super) async fn end_session<H: Host>(
             let for_this_session = hint.as_ref().is_some_and(|h| {
                 h.sub == s.sub
                     && match (&h.aud, &h.sid) {
-                        (Some(aud), Some(sid)) => crate::secrets::ct_eq(sid, &s.sid_for(aud)),
+                        (Some(aud), Some(sid)) => crate::opaque_token::ct_eq(sid, &s.sid_for(aud)),
                         _ => false,
                     }
             });
@@ -254,7 +254,7 @@ pub(super) async fn end_session<H: Host>(
 fn confirmation_page<H: Host>(
     host: &H,
     realm: &Realm,
-    s: &crate::model::Session,
+    s: &crate::records::Session,
     client: Option<&Client>,
     params: &crate::http::Params,
     redirect: Option<&str>,

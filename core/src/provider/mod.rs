@@ -22,9 +22,9 @@ use request::{Fail, Result, method_not_allowed, not_found};
 use crate::error::Error;
 use crate::host::Host;
 use crate::http::{MAX_BODY, Method, Request, Response, decode_segment};
-use crate::model::{Realm, RealmConfig, Registration, User};
 use crate::oauth::ErrorCode;
-use crate::{realm, secrets};
+use crate::records::{Realm, RealmConfig, Registration, User};
+use crate::{password, realm};
 
 /// Handle one HTTP request. Every decision of the provider is made here; hosts only translate
 /// HTTP to and from [`Request`]/[`Response`].
@@ -146,13 +146,13 @@ pub async fn seed_demo<H: Host>(host: &H) -> core::result::Result<bool, Error> {
     realm::create(host, "demo", config).await?;
     let user = User {
         username: String::from("demo"),
-        password_hash: secrets::hash_password_with(host, "changeit").await?,
-        sub: crate::logout::token::random_id(host)?,
+        password_hash: password::hash_password_with(host, "changeit").await?,
+        sub: crate::logout::logout_token::random_id(host)?,
         email: Some(String::from("demo@example.com")),
         name: Some(String::from("Demo User")),
         created: host.now().secs(),
         disabled: false,
     };
-    crate::model::save(host, &crate::keys::user("demo", "demo"), &user, None).await?;
+    crate::records::save(host, &crate::keys::user("demo", "demo"), &user, None).await?;
     Ok(true)
 }

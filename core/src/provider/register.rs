@@ -10,9 +10,9 @@ use crate::client_metadata::{AuthMethod, ClientMetadata};
 use crate::host::Host;
 use crate::http::{Method, Request, Response};
 use crate::keys;
-use crate::model::{self, Client, Realm, Registration};
 use crate::oauth::ErrorCode;
-use crate::{realm, secrets};
+use crate::records::{self, Client, Realm, Registration};
+use crate::{opaque_token, realm};
 
 fn metadata(body: &Value, realm: &Realm) -> Result<ClientMetadata> {
     ClientMetadata::from_json(
@@ -54,7 +54,7 @@ fn view_with_management<H: Host>(
 pub(super) async fn create<H: Host>(req: &Request, host: &H, realm: &Realm) -> Result<Response> {
     if realm.config.registration == Registration::Token {
         let ok = match (req.bearer(), &realm.registration_token_hash) {
-            (Some(t), Some(h)) => secrets::matches_hash(t, h),
+            (Some(t), Some(h)) => opaque_token::matches_hash(t, h),
             _ => false,
         };
         if !ok {
@@ -77,22 +77,22 @@ pub(super) async fn create<H: Host>(req: &Request, host: &H, realm: &Realm) -> R
             format!("at most {limit} anonymous registrations per hour from one address"),
         ));
     }
-    let client_id = crate::logout::token::random_id(host)?;
+    let client_id = crate::logout::logout_token::random_id(host)?;
     let secret = match metadata.token_endpoint_auth_method {
         AuthMethod::None => None,
-        _ => Some(secrets::random_token(host)?),
+        _ => Some(opaque_token::random_token(host)?),
     };
-    let rat = secrets::random_token(host)?;
+    let rat = opaque_token::random_token(host)?;
     let client = Client {
         metadata,
         client_id: client_id.clone(),
-        secret_hash: secret.as_deref().map(secrets::hash),
-        registration_token_hash: Some(secrets::hash(&rat)),
+        secret_hash: secret.as_deref().map(opaque_token::hash),
+        registration_token_hash: Some(opaque_token::hash(&rat)),
         issued_at: host.now().secs(),
         // Dynamically registered clients are never first-party: they always ask for consent.
         first_party: false,
     };
-    model::save(host, &keys::client(&realm.name, &client_id), &client, None).await?;
+    records::save(host, &keys::client(&realm.name, &client_id), &client, None).await?;
     let view = view_with_management(host, realm, &client, secret.as_deref(), Some(&rat));
     Ok(Response::json(201, &view))
 }
@@ -115,12 +115,12 @@ pub(super) async fn manage<H: Host>(
         return Err(unauthorized());
     }
     let key = keys::client(&realm.name, id);
-    let client: Client = model::load(host, &key).await?.ok_or_else(unauthorized)?;
+    let client: Client = records::load(host, &key).await?.ok_or_else(unauthorized)?;
     let token = req.bearer().ok_or_else(unauthorized)?;
     if !client
         .registration_token_hash
         .as_deref()
-        .is_some_and(|h| secrets::matches_hash(token, h))
+        .is_some_and(|h| opaque_token::matches_hash(token, h))
     {
         return Err(unauthorized());
     }
@@ -147,8 +147,8 @@ pub(super) async fn manage<H: Host>(
                 (AuthMethod::None, _) => (None, None),
                 (_, Some(h)) => (Some(h.clone()), None),
                 (_, None) => {
-                    let s = secrets::random_token(host)?;
-                    (Some(secrets::hash(&s)), Some(s))
+                    let s = opaque_token::random_token(host)?;
+                    (Some(opaque_token::hash(&s)), Some(s))
                 }
             };
             let updated = Client {
@@ -156,7 +156,7 @@ pub(super) async fn manage<H: Host>(
                 secret_hash: secret.0,
                 ..client
             };
-            model::save(host, &key, &updated, None).await?;
+            records::save(host, &key, &updated, None).await?;
             Ok(Response::json(
                 200,
                 &view_with_management(host, realm, &updated, secret.1.as_deref(), None),

@@ -8,8 +8,8 @@ use crate::host::Host;
 use crate::http::{Request, Response};
 use crate::logout::LogoutCause;
 use crate::logout::end::end_session;
-use crate::model::Realm;
 use crate::oauth::ErrorCode;
+use crate::records::Realm;
 use crate::session;
 
 /// `POST /realms/{R}/sessions/logout`: end the caller's own session (cookie or

@@ -15,9 +15,9 @@ use crate::audit::{self, AuditEvent};
 use crate::host::Host;
 use crate::http::Response;
 use crate::keys;
-use crate::model::{self, Realm};
 use crate::oauth::ErrorCode;
-use crate::secrets;
+use crate::opaque_token;
+use crate::records::{self, Realm};
 
 /// Consecutive failures an account may have before it is locked (NIST: at most 100).
 pub const ACCOUNT_LOCK: u32 = 100;
@@ -94,19 +94,19 @@ impl<'a> Guard<'a> {
             } else {
                 "(not a valid user name)"
             },
-            account_key: keys::throttle(&realm.name, "account", &secrets::hash(username)),
+            account_key: keys::throttle(&realm.name, "account", &opaque_token::hash(username)),
             // A loopback peer is the host's own reverse proxy (every client would share its
             // count) or a local process: only per-account limits apply to it.
             source_key: remote
                 .filter(|r| !is_loopback(r))
-                .map(|r| keys::throttle(&realm.name, "source", &secrets::hash(r))),
+                .map(|r| keys::throttle(&realm.name, "source", &opaque_token::hash(r))),
         }
     }
 
     /// A refusal if the account is locked or either counter says to wait.
     pub async fn check<H: Host>(&self, host: &H) -> Result<Option<Refusal>> {
         let now = host.now().secs();
-        let account: Counter = model::load(host, &self.account_key)
+        let account: Counter = records::load(host, &self.account_key)
             .await?
             .unwrap_or_default();
         if account.failures >= ACCOUNT_LOCK {
@@ -120,7 +120,7 @@ impl<'a> Guard<'a> {
         }
         let mut wait = account.wait(ACCOUNT_FREE, now);
         if let Some(k) = &self.source_key {
-            let source: Counter = model::load(host, k).await?.unwrap_or_default();
+            let source: Counter = records::load(host, k).await?.unwrap_or_default();
             wait = wait.max(source.wait(SOURCE_FREE, now));
         }
         Ok((wait > 0).then(|| Refusal {
@@ -135,19 +135,19 @@ impl<'a> Guard<'a> {
         let now = host.now().secs();
         let mut n = 0;
         for key in core::iter::once(&self.account_key).chain(self.source_key.as_ref()) {
-            let mut c: Counter = model::load(host, key).await?.unwrap_or_default();
+            let mut c: Counter = records::load(host, key).await?.unwrap_or_default();
             c.failures = c.failures.saturating_add(1);
             c.last = now;
             if key == &self.account_key {
                 n = c.failures;
             }
-            model::save(host, key, &c, Some(COUNTER_TTL_SECS)).await?;
+            records::save(host, key, &c, Some(COUNTER_TTL_SECS)).await?;
         }
         let event = AuditEvent {
             id: String::new(),
             timestamp: String::new(),
             event_name: String::from(LOGIN_EVENT),
-            transaction_id: crate::logout::token::random_uuid(host)?,
+            transaction_id: crate::logout::logout_token::random_uuid(host)?,
             user_id: audit::user_id(&realm.name, self.username),
             tracking_ids: alloc::vec::Vec::new(),
             realm: String::new(),
@@ -185,8 +185,12 @@ fn is_loopback(remote: &str) -> bool {
 
 /// Clear an account's failure counter (an administrator reset its password).
 pub async fn reset_account<H: Host>(host: &H, realm: &str, username: &str) -> Result<()> {
-    host.delete(&keys::throttle(realm, "account", &secrets::hash(username)))
-        .await?;
+    host.delete(&keys::throttle(
+        realm,
+        "account",
+        &opaque_token::hash(username),
+    ))
+    .await?;
     Ok(())
 }
 
@@ -202,15 +206,15 @@ pub async fn allow_registration<H: Host>(
     let key = keys::throttle(
         realm,
         "register",
-        &format!("{hour}-{}", secrets::hash(remote)),
+        &format!("{hour}-{}", opaque_token::hash(remote)),
     );
-    let mut c: Counter = model::load(host, &key).await?.unwrap_or_default();
+    let mut c: Counter = records::load(host, &key).await?.unwrap_or_default();
     if c.failures >= limit {
         return Ok(false);
     }
     c.failures += 1;
     c.last = host.now().secs();
-    model::save(host, &key, &c, Some(3600)).await?;
+    records::save(host, &key, &c, Some(3600)).await?;
     Ok(true)
 }
 

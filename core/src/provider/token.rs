@@ -11,9 +11,9 @@ use crate::http::{Params, Request, Response, decode_segment};
 use crate::jose::JwsAlg;
 use crate::jose::jwe::EncryptOptions;
 use crate::keys;
-use crate::model::{self, AuthorizationCode, Client, Realm, User};
 use crate::oauth::ErrorCode;
-use crate::{crypto, realm, secrets, session};
+use crate::records::{self, AuthorizationCode, Client, Realm, User};
+use crate::{crypto, opaque_token, realm, session};
 
 /// The `typ` of access tokens (RFC 9068).
 pub(super) const AT_TYP: &str = "at+jwt";
@@ -93,7 +93,7 @@ async fn authenticate_client<H: Host>(
         }
     };
     let client: Option<Client> = if super::request::valid_client_id(&client_id) {
-        model::load(host, &keys::client(&realm.name, &client_id)).await?
+        records::load(host, &keys::client(&realm.name, &client_id)).await?
     } else {
         None
     };
@@ -105,7 +105,7 @@ async fn authenticate_client<H: Host>(
     }
     if method != AuthMethod::None {
         let ok = match (&secret, &client.secret_hash) {
-            (Some(s), Some(h)) => secrets::matches_hash(s, h),
+            (Some(s), Some(h)) => opaque_token::matches_hash(s, h),
             _ => false,
         };
         if !ok {
@@ -137,8 +137,8 @@ pub(super) async fn token<H: Host>(req: &Request, host: &H, realm: &Realm) -> Re
         .one("code")
         .map_err(Fail::bad_request)?
         .ok_or_else(|| Fail::bad_request("code is required"))?;
-    let key = keys::code(&realm.name, &secrets::hash(code));
-    let record: Option<AuthorizationCode> = model::load(host, &key).await?;
+    let key = keys::code(&realm.name, &opaque_token::hash(code));
+    let record: Option<AuthorizationCode> = records::load(host, &key).await?;
     let mut record =
         record.ok_or_else(|| invalid_grant("the code is invalid, expired or already used"))?;
     if let Some(jti) = &record.redeemed {
@@ -163,9 +163,9 @@ pub(super) async fn token<H: Host>(req: &Request, host: &H, realm: &Realm) -> Re
     }
     // Single use: marked used before anything else is decided, and kept as long as the
     // access token it may issue lives, so that a replay can revoke that token.
-    let jti = crate::logout::token::random_id(host)?;
+    let jti = crate::logout::logout_token::random_id(host)?;
     record.redeemed = Some(jti.clone());
-    model::save(
+    records::save(
         host,
         &key,
         &record,
@@ -186,7 +186,7 @@ pub(super) async fn token<H: Host>(req: &Request, host: &H, realm: &Realm) -> Re
             let well_formed = (43..=128).contains(&v.len())
                 && v.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
-            if !well_formed || !secrets::pkce_s256_matches(v, challenge) {
+            if !well_formed || !opaque_token::pkce_s256_matches(v, challenge) {
                 return Err(invalid_grant("PKCE verification failed"));
             }
         }

@@ -13,8 +13,8 @@ use crate::jose::JwsAlg;
 use crate::jose::jws::Verifier;
 use crate::jose::jwt::{self, Validation};
 use crate::keys;
-use crate::model::Realm;
 use crate::oauth::ErrorCode;
+use crate::records::Realm;
 use crate::{realm, session};
 
 /// `GET/POST /realms/{R}/userinfo` with a bearer access token.

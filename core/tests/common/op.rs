@@ -369,7 +369,7 @@ pub fn id_token_claims(h: &TestHost, token: &str, alg: JwsAlg) -> Value {
 }
 
 use oidc_edge_core::jose::Jwk;
-use oidc_edge_core::logout::token::{LogoutTokenValidation, verify};
+use oidc_edge_core::logout::logout_token::{LogoutTokenValidation, verify};
 
 /// Log `session` in to `rp` through authorize + token; returns the ID token's claims.
 pub fn login(h: &TestHost, rp: &Rp, session: &str, alg: JwsAlg, decrypt: Option<&Jwk>) -> Value {

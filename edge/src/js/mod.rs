@@ -26,8 +26,8 @@
 //! | [`interop`] | calling JS: methods, promises, timers, errors |
 //! | [`provider`], [`keys`], [`tokens`] | the exported API |
 //!
-//! [`mint`]: oidc_edge_core::logout::token::mint
-//! [`verify`]: oidc_edge_core::logout::token::verify
+//! [`mint`]: oidc_edge_core::logout::logout_token::mint
+//! [`verify`]: oidc_edge_core::logout::logout_token::verify
 //! [`LogoutTokenError::code`]: oidc_edge_core::logout::LogoutTokenError::code
 
 pub mod config;

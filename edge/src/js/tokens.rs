@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use oidc_edge_core::UnixTime;
 use oidc_edge_core::jose::jwk::KeyType;
 use oidc_edge_core::jose::{ContentEnc, JwkSet, JwsAlg, KeyMgmtAlg};
-use oidc_edge_core::logout::token::{self, MAX_LIFETIME_SECS};
+use oidc_edge_core::logout::logout_token::{self, MAX_LIFETIME_SECS};
 use oidc_edge_core::logout::{
     LogoutCause, LogoutTokenError, LogoutTokenKeys, LogoutTokenParams, LogoutTokenValidation,
 };
@@ -136,7 +136,7 @@ pub fn mint_logout_token(
         alg,
         encrypt_to: encryption,
     };
-    token::mint(&params, &keys, &WebEntropy).map_err(|e| core_error(&e))
+    logout_token::mint(&params, &keys, &WebEntropy).map_err(|e| core_error(&e))
 }
 
 #[derive(Deserialize)]
@@ -239,7 +239,7 @@ pub fn verify_logout_token(
             }
         }
     };
-    let result = token::verify(token, &validation, &WebEntropy, Some(&mut ask));
+    let result = logout_token::verify(token, &validation, &WebEntropy, Some(&mut ask));
     if let Some(e) = thrown.into_inner() {
         return Err(e);
     }

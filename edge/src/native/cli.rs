@@ -16,7 +16,7 @@ use oidc_edge_core::UnixTime;
 use oidc_edge_core::jose::jwk::KeyType;
 use oidc_edge_core::jose::{ContentEnc, Jwk, JwkSet, JwsAlg, KeyMgmtAlg};
 use oidc_edge_core::logout::delivery::DeliveryPolicy;
-use oidc_edge_core::logout::token::{
+use oidc_edge_core::logout::logout_token::{
     self, LogoutCause, LogoutTokenError, LogoutTokenKeys, LogoutTokenParams,
 };
 use serde_json::Value;
@@ -404,10 +404,10 @@ fn mint(args: &MintArgs) -> Result<String, Failure> {
             "a logout token needs --sub, --sid, or both".into(),
         ));
     }
-    if args.exp_secs == 0 || args.exp_secs > token::MAX_LIFETIME_SECS {
+    if args.exp_secs == 0 || args.exp_secs > logout_token::MAX_LIFETIME_SECS {
         return Err(Failure::Input(format!(
             "--exp-secs must be 1 to {}",
-            token::MAX_LIFETIME_SECS
+            logout_token::MAX_LIFETIME_SECS
         )));
     }
     let recipient = match &args.encrypt_to {
@@ -450,7 +450,7 @@ fn mint(args: &MintArgs) -> Result<String, Failure> {
         alg,
         encrypt_to: recipient.as_ref().map(|(k, a, e)| (k, *a, *e)),
     };
-    token::mint(&params, &keys, &OsEntropy).map_err(input("mint"))
+    logout_token::mint(&params, &keys, &OsEntropy).map_err(input("mint"))
 }
 
 fn verify(
@@ -478,7 +478,7 @@ fn verify(
         .take(oidc_edge_core::jose::MAX_TOKEN_LEN as u64 + 2)
         .read_to_string(&mut token)
         .map_err(input("stdin"))?;
-    let validation = token::LogoutTokenValidation {
+    let validation = logout_token::LogoutTokenValidation {
         issuer: iss,
         audience: aud,
         jwks: &set,
@@ -487,7 +487,7 @@ fn verify(
         now: at.map_or_else(now, UnixTime),
         leeway_secs,
     };
-    match token::verify(&token, &validation, &OsEntropy, None) {
+    match logout_token::verify(&token, &validation, &OsEntropy, None) {
         Ok(claims) => print_json(&Value::Object(claims.claims)),
         Err(e @ LogoutTokenError::Malformed(_)) => Err(Failure::Input(format!("{e}"))),
         Err(e) => Err(Failure::Rejected(format!("rejected ({}): {e}", e.code()))),

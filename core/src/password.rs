@@ -1,100 +1,14 @@
-//! Secrets: random tokens, their hashes and constant-time comparison, sealing private keys
-//! under the master key, and password hashing.
+//! Passwords: PBKDF2-HMAC-SHA-256 hashes in `$pbkdf2-sha256$i=N$salt$hash` form, made and
+//! checked through the host's crypto seam, compared in constant time.
 
 use alloc::{format, string::String, vec::Vec};
 
-use aes_gcm::aead::{AeadInOut, KeyInit};
-use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::crypto::Crypto as _;
 pub use crate::crypto::pbkdf2_sha256;
-use crate::error::JoseError;
-use crate::host::{Entropy, EntropyError};
 use crate::jose::b64;
-
-/// A fresh random token of 256 bits, base64url (43 characters).
-pub fn random_token(entropy: &dyn Entropy) -> Result<String, EntropyError> {
-    let bytes: [u8; 32] = crate::host::random(entropy)?;
-    Ok(b64::encode(bytes))
-}
-
-/// Whether `s` has the shape of a [`random_token`] (or of an HMAC-SHA-256 in base64url): 43
-/// base64url characters. Checked before comparing tokens, so malformed input never matches.
-pub fn is_token(s: &str) -> bool {
-    s.len() == 43
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// base64url(SHA-256(s)): how tokens and secrets are stored and looked up.
-pub fn hash(s: &str) -> String {
-    b64::encode(Sha256::digest(s.as_bytes()))
-}
-
-/// Whether `presented` hashes to `stored_hash`, compared in constant time.
-pub fn matches_hash(presented: &str, stored_hash: &str) -> bool {
-    bool::from(hash(presented).as_bytes().ct_eq(stored_hash.as_bytes()))
-}
-
-/// Constant-time string equality (lengths may leak, contents do not).
-pub fn ct_eq(a: &str, b: &str) -> bool {
-    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
-}
-
-/// HMAC-SHA-256 of `msg` under `key`, base64url.
-pub fn hmac_b64(key: &[u8], msg: &[u8]) -> String {
-    // HMAC takes keys of any length: this cannot fail.
-    let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(key) else {
-        return String::new();
-    };
-    mac.update(msg);
-    b64::encode(mac.finalize().into_bytes())
-}
-
-/// Seal `plaintext` with AES-256-GCM under `master_key`, binding `context` as associated data
-/// (so a sealed blob cannot be moved to another key slot). Output: base64url(nonce ‖ ct ‖ tag).
-pub fn seal(
-    master_key: &[u8; 32],
-    context: &str,
-    plaintext: &[u8],
-    entropy: &dyn Entropy,
-) -> Result<String, JoseError> {
-    let cipher = aes_gcm::Aes256Gcm::new_from_slice(master_key)
-        .map_err(|_| JoseError::Crypto("master key"))?;
-    let nonce: [u8; 12] = crate::host::random(entropy)?;
-    let mut buf = plaintext.to_vec();
-    let tag = cipher
-        .encrypt_inout_detached(&nonce.into(), context.as_bytes(), buf.as_mut_slice().into())
-        .map_err(|_| JoseError::Crypto("seal"))?;
-    let mut out = Vec::with_capacity(12 + buf.len() + 16);
-    out.extend_from_slice(&nonce);
-    out.extend_from_slice(&buf);
-    out.extend_from_slice(&tag);
-    Ok(b64::encode(out))
-}
-
-/// Open what [`seal`] produced; any failure (wrong key, wrong context, tampering) is
-/// [`JoseError::Decrypt`].
-pub fn unseal(master_key: &[u8; 32], context: &str, sealed: &str) -> Result<Vec<u8>, JoseError> {
-    let raw = b64::decode(sealed).map_err(|_| JoseError::Decrypt)?;
-    if raw.len() < 28 {
-        return Err(JoseError::Decrypt);
-    }
-    let (nonce, rest) = raw.split_at(12);
-    let (ct, tag) = rest.split_at(rest.len() - 16);
-    let cipher = aes_gcm::Aes256Gcm::new_from_slice(master_key).map_err(|_| JoseError::Decrypt)?;
-    let nonce = aes_gcm::aead::Nonce::<aes_gcm::Aes256Gcm>::try_from(nonce)
-        .map_err(|_| JoseError::Decrypt)?;
-    let tag =
-        aes_gcm::aead::Tag::<aes_gcm::Aes256Gcm>::try_from(tag).map_err(|_| JoseError::Decrypt)?;
-    let mut buf = ct.to_vec();
-    cipher
-        .decrypt_inout_detached(&nonce, context.as_bytes(), buf.as_mut_slice().into(), &tag)
-        .map_err(|_| JoseError::Decrypt)?;
-    Ok(buf)
-}
+use crate::jose::rand::{Entropy, EntropyError};
 
 /// PBKDF2-HMAC-SHA-256 iterations for new password hashes.
 ///
@@ -201,32 +115,10 @@ pub async fn verify_password_with<H: crate::host::Host>(
 pub const DUMMY_PASSWORD_HASH: &str =
     "$pbkdf2-sha256$i=50000$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
-/// PKCE S256: base64url(SHA-256(verifier)) == challenge, in constant time.
-pub fn pkce_s256_matches(verifier: &str, challenge: &str) -> bool {
-    let computed = b64::encode(Sha256::digest(verifier.as_bytes()));
-    ct_eq(&computed, challenge)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::jose::rand::CountingEntropy;
-
-    #[test]
-    fn seal_round_trip_and_binding() {
-        let e = CountingEntropy(core::cell::Cell::new(3), 77);
-        let k = [7u8; 32];
-        let s = seal(&k, "key/demo/a", b"private", &e).unwrap();
-        assert_eq!(unseal(&k, "key/demo/a", &s).unwrap(), b"private");
-        assert_eq!(
-            unseal(&k, "key/demo/b", &s).unwrap_err(),
-            JoseError::Decrypt
-        );
-        assert_eq!(
-            unseal(&[8u8; 32], "key/demo/a", &s).unwrap_err(),
-            JoseError::Decrypt
-        );
-    }
 
     #[test]
     fn passwords() {
@@ -237,18 +129,5 @@ mod tests {
         assert!(!verify_password("changeIt", &h));
         assert!(!verify_password("changeit", DUMMY_PASSWORD_HASH));
         assert!(!verify_password("x", "$pbkdf2-sha256$i=0$AA$AA"));
-    }
-
-    /// RFC 7636 Appendix B.
-    #[test]
-    fn rfc7636_appendix_b() {
-        assert!(pkce_s256_matches(
-            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        ));
-        assert!(!pkce_s256_matches(
-            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXl",
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        ));
     }
 }
