@@ -2,9 +2,8 @@
 //! session, the code flow of a confidential client, and the logout triggers.
 //!
 //! The HTTP client follows no redirects and keeps no cookies: each hop is read and asserted by
-//! the caller. The provider runs where `OIDC_EDGE_TARGET` says ([`crate::target`]). Uses only
-//! std, reqwest, serde_json, `oidc-edge-core`, `oidc_edge` and `target.rs`: the fan-out bench
-//! in `edge/benches` includes them by path.
+//! the caller. The provider runs where `OIDC_EDGE_TARGET` says ([`crate::target`]). The
+//! fan-out bench (`benches/fanout.rs`) drives the provider with it too.
 
 use std::fmt;
 use std::time::{Duration, Instant};
