@@ -45,32 +45,17 @@ struct Round {
 struct Bench {
     op: Op,
     rps: Vec<(TestRp, Registered)>,
-    _data: Option<TempDir>,
-}
-
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    _data: Option<tempfile::TempDir>,
 }
 
 impl Bench {
     fn new(n: usize, on_disk: bool, alg: &str) -> Self {
-        let data = on_disk.then(|| {
-            let dir = std::env::temp_dir().join(format!(
-                "oidc-edge-fanout-{}-{n}-{}",
-                std::process::id(),
-                Instant::now().elapsed().as_nanos()
-            ));
-            let _ = std::fs::remove_dir_all(&dir);
-            TempDir(dir)
-        });
+        // The store's directory is made by the server: a fresh path inside a temp dir.
+        let data = on_disk.then(|| tempfile::tempdir().expect("a temp dir"));
         let op = Op::start(Start {
             options: ServerOptions {
                 addr: "127.0.0.1:0".parse().unwrap(),
-                data: data.as_ref().map(|d| d.0.clone()),
+                data: data.as_ref().map(|d| d.path().join("data")),
                 clock: NativeClock::system(),
                 delivery: DeliveryPolicy::default(),
                 sweep_interval: Duration::from_secs(3600),

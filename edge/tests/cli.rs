@@ -15,27 +15,20 @@ const BIN: &str = env!("CARGO_BIN_EXE_oidc-edge");
 const ISS: &str = "https://op.example/realms/demo";
 const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
-struct Tmp(PathBuf);
+struct Tmp(tempfile::TempDir);
 
 impl Tmp {
     fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("oidc-edge-cli-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
+        let prefix = format!("oidc-edge-cli-{name}-");
+        Self(tempfile::Builder::new().prefix(&prefix).tempdir().unwrap())
     }
     fn path(&self, f: &str) -> String {
-        self.0.join(f).to_string_lossy().into_owned()
+        self.0.path().join(f).to_string_lossy().into_owned()
     }
     fn write(&self, f: &str, s: &str) -> String {
         let p = self.path(f);
         std::fs::write(&p, s).unwrap();
         p
-    }
-}
-
-impl Drop for Tmp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -13,7 +13,7 @@ use oidc_edge_tests::logout::{
     BCL, WAIT, assert_logout_token, operation, ops_for, rp_at, wait_outbox_empty,
 };
 use oidc_edge_tests::op::{Op, Registered};
-use oidc_edge_tests::process::{ADMIN_TOKEN, Provider, TempDir, free_port};
+use oidc_edge_tests::process::{ADMIN_TOKEN, Provider, free_port};
 use oidc_edge_tests::rp::{Answer, TestRp};
 use serde_json::{Value, json};
 
@@ -21,7 +21,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_oidc-edge");
 
 #[test]
 fn a_provider_killed_mid_fan_out_delivers_after_restart() {
-    let data = TempDir::new("kill");
+    let data = tempfile::Builder::new()
+        .prefix("oidc-edge-kill-")
+        .tempdir()
+        .unwrap();
     let addr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let flags = [
         "--retry-base-ms",
@@ -31,7 +34,7 @@ fn a_provider_killed_mid_fan_out_delivers_after_restart() {
         "--sweep-interval-secs",
         "3600",
     ];
-    let provider = Provider::serve(Path::new(BIN), &data.0, addr, &flags);
+    let provider = Provider::serve(Path::new(BIN), data.path(), addr, &flags);
     let op = Op::attach(&provider.base_url, ADMIN_TOKEN, NativeClock::system());
     op.create_realm(json!({}));
     let rps: Vec<(TestRp, Registered)> = (0..3).map(|_| rp_at(&op, json!({}))).collect();
@@ -57,7 +60,7 @@ fn a_provider_killed_mid_fan_out_delivers_after_restart() {
     for (rp, _) in &rps {
         rp.answer(Answer::Verified);
     }
-    let provider = Provider::serve(Path::new(BIN), &data.0, addr, &flags);
+    let provider = Provider::serve(Path::new(BIN), data.path(), addr, &flags);
     for ((rp, reg), id_token) in rps.iter().zip(&ids) {
         let got = rp.wait_until(WAIT, "a token answered 200", |r| {
             r.iter().any(|x| x.answered.is_some_and(|a| a.0 == 200))

@@ -324,8 +324,8 @@ fn jose_imports_nothing_else_of_core() {
 #[test]
 fn the_graph_sees_a_circle_when_there_is_one() {
     // The checker itself: a two-file circle through `super::` and a child path is found.
-    let dir = std::env::temp_dir().join(format!("oidc-edge-layers-{}", std::process::id()));
-    let src = dir.join("src");
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
     fs::create_dir_all(src.join("a")).unwrap();
     fs::write(src.join("lib.rs"), "pub mod a;\npub mod b;\npub mod c;\n").unwrap();
     fs::write(src.join("a/mod.rs"), "pub mod x;\npub use x::X;\n").unwrap();
@@ -337,7 +337,6 @@ fn the_graph_sees_a_circle_when_there_is_one() {
     }
     let edges = graph(&src);
     let found = circles(&edges);
-    fs::remove_dir_all(&dir).ok();
     let a: Module = vec!["a".into()];
     let ax: Module = vec!["a".into(), "x".into()];
     assert_eq!(found, vec![vec![a.clone(), ax]]);

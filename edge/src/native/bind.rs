@@ -223,23 +223,6 @@ impl BoundServer {
 mod tests {
     use super::*;
 
-    struct TmpDir(PathBuf);
-
-    impl TmpDir {
-        fn new(name: &str) -> Self {
-            let dir = std::env::temp_dir()
-                .join(format!("oidc-edge-server-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            Self(dir)
-        }
-    }
-
-    impl Drop for TmpDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
     fn bind_now(opts: ServerOptions) -> io::Result<BoundServer> {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -250,10 +233,10 @@ mod tests {
 
     #[test]
     fn data_dir_secrets_are_generated_once_then_reused() {
-        let dir = TmpDir::new("secrets");
+        let dir = tempfile::tempdir().unwrap();
         let opts = ServerOptions {
             addr: "127.0.0.1:0".parse().unwrap(),
-            data: Some(dir.0.join("nested")),
+            data: Some(dir.path().join("nested")),
             ..ServerOptions::default()
         };
         let (token, banner) = {
@@ -275,7 +258,7 @@ mod tests {
         #[cfg(unix)]
         for f in [ADMIN_TOKEN_FILE, MASTER_KEY_FILE, STORE_FILE] {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(dir.0.join("nested").join(f))
+            let mode = std::fs::metadata(dir.path().join("nested").join(f))
                 .unwrap()
                 .permissions()
                 .mode();
@@ -295,16 +278,16 @@ mod tests {
         .unwrap();
         assert_eq!(given.admin_token(), "given-admin-token-1234");
         drop(given);
-        std::fs::write(dir.0.join("nested").join(MASTER_KEY_FILE), "short").unwrap();
+        std::fs::write(dir.path().join("nested").join(MASTER_KEY_FILE), "short").unwrap();
         let err = bind_now(opts).unwrap_err();
         assert!(err.to_string().contains(MASTER_KEY_FILE), "{err}");
     }
 
     #[test]
     fn unusable_data_dir_and_bad_options_fail_at_bind() {
-        let dir = TmpDir::new("unusable");
-        std::fs::create_dir_all(&dir.0).unwrap();
-        let file = dir.0.join("a-file");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path()).unwrap();
+        let file = dir.path().join("a-file");
         std::fs::write(&file, "x").unwrap();
         let opts = ServerOptions {
             addr: "127.0.0.1:0".parse().unwrap(),
@@ -336,7 +319,7 @@ mod tests {
                 "{token}"
             );
         }
-        let data = dir.0.join("placeholder");
+        let data = dir.path().join("placeholder");
         prepare_data_dir(&data).unwrap();
         std::fs::write(
             data.join(ADMIN_TOKEN_FILE),

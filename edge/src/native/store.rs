@@ -372,40 +372,19 @@ mod tests {
             .block_on(f)
     }
 
-    struct TmpDir(std::path::PathBuf);
-
-    impl TmpDir {
-        fn new(name: &str) -> Self {
-            let dir = std::env::temp_dir().join(format!(
-                "oidc-edge-store-{name}-{}-{:?}",
-                std::process::id(),
-                std::thread::current().id()
-            ));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            Self(dir)
-        }
-    }
-
-    impl Drop for TmpDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
     /// Run `check` against both stores, each with its own manual clock.
-    fn both(name: &str, check: impl Fn(&NativeStore, &NativeClock)) {
+    fn both(check: impl Fn(&NativeStore, &NativeClock)) {
         let clock = NativeClock::manual(UnixTime(1_000_000));
         check(&NativeStore::Mem(MemStore::new(clock.clone())), &clock);
-        let dir = TmpDir::new(name);
+        let dir = tempfile::tempdir().unwrap();
         let clock = NativeClock::manual(UnixTime(1_000_000));
-        let store = RedbStore::open(&dir.0.join("store.redb"), clock.clone()).unwrap();
+        let store = RedbStore::open(&dir.path().join("store.redb"), clock.clone()).unwrap();
         check(&NativeStore::Redb(store), &clock);
     }
 
     #[test]
     fn put_get_delete() {
-        both("basic", |s, _| {
+        both(|s, _| {
             block(async {
                 assert_eq!(s.get("a").await.unwrap(), None);
                 s.put("a", b"one", None).await.unwrap();
@@ -422,7 +401,7 @@ mod tests {
 
     #[test]
     fn ttl_expiry() {
-        both("ttl", |s, clock| {
+        both(|s, clock| {
             block(async {
                 s.put("code/demo/x", b"c", Some(60)).await.unwrap();
                 s.put("realm/demo", b"r", None).await.unwrap();
@@ -459,7 +438,7 @@ mod tests {
 
     #[test]
     fn prefix_listing_across_pages() {
-        both("list", |s, clock| {
+        both(|s, clock| {
             block(async {
                 for k in [
                     "usess/demo/alice/1",
@@ -531,8 +510,8 @@ mod tests {
 
     #[test]
     fn redb_persists_and_refuses_a_second_opener() {
-        let dir = TmpDir::new("persist");
-        let path = dir.0.join("store.redb");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.redb");
         let clock = NativeClock::manual(UnixTime(10));
         {
             let s = RedbStore::open(&path, clock.clone()).unwrap();
