@@ -4,7 +4,7 @@
 //! [`ErrorCode::code`] is the `error` value of RFC 6749 §5.2 (token endpoint), §4.1.2.1 and
 //! OIDC Core §3.1.2.6 (authorization responses), RFC 6750 §3.1 (bearer tokens) and RFC 7591
 //! §3.2.2 (registration). A few codes differ only in their status (`invalid_request` answers
-//! 400, 405, 409, 413, 429 or 431); they are separate variants for that reason.
+//! 400, 405, 408, 409, 413, 429 or 431); they are separate variants for that reason.
 
 use alloc::{format, string::String};
 use core::fmt;
@@ -39,6 +39,8 @@ pub enum ErrorCode {
     NotFound,
     /// `invalid_request`, 405: the endpoint does not take this method.
     MethodNotAllowed,
+    /// `invalid_request`, 408: the request's body did not arrive in time.
+    RequestTimeout,
     /// `invalid_request`, 409: the resource is in a state that refuses the request.
     Conflict,
     /// `invalid_request`, 413: the body is over the limit.
@@ -67,6 +69,7 @@ impl ErrorCode {
         match self {
             Self::InvalidRequest
             | Self::MethodNotAllowed
+            | Self::RequestTimeout
             | Self::Conflict
             | Self::PayloadTooLarge
             | Self::TooManyRequests
@@ -94,6 +97,7 @@ impl ErrorCode {
             Self::InvalidClient | Self::InvalidToken | Self::AccessDenied => 401,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
+            Self::RequestTimeout => 408,
             Self::Conflict => 409,
             Self::PayloadTooLarge => 413,
             Self::Locked => 423,
@@ -193,6 +197,7 @@ mod tests {
         for (c, status) in [
             (ErrorCode::InvalidRequest, 400),
             (ErrorCode::MethodNotAllowed, 405),
+            (ErrorCode::RequestTimeout, 408),
             (ErrorCode::Conflict, 409),
             (ErrorCode::PayloadTooLarge, 413),
             (ErrorCode::TooManyRequests, 429),

@@ -19,6 +19,7 @@ use futures_util::future::join_all;
 use js_sys::{Promise, Reflect};
 use oidc_edge_core::host::{Clock as _, Host as _};
 use oidc_edge_core::logout::outbox::Runner;
+use oidc_edge_core::oauth::ErrorCode;
 use oidc_edge_core::provider;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -128,11 +129,9 @@ impl Provider {
                 Err(e) => {
                     // The client went away mid-body, or the runtime refused the read.
                     inner.host.log(&format!("reading the request failed: {e}"));
-                    oidc_edge_core::http::Response::oauth_error(
-                        400,
-                        "invalid_request",
-                        "the request could not be read",
-                    )
+                    ErrorCode::InvalidRequest
+                        .with("the request could not be read")
+                        .into_response()
                 }
             };
             Inner::kick(&inner, &ctx, false);

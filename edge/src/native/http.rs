@@ -20,6 +20,7 @@ use hyper::{Method as HyperMethod, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use oidc_edge_core::host_config::{MAX_DRAIN, loggable_path};
 use oidc_edge_core::http::{MAX_BODY, Method, Request, Response};
+use oidc_edge_core::oauth::ErrorCode;
 use oidc_edge_core::provider;
 use tokio::net::TcpStream;
 
@@ -155,18 +156,18 @@ async fn into_core(
         Ok(BodyRead::Complete(body)) => body,
         Ok(BodyRead::TooLarge) => return Err(too_large()),
         Ok(BodyRead::Failed) => {
-            return Err(close(Response::oauth_error(
-                400,
-                "invalid_request",
-                "the request body could not be read",
-            )));
+            return Err(close(
+                ErrorCode::InvalidRequest
+                    .with("the request body could not be read")
+                    .into_response(),
+            ));
         }
         Err(_) => {
-            return Err(close(Response::oauth_error(
-                408,
-                "invalid_request",
-                "the request body was not received in time",
-            )));
+            return Err(close(
+                ErrorCode::RequestTimeout
+                    .with("the request body was not received in time")
+                    .into_response(),
+            ));
         }
     };
     let headers = core_headers(&parts.headers);
@@ -208,11 +209,11 @@ fn core_method(m: &HyperMethod) -> Method {
 }
 
 fn too_large() -> Response {
-    close(Response::oauth_error(
-        413,
-        "invalid_request",
-        "request body too large",
-    ))
+    close(
+        ErrorCode::PayloadTooLarge
+            .with("request body too large")
+            .into_response(),
+    )
 }
 
 /// Ask hyper to close the connection after this answer (its request body may be unread).

@@ -33,6 +33,7 @@ pub mod http;
 pub mod store;
 
 use oidc_edge_core::logout::delivery::Delivery;
+use oidc_edge_core::oauth::ErrorCode;
 use oidc_edge_core::provider;
 use worker::{Context, Env, MessageBatch, ScheduleContext, ScheduledEvent, console_error, event};
 
@@ -43,11 +44,11 @@ pub use self::host::{KV_BINDING, QUEUE_BINDING, WorkerHost};
 /// only.
 fn misconfigured(e: &ConfigError) -> worker::Result<worker::Response> {
     console_error!("{e}");
-    http::response(oidc_edge_core::http::Response::oauth_error(
-        500,
-        "server_error",
-        "the provider is not configured",
-    ))
+    http::response(
+        ErrorCode::ServerError
+            .with("the provider is not configured")
+            .into_response(),
+    )
 }
 
 #[event(fetch)]
@@ -62,11 +63,11 @@ async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<
         Err(e) => {
             // The client went away mid-body, or the runtime refused the read.
             host.log(&format!("reading the request failed: {e}"));
-            return http::response(oidc_edge_core::http::Response::oauth_error(
-                400,
-                "invalid_request",
-                "the request could not be read",
-            ));
+            return http::response(
+                ErrorCode::InvalidRequest
+                    .with("the request could not be read")
+                    .into_response(),
+            );
         }
     };
     http::response(provider::handle(req, &host).await)
