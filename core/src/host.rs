@@ -12,7 +12,6 @@
 use core::fmt;
 
 pub use crate::crypto::{Crypto, RustCrypto};
-pub(crate) use crate::jose::rand::random;
 pub use crate::jose::rand::{Entropy, EntropyError};
 pub use crate::log::LogEvent;
 pub use crate::store::{ListPage, Page, Store, StoreError, StoreVia};

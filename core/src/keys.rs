@@ -67,15 +67,15 @@ pub fn realm_prefixes(r: &str) -> [String; 12] {
         format!("client/{r}/"),
         format!("user/{r}/"),
         format!("key/{r}/"),
-        format!("session/{r}/"),
+        sessions_of(r),
         format!("usess/{r}/"),
         format!("code/{r}/"),
         format!("grant/{r}/"),
         format!("sid/{r}/"),
         format!("revoked/{r}/"),
         format!("throttle/{r}/"),
-        format!("audit/{r}/"),
-        format!("dead/{r}/"),
+        audit_of(r),
+        dead_of(r),
     ]
 }
 /// `audit/{R}/{ms}/{id}`: an audit event; keys of a realm sort by time.

@@ -13,7 +13,7 @@ use crate::jose::rand::{Entropy, EntropyError};
 
 /// A fresh random token of 256 bits, base64url (43 characters).
 pub fn random_token(entropy: &dyn Entropy) -> Result<String, EntropyError> {
-    let bytes: [u8; 32] = crate::host::random(entropy)?;
+    let bytes: [u8; 32] = crate::jose::rand::random(entropy)?;
     Ok(b64::encode(bytes))
 }
 

@@ -26,7 +26,7 @@ pub const MAX_PASSWORD: usize = 1024;
 
 /// Hash a password: `$pbkdf2-sha256$i=N$salt$hash` (salt and hash base64url).
 pub fn hash_password(password: &str, entropy: &dyn Entropy) -> Result<String, EntropyError> {
-    let salt: [u8; 16] = crate::host::random(entropy)?;
+    let salt: [u8; 16] = crate::jose::rand::random(entropy)?;
     let out = pbkdf2_sha256(password.as_bytes(), &salt, PASSWORD_ITERATIONS);
     Ok(format_password_hash(&salt, &out))
 }
@@ -36,7 +36,7 @@ pub async fn hash_password_with<H: crate::host::Host>(
     host: &H,
     password: &str,
 ) -> Result<String, crate::error::JoseError> {
-    let salt: [u8; 16] = crate::host::random(host)?;
+    let salt: [u8; 16] = crate::jose::rand::random(host)?;
     let out = host
         .crypto()
         .pbkdf2_sha256(crate::crypto::Pbkdf2 {

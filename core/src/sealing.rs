@@ -19,7 +19,7 @@ pub fn seal(
 ) -> Result<String, JoseError> {
     let cipher = aes_gcm::Aes256Gcm::new_from_slice(master_key)
         .map_err(|_| JoseError::Crypto("master key"))?;
-    let nonce: [u8; 12] = crate::host::random(entropy)?;
+    let nonce: [u8; 12] = crate::jose::rand::random(entropy)?;
     let mut buf = plaintext.to_vec();
     let tag = cipher
         .encrypt_inout_detached(&nonce.into(), context.as_bytes(), buf.as_mut_slice().into())

@@ -108,7 +108,7 @@ pub async fn create<H: Host>(
 ) -> Result<(Session, String), Error> {
     let now = host.now();
     let token = opaque_token::random_token(host)?;
-    let sid_key: [u8; 32] = crate::host::random(host)?;
+    let sid_key: [u8; 32] = crate::jose::rand::random(host)?;
     let session = Session {
         id: id_of(&token),
         user: user.username.clone(),

@@ -223,7 +223,7 @@ pub fn conclude(
 
 /// A jitter in [0, 1) for [`conclude`], from the host's entropy.
 pub fn jitter(entropy: &dyn Entropy) -> Result<f64, Error> {
-    let b: [u8; 2] = crate::host::random(entropy)?;
+    let b: [u8; 2] = crate::jose::rand::random(entropy)?;
     Ok(f64::from(u16::from_le_bytes(b)) / 65536.0)
 }
 

@@ -82,13 +82,13 @@ struct OutClaims<'a> {
 
 /// A fresh random identifier: 128 bits, base64url.
 pub fn random_id(entropy: &dyn Entropy) -> Result<String, Error> {
-    let bytes: [u8; 16] = crate::host::random(entropy)?;
+    let bytes: [u8; 16] = crate::jose::rand::random(entropy)?;
     Ok(b64::encode(bytes))
 }
 
 /// A fresh random UUID (version 4), the shape AM uses for tracking ids.
 pub fn random_uuid(entropy: &dyn Entropy) -> Result<String, Error> {
-    let mut b: [u8; 16] = crate::host::random(entropy)?;
+    let mut b: [u8; 16] = crate::jose::rand::random(entropy)?;
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h =
