@@ -6,6 +6,7 @@ pub mod delivery;
 pub mod end;
 pub mod expiry;
 pub mod logout_token;
+pub mod mint_request;
 pub mod outbox;
 pub mod record;
 

@@ -4,12 +4,9 @@
 use std::cell::RefCell;
 
 use oidc_edge_core::UnixTime;
-use oidc_edge_core::jose::jwk::KeyType;
-use oidc_edge_core::jose::{ContentEnc, JwkSet, JwsAlg, KeyMgmtAlg};
-use oidc_edge_core::logout::logout_token::{self, MAX_LIFETIME_SECS};
-use oidc_edge_core::logout::{
-    LogoutCause, LogoutTokenError, LogoutTokenKeys, LogoutTokenParams, LogoutTokenValidation,
-};
+use oidc_edge_core::jose::{JwkSet, JwsAlg};
+use oidc_edge_core::logout::mint_request::{MintError, MintField, MintRequest};
+use oidc_edge_core::logout::{LogoutTokenError, LogoutTokenValidation, logout_token};
 use serde::Deserialize;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
@@ -23,34 +20,6 @@ use crate::web::{WebEntropy, now_secs};
 /// [`Validation::new`]: oidc_edge_core::jose::jwt::Validation::new
 pub const DEFAULT_LEEWAY_SECS: u64 = 60;
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct MintOptions {
-    key: Value,
-    issuer: String,
-    audience: String,
-    #[serde(default)]
-    subject: Option<String>,
-    #[serde(default)]
-    sid: Option<String>,
-    #[serde(default)]
-    cause: Option<String>,
-    #[serde(default)]
-    expires_in: Option<u64>,
-    #[serde(default)]
-    alg: Option<String>,
-    #[serde(default)]
-    now: Option<u64>,
-    #[serde(default)]
-    audit_tracking_id: Option<String>,
-    #[serde(default)]
-    encrypt_to: Option<Value>,
-    #[serde(default)]
-    encryption_alg: Option<String>,
-    #[serde(default)]
-    enc: Option<String>,
-}
-
 fn parse_alg<T: std::str::FromStr>(name: &str, what: &str) -> Result<T, JsValue> {
     name.parse().map_err(|_| {
         fail(
@@ -62,81 +31,54 @@ fn parse_alg<T: std::str::FromStr>(name: &str, what: &str) -> Result<T, JsValue>
 
 /// Mint a logout token (Back-Channel Logout 1.0 §2.4): a JWS with `typ: logout+jwt`, nested in
 /// a JWE to `encryptTo` when given. Throws when neither `subject` nor `sid` is given.
+///
+/// The keys are read here; every other option goes straight into core's [`MintRequest`], which
+/// chooses the defaults and makes the checks.
 #[wasm_bindgen(js_name = mintLogoutToken)]
 pub fn mint_logout_token(
     #[wasm_bindgen(unchecked_param_type = "MintLogoutTokenOptions")] options: JsValue,
 ) -> Result<String, JsValue> {
-    let o: MintOptions = from_js(options, "mintLogoutToken options")?;
-    let key = parse_key(o.key, "key")?;
-    if !key.is_private() {
-        return Err(fail("invalid_key", "key must be a private key"));
+    if !options.is_object() {
+        return Err(invalid_argument(
+            "mintLogoutToken options must be an object",
+        ));
     }
-    let alg: JwsAlg = match (&o.alg, &key.alg) {
-        (Some(a), _) => parse_alg(a, "signing algorithm")?,
-        (None, Some(a)) => parse_alg(a, "signing algorithm (the key's alg)")?,
-        (None, None) => match key.key_type() {
-            KeyType::EcP256 => JwsAlg::ES256,
-            KeyType::Rsa => JwsAlg::RS256,
-        },
+    let data = js_sys::Object::assign(&js_sys::Object::new(), options.unchecked_ref());
+    let take = |name: &str| {
+        let v = js_sys::Reflect::get(&data, &name.into())
+            .ok()
+            .filter(|v| !v.is_undefined() && !v.is_null());
+        let _ = js_sys::Reflect::delete_property(&data, &name.into());
+        v.map(|v| from_js::<Value>(v, name)).transpose()
     };
-    let cause = o
-        .cause
-        .as_deref()
-        .map(|c| {
-            c.parse::<LogoutCause>().map_err(|_| {
-                invalid_argument(format!(
-                    "cause {c:?} is none of CLIENT_LOGOUT, SESSION_TERMINATION, SESSION_MAX_TIMEOUT, SESSION_IDLE_TIMEOUT"
-                ))
-            })
+    let key = take("key")?.ok_or_else(|| invalid_argument("key is required"))?;
+    let encrypt_to = take("encryptTo")?;
+    let request: MintRequest = from_js(data.into(), "mintLogoutToken options")?;
+    let key = parse_key(key, "key")?;
+    let encrypt_to = encrypt_to.map(|k| parse_key(k, "encryptTo")).transpose()?;
+    request
+        .mint(&key, encrypt_to.as_ref(), UnixTime(now_secs()), &WebEntropy)
+        .map_err(|e| match e {
+            MintError::Mint(e) => core_error(&e),
+            e => fail(
+                e.code(),
+                format!("{}: {e}", e.field().map_or("options", option_name)),
+            ),
         })
-        .transpose()?;
-    let recipient = o
-        .encrypt_to
-        .map(|k| parse_key(k, "encryptTo"))
-        .transpose()?;
-    let encryption = match &recipient {
-        None if o.encryption_alg.is_some() || o.enc.is_some() => {
-            return Err(invalid_argument("encryptionAlg and enc need encryptTo"));
-        }
-        None => None,
-        Some(k) if k.is_private() => {
-            return Err(fail(
-                "invalid_key",
-                "encryptTo must be the relying party's public key",
-            ));
-        }
-        Some(k) => {
-            let alg: KeyMgmtAlg = match (&o.encryption_alg, &k.alg) {
-                (Some(a), _) => parse_alg(a, "key management algorithm")?,
-                (None, Some(a)) => parse_alg(a, "key management algorithm (encryptTo's alg)")?,
-                (None, None) => match k.key_type() {
-                    KeyType::EcP256 => KeyMgmtAlg::EcdhEs,
-                    KeyType::Rsa => KeyMgmtAlg::RsaOaep256,
-                },
-            };
-            let enc: ContentEnc = match &o.enc {
-                Some(e) => parse_alg(e, "content encryption")?,
-                None => ContentEnc::A128CbcHs256,
-            };
-            Some((k, alg, enc))
-        }
-    };
-    let params = LogoutTokenParams {
-        issuer: &o.issuer,
-        audience: &o.audience,
-        subject: o.subject.as_deref(),
-        sid: o.sid.as_deref(),
-        cause,
-        audit_tracking_id: o.audit_tracking_id.as_deref(),
-        now: UnixTime(o.now.unwrap_or_else(now_secs)),
-        lifetime_secs: o.expires_in.unwrap_or(MAX_LIFETIME_SECS),
-    };
-    let keys = LogoutTokenKeys {
-        signing_key: &key,
-        alg,
-        encrypt_to: encryption,
-    };
-    logout_token::mint(&params, &keys, &WebEntropy).map_err(|e| core_error(&e))
+}
+
+/// The option of `mintLogoutToken` a [`MintField`] stands for.
+fn option_name(field: MintField) -> &'static str {
+    match field {
+        MintField::Key => "key",
+        MintField::SignAlg => "alg",
+        MintField::EncryptTo => "encryptTo",
+        MintField::EncryptionAlg => "encryptionAlg",
+        MintField::Enc => "enc",
+        MintField::Cause => "cause",
+        MintField::ExpiresIn => "expiresIn",
+        MintField::SubjectOrSid => "subject",
+    }
 }
 
 #[derive(Deserialize)]

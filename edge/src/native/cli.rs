@@ -14,11 +14,10 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use oidc_edge_core::UnixTime;
 use oidc_edge_core::jose::jwk::KeyType;
-use oidc_edge_core::jose::{ContentEnc, Jwk, JwkSet, JwsAlg, KeyMgmtAlg};
+use oidc_edge_core::jose::{Jwk, JwkSet, JwsAlg};
 use oidc_edge_core::logout::delivery::DeliveryPolicy;
-use oidc_edge_core::logout::logout_token::{
-    self, LogoutCause, LogoutTokenError, LogoutTokenKeys, LogoutTokenParams,
-};
+use oidc_edge_core::logout::logout_token::{self, LogoutTokenError};
+use oidc_edge_core::logout::mint_request::{MintField, MintRequest};
 use serde_json::Value;
 
 use super::server::{self, ADMIN_TOKEN_ENV, MASTER_KEY_ENV, ServerOptions};
@@ -369,88 +368,42 @@ fn read_jwk(path: &str) -> Result<Jwk, Failure> {
     Jwk::from_json(&read_file(path)?).map_err(input(path))
 }
 
-/// The signature algorithm: the flag, else the key's `alg`, else the key type's default.
-fn signing_alg(key: &Jwk, flag: Option<&str>) -> Result<JwsAlg, Failure> {
-    let alg = match flag.or(key.alg.as_deref()) {
-        Some(a) => a.parse().map_err(input("signature algorithm"))?,
-        None => match key.key_type() {
-            KeyType::EcP256 => JwsAlg::ES256,
-            KeyType::Rsa => JwsAlg::RS256,
-        },
-    };
-    if alg.key_type() != key.key_type() {
-        return Err(Failure::Input(format!(
-            "{} key cannot sign {alg}",
-            key.key_type()
-        )));
-    }
-    if !key.is_private() {
-        return Err(Failure::Input("--key must be a private key".into()));
-    }
-    Ok(alg)
-}
-
 fn mint(args: &MintArgs) -> Result<String, Failure> {
     let key = read_jwk(&args.key)?;
-    let alg = signing_alg(&key, args.sign_alg.as_deref())?;
-    let cause = args
-        .cause
+    let encrypt_to = args
+        .encrypt_to
         .as_deref()
-        .map(str::parse::<LogoutCause>)
-        .transpose()
-        .map_err(input("--cause"))?;
-    if args.sub.is_none() && args.sid.is_none() {
-        return Err(Failure::Input(
-            "a logout token needs --sub, --sid, or both".into(),
-        ));
-    }
-    if args.exp_secs == 0 || args.exp_secs > logout_token::MAX_LIFETIME_SECS {
-        return Err(Failure::Input(format!(
-            "--exp-secs must be 1 to {}",
-            logout_token::MAX_LIFETIME_SECS
-        )));
-    }
-    let recipient = match &args.encrypt_to {
-        None => None,
-        Some(path) => {
-            let pubkey = read_jwk(path)?.to_public();
-            let kalg: KeyMgmtAlg = args
-                .alg
-                .as_deref()
-                .unwrap_or_default()
-                .parse()
-                .map_err(input("--alg"))?;
-            let enc: ContentEnc = args
-                .enc
-                .as_deref()
-                .unwrap_or_default()
-                .parse()
-                .map_err(input("--enc"))?;
-            if kalg.key_type() != pubkey.key_type() {
-                return Err(Failure::Input(format!(
-                    "{path}: {} key cannot be used with {kalg}",
-                    pubkey.key_type()
-                )));
-            }
-            Some((pubkey, kalg, enc))
-        }
+        .map(|path| read_jwk(path).map(|k| k.to_public()))
+        .transpose()?;
+    let request = MintRequest {
+        issuer: args.iss.clone(),
+        audience: args.aud.clone(),
+        subject: args.sub.clone(),
+        sid: args.sid.clone(),
+        cause: args.cause.clone(),
+        expires_in: Some(args.exp_secs),
+        sign_alg: args.sign_alg.clone(),
+        now: None,
+        audit_tracking_id: args.tracking_id.clone(),
+        encryption_alg: args.alg.clone(),
+        enc: args.enc.clone(),
     };
-    let params = LogoutTokenParams {
-        issuer: &args.iss,
-        audience: &args.aud,
-        subject: args.sub.as_deref(),
-        sid: args.sid.as_deref(),
-        cause,
-        audit_tracking_id: args.tracking_id.as_deref(),
-        now: now(),
-        lifetime_secs: args.exp_secs,
-    };
-    let keys = LogoutTokenKeys {
-        signing_key: &key,
-        alg,
-        encrypt_to: recipient.as_ref().map(|(k, a, e)| (k, *a, *e)),
-    };
-    logout_token::mint(&params, &keys, &OsEntropy).map_err(input("mint"))
+    request
+        .mint(&key, encrypt_to.as_ref(), now(), &OsEntropy)
+        .map_err(|e| {
+            let flag = match e.field() {
+                None => "mint",
+                Some(MintField::Key) => "--key",
+                Some(MintField::SignAlg) => "--sign-alg",
+                Some(MintField::EncryptTo) => "--encrypt-to",
+                Some(MintField::EncryptionAlg) => "--alg",
+                Some(MintField::Enc) => "--enc",
+                Some(MintField::Cause) => "--cause",
+                Some(MintField::ExpiresIn) => "--exp-secs",
+                Some(MintField::SubjectOrSid) => "--sub/--sid",
+            };
+            Failure::Input(format!("{flag}: {e}"))
+        })
 }
 
 fn verify(
