@@ -48,37 +48,8 @@ export WRANGLER_SEND_METRICS=false
 export CLOUDFLARE_CF_FETCH_ENABLED=false
 export XDG_CONFIG_HOME="$root/.xdg"
 
-lock_version() { # the version of crate $1 in Cargo.lock
-  awk -v name="$1" '$0 == "name = \"" name "\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
-}
-
-tool_version() { # the version a tool prints for --version, or nothing
-  "$1" --version 2>/dev/null | awk '{ print $NF; exit }' || true
-}
-
-step "set-up: rust target wasm32-unknown-unknown"
-if command -v rustup >/dev/null 2>&1; then
-  rustup target add wasm32-unknown-unknown >/dev/null
-fi
-
-step "set-up: npm packages (wrangler, miniflare, binaryen, esbuild; pinned by package-lock.json)"
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund --loglevel=error
-else
-  echo "node_modules is up to date"
-fi
-
-step "set-up: wasm-bindgen-cli under .tools"
-wbg_version=$(lock_version wasm-bindgen)
-if [ -z "$wbg_version" ]; then
-  echo "Cargo.lock has no wasm-bindgen entry" >&2
-  exit 1
-fi
-if [ "$(tool_version .tools/bin/wasm-bindgen)" != "$wbg_version" ]; then
-  # Not --locked: the registry lacks one locked transitive version of wasm-bindgen-cli.
-  cargo install wasm-bindgen-cli --version "$wbg_version" --root .tools --force
-fi
-echo "wasm-bindgen $wbg_version"
+step "set-up: the wasm32 target, npm packages, wasm-bindgen-cli (scripts/setup.sh)"
+scripts/setup.sh wasm32 npm wasm-bindgen
 
 if [ "$build" = 1 ]; then
   step "build: cargo ($profile), wasm-bindgen, esbuild$([ "$opt" = 1 ] && echo ', wasm-opt' || echo ', no wasm-opt')"

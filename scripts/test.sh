@@ -9,19 +9,33 @@
 #   - .tools/bin/wasm-bindgen (wasm-bindgen-cli at the Cargo.lock version), for the Worker and
 #     the npm package.
 #
-# Steps: format, lint, the no_std core build, the worker built offline and checked
-# (`wrangler deploy --dry-run`, a Miniflare smoke test), the npm package built and tested with
-# Node's test runner, the whole cargo test suite natively, then the end-to-end suites again
-# against the worker in workerd (OIDC_EDGE_TARGET=worker).
+# Steps: format; then two lanes side by side, each a chain of cargo builds with its own target
+# directory so neither waits for the other's lock: the native lane lints and builds every crate
+# and target in one pass (clippy-driver as the compiler of the workspace's crates, so the lint
+# pass is the build) and runs the cargo test suite; the wasm lane builds wasm-bindgen-cli beside
+# the no_std core build, then builds (and lints) the worker and checks it (`wrangler deploy
+# --dry-run`, a Miniflare smoke test), and the npm package with Node's test runner. Last, the
+# end-to-end suites again against the worker in workerd (OIDC_EDGE_TARGET=worker).
 # Optional resources make tests print a SKIPPED notice; CI sets OIDC_EDGE_REQUIRE_VECTORS=1 and
 # OIDC_EDGE_REQUIRE_INTEROP=1 so that a missing one fails instead.
-# Every step prints its time as it ends, and a table of them all closes the run.
+# Every step prints its time as it ends (the wasm lane's log follows the native lane's), and a
+# table of them all closes the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 times=$(mktemp)
 log=$(mktemp)
-trap 'rm -f "$log" "$times"' EXIT
+wasm_log=$(mktemp)
+wasm_pid=""
+# On the way out (a failed step), stop a wasm lane still running and the commands it started.
+cleanup() {
+  if [ -n "$wasm_pid" ]; then
+    pkill -TERM -P "$wasm_pid" 2>/dev/null || true
+    kill "$wasm_pid" 2>/dev/null || true
+  fi
+  rm -f "$log" "$times" "$wasm_log"
+}
+trap cleanup EXIT
 run_started=$(date +%s)
 step_name=""
 step_started=0
@@ -42,42 +56,64 @@ finish_step() {
   fi
 }
 
-step "set-up: rust target wasm32-unknown-unknown"
-if command -v rustup >/dev/null 2>&1; then
-  rustup target add wasm32-unknown-unknown >/dev/null
-else
-  echo "rustup not found: assuming the wasm32-unknown-unknown target is installed"
-fi
+# `cargo clippy -- -D warnings` is cargo check with clippy-driver as the workspace's compiler;
+# with cargo build or test instead of check, the same lints run on the way to the binaries.
+lint_while_building() {
+  RUSTC_WORKSPACE_WRAPPER=$(command -v clippy-driver)
+  export RUSTC_WORKSPACE_WRAPPER
+  export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+}
 
-step "set-up: npm packages (one workspace, pinned by package-lock.json)"
-if command -v npm >/dev/null 2>&1; then
-  npm ci --no-audit --no-fund --loglevel=error
-else
-  echo "npm not found: interop tests will be skipped (or fail under OIDC_EDGE_REQUIRE_INTEROP=1)"
-fi
+step "set-up: the wasm32 target and npm packages (one workspace, pinned by package-lock.json)"
+scripts/setup.sh wasm32 npm
 
 step "format"
 cargo fmt --all --check
+finish_step
 
-step "lint (host: every crate and target)"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+# The wasm lane, in the background.
+wasm_lane() {
+  lint_while_building
+  export CARGO_TARGET_DIR=target/wasm-lane
+  step "wasm lane: no_std core for wasm32 (linted), and wasm-bindgen-cli built beside it"
+  scripts/setup.sh wasm-bindgen >target/setup-wasm-bindgen.log 2>&1 &
+  local tools=$!
+  cargo build -p oidc-edge-core --no-default-features --target wasm32-unknown-unknown --locked
+  if ! wait "$tools"; then
+    cat target/setup-wasm-bindgen.log
+    return 1
+  fi
+  tail -n 1 target/setup-wasm-bindgen.log
 
-step "lint (wasm32: the worker and js features)"
-# The wasm32-only code: the Workers host (edge/src/worker) and the npm package (edge/src/js).
-# Both features in one pass: they compile side by side, and each is linted with the other's code.
-cargo clippy -p oidc-edge --target wasm32-unknown-unknown --features js --locked -- -D warnings
+  step "wasm lane: the Cloudflare Worker (linted): build offline, wrangler deploy --dry-run, Miniflare smoke test"
+  scripts/build-worker.sh dry-run smoke
 
-step "no_std core for wasm32"
-cargo build -p oidc-edge-core --no-default-features --target wasm32-unknown-unknown --locked
+  step "wasm lane: the npm package oidc-edge (edge/src/js, linted): build for Node and the web, Node's test runner"
+  scripts/build-js.sh test
+  finish_step
+}
+mkdir -p target
+(wasm_lane) >"$wasm_log" 2>&1 &
+wasm_pid=$!
 
-step "the Cloudflare Worker: build offline, wrangler deploy --dry-run, Miniflare smoke test"
-scripts/build-worker.sh dry-run smoke 2>&1 | tee -a "$log"
+# The native lane, in the foreground.
+lint_while_building
+step "native lane: lint and build every crate and target (clippy -D warnings)"
+cargo test --workspace --all-targets --locked --no-run
 
-step "the npm package oidc-edge (edge/src/js): build for Node and the web, Node's test runner"
-scripts/build-js.sh test 2>&1 | tee -a "$log"
-
-step "tests (native)"
+step "native lane: tests"
 cargo test --workspace --locked 2>&1 | tee -a "$log"
+finish_step
+
+printf '\n==> the wasm lane (its log, as it ran beside the native lane)\n'
+wasm_ok=0
+wait "$wasm_pid" || wasm_ok=$?
+wasm_pid=""
+cat "$wasm_log" | tee -a "$log"
+if [ "$wasm_ok" != 0 ]; then
+  echo "the wasm lane failed (exit $wasm_ok)" >&2
+  exit "$wasm_ok"
+fi
 
 step "the end-to-end suites against the worker in workerd (OIDC_EDGE_TARGET=worker)"
 # One Miniflare (a workerd process) per test, as one native server per test above; the tests
@@ -88,7 +124,7 @@ OIDC_EDGE_TARGET=worker cargo test -p oidc-edge-tests --locked \
   -- --test-threads="${OIDC_EDGE_WORKER_TEST_THREADS:-4}" 2>&1 | tee -a "$log"
 finish_step
 
-printf '\nstep times (s):\n'
+printf '\nstep times (s; the two lanes ran side by side):\n'
 awk -F '\t' '{ printf "%6d  %s\n", $1, $2 }' "$times"
 printf '%6d  total\n' "$(($(date +%s) - run_started))"
 
