@@ -2,15 +2,13 @@
 //! look again, and what survives a process that dies mid-delivery.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
-use common::op::*;
 use oidc_edge_core::host::{Clock as _, PostOutcome, Store as _};
 use oidc_edge_core::keys;
 use oidc_edge_core::logout::LogoutCause;
 use oidc_edge_core::logout::delivery::{Delivery, DeliveryState};
 use oidc_edge_core::logout::outbox::{self, Claimed, Runner};
 use oidc_edge_core::records;
+use oidc_edge_tests::memory::*;
 use serde_json::json;
 
 /// A pending delivery for client `client` of realm `realm`, due at `due_ms`.

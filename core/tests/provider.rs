@@ -2,13 +2,11 @@
 //! code flow end to end, sids per client, and the refusals that matter.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
-use common::op::*;
 use oidc_edge_core::host::PostOutcome;
 use oidc_edge_core::http::{Method, Request, Response};
 use oidc_edge_core::jose::{Jwk, JwsAlg};
 use oidc_edge_core::provider;
+use oidc_edge_tests::memory::*;
 use serde_json::{Value, json};
 
 #[test]

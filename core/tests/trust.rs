@@ -3,11 +3,9 @@
 //! that end with their account, and the protocol details a reviewer checks.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
-use common::op::*;
 use oidc_edge_core::http::{Method, Request, Response, encode_params};
 use oidc_edge_core::jose::JwsAlg;
+use oidc_edge_tests::memory::*;
 use serde_json::{Value, json};
 
 fn text(r: &Response) -> String {

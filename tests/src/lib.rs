@@ -5,11 +5,14 @@ use std::path::{Path, PathBuf};
 
 pub use oidc_edge::native::OsEntropy;
 
+pub mod flow;
 pub mod logout;
+pub mod memory;
 pub mod op;
 pub mod process;
 pub mod raw;
 pub mod rp;
+pub mod seeded;
 pub mod target;
 
 /// The repository root.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use oidc_edge::native::server::ServerOptions;
 use oidc_edge::native::{NativeClock, OsEntropy};
 use oidc_edge_core::host::Clock as _;
-use oidc_edge_core::http::{Params, encode_params};
+use oidc_edge_core::http::{self, Params, Request, Response, encode_params};
 use oidc_edge_core::jose::jwe::Decrypter;
 use oidc_edge_core::jose::jws::Verifier;
 use oidc_edge_core::jose::jwt::{self, Validation};
@@ -21,6 +21,7 @@ use reqwest::Method;
 use reqwest::blocking::{Client, RequestBuilder};
 use serde_json::{Value, json};
 
+use crate::flow::{self, Authorize, Call};
 use crate::target::Server;
 
 /// The realm every back-channel test works in.
@@ -29,8 +30,11 @@ pub const REALM: &str = "bc";
 pub const USER: &str = "alice";
 /// Her password.
 pub const PASSWORD: &str = "correct horse battery staple";
-/// The session cookie's name.
-pub const SESSION_COOKIE: &str = "oidc_edge_session";
+/// Her email address.
+pub const EMAIL: &str = "alice@example.com";
+/// Her name.
+pub const NAME: &str = "Alice Liddell";
+pub use crate::flow::SESSION_COOKIE;
 
 /// A response read in full.
 #[derive(Debug)]
@@ -54,6 +58,20 @@ impl Reply {
             status,
             headers,
             body,
+        }
+    }
+
+    /// The answer as core's [`Response`] (headers in order, names lower-case).
+    pub fn into_response(self) -> Response {
+        let headers = self
+            .headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
+        Response {
+            status: self.status,
+            headers,
+            body: self.body,
         }
     }
 
@@ -128,8 +146,7 @@ impl Reply {
 
     /// The query parameters of `Location`.
     pub fn location_params(&self) -> std::collections::BTreeMap<String, String> {
-        let query = self.location().split_once('?').map_or("", |(_, q)| q);
-        Params::parse(query.as_bytes()).0.into_iter().collect()
+        flow::query_params(self.location())
     }
 }
 
@@ -192,6 +209,12 @@ pub fn http_client() -> Client {
         .expect("build the HTTP client")
 }
 
+impl Call for Op {
+    fn call(&self, req: Request) -> Response {
+        self.send_request(req).into_response()
+    }
+}
+
 impl Op {
     /// Start the provider with `start.options` (on the current target), then create the realm
     /// and user.
@@ -228,7 +251,7 @@ impl Op {
         let r = self.admin(
             Method::PUT,
             &format!("/admin/realms/{REALM}/users/{USER}"),
-            Some(&json!({"password": PASSWORD, "email": "alice@example.com"})),
+            Some(&json!({"password": PASSWORD, "email": EMAIL, "name": NAME})),
         );
         assert_eq!(r.status, 201, "create user: {}", r.text());
     }
@@ -263,6 +286,27 @@ impl Op {
     /// Send and read in full.
     pub fn send(&self, rb: RequestBuilder) -> Reply {
         Reply::read(rb)
+    }
+
+    /// Send one of [`flow`]'s requests (its path relative to [`Op::base_url`]) over HTTP.
+    pub fn send_request(&self, req: Request) -> Reply {
+        let method = match req.method {
+            http::Method::Get => Method::GET,
+            http::Method::Post => Method::POST,
+            http::Method::Put => Method::PUT,
+            http::Method::Delete => Method::DELETE,
+            http::Method::Patch => Method::PATCH,
+            http::Method::Other => Method::OPTIONS,
+        };
+        let mut url = self.url(&req.path);
+        if !req.query.is_empty() {
+            url = format!("{url}?{}", req.query);
+        }
+        let mut rb = self.http.request(method, url);
+        for (name, value) in &req.headers {
+            rb = rb.header(name, value);
+        }
+        self.send(rb.body(req.body))
     }
 
     /// A call to the admin API, with a JSON body when given.
@@ -362,12 +406,7 @@ impl Op {
 
     /// Log [`USER`] in through the JSON endpoint: the session token (the cookie's value).
     pub fn session(&self) -> String {
-        let r = self.send(
-            self.http
-                .post(self.endpoint("authenticate"))
-                .header("content-type", "application/json")
-                .body(json!({"username": USER, "password": PASSWORD}).to_string()),
-        );
+        let r = self.send_request(flow::authenticate_request(REALM, USER, PASSWORD));
         assert_eq!(r.status, 200, "authenticate: {}", r.text());
         let token = r.json()["tokenId"].as_str().expect("tokenId").to_owned();
         assert_eq!(r.cookie(SESSION_COOKIE).as_deref(), Some(token.as_str()));
@@ -376,19 +415,14 @@ impl Op {
 
     /// `GET /authorize` for `rp` with the session cookie; `state` and `nonce` as given.
     pub fn authorize(&self, rp: &Registered, session: &str, state: &str, nonce: &str) -> Reply {
-        let query = encode_params([
-            ("response_type", "code"),
-            ("client_id", rp.id.as_str()),
-            ("redirect_uri", rp.redirect.as_str()),
-            ("scope", "openid"),
-            ("state", state),
-            ("nonce", nonce),
-        ]);
-        self.send(
-            self.http
-                .get(format!("{}?{query}", self.endpoint("authorize")))
-                .header("cookie", format!("{SESSION_COOKIE}={session}")),
-        )
+        let a = Authorize {
+            scope: "openid",
+            state,
+            nonce,
+            session: Some(session),
+            extra: "",
+        };
+        self.send_request(flow::authorize_request(REALM, &rp.id, &rp.redirect, &a))
     }
 
     /// Whether `session` is over: authorization shows the login form instead of a code (or
@@ -396,7 +430,7 @@ impl Op {
     pub fn shows_login_form(&self, rp: &Registered, session: &str) -> bool {
         let r = self.authorize(rp, session, "s", "n");
         match r.status {
-            200 if is_consent_page(&r.text()) => false,
+            200 if flow::is_consent_page(&r.text()) => false,
             200 => {
                 let html = r.text();
                 assert!(
@@ -423,17 +457,14 @@ impl Op {
         assert_eq!(r.status, 302, "authorize: {}", r.text());
         assert_eq!(r.location_param("state").as_deref(), Some(state.as_str()));
         let code = r.location_param("code").expect("a code");
-        let r = self.send(
-            self.http
-                .post(self.endpoint("token"))
-                .basic_auth(&rp.id, Some(&rp.secret))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(encode_params([
-                    ("grant_type", "authorization_code"),
-                    ("code", code.as_str()),
-                    ("redirect_uri", rp.redirect.as_str()),
-                ])),
-        );
+        let r = self.send_request(flow::token_request(
+            REALM,
+            &rp.id,
+            Some(&rp.secret),
+            &rp.redirect,
+            &code,
+            None,
+        ));
         assert_eq!(r.status, 200, "token: {}", r.text());
         let id_token = r.json()["id_token"].as_str().expect("id_token").to_owned();
         let claims = self.open_id_token(rp, &id_token);
@@ -444,7 +475,11 @@ impl Op {
     /// When `r` is the consent page, answer it with `decision` (`allow` or `deny`) as the
     /// user's browser would (its hidden fields, the session cookie); otherwise `r` itself.
     pub fn consent_if_asked(&self, r: Reply, session: &str, decision: &str) -> Reply {
-        answer_consent(&self.http, &self.endpoint("consent"), r, session, decision)
+        if r.status == 200 && flow::is_consent_page(&r.text()) {
+            self.send_request(flow::consent_request(REALM, &r.text(), session, decision))
+        } else {
+            r
+        }
     }
 
     /// The realm's public keys.
@@ -499,60 +534,6 @@ impl Op {
         assert_eq!(list.len(), 1, "{list:?}");
         list[0]["id"].as_str().expect("id").to_owned()
     }
-}
-
-/// When `r` is the consent page, post `decision` to `consent_endpoint` with the page's hidden
-/// fields and the session cookie, as the user's browser would; otherwise `r` itself.
-pub fn answer_consent(
-    http: &Client,
-    consent_endpoint: &str,
-    r: Reply,
-    session: &str,
-    decision: &str,
-) -> Reply {
-    if r.status != 200 || !is_consent_page(&r.text()) {
-        return r;
-    }
-    let mut fields = hidden_fields(&r.text());
-    fields.push(("decision".to_owned(), decision.to_owned()));
-    Reply::read(
-        http.post(consent_endpoint)
-            .header("cookie", format!("{SESSION_COOKIE}={session}"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(encode_params(
-                fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            )),
-    )
-}
-
-/// Whether `html` is the provider's consent page.
-pub fn is_consent_page(html: &str) -> bool {
-    html.contains("name=\"decision\" value=\"allow\"")
-}
-
-/// The `name`/`value` pairs of a page's hidden inputs (the provider writes them as
-/// `<input type="hidden" name="..." value="...">`, values HTML-escaped).
-pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for part in html.split("<input type=\"hidden\" name=\"").skip(1) {
-        let Some((name, rest)) = part.split_once("\" value=\"") else {
-            continue;
-        };
-        let Some((value, _)) = rest.split_once('"') else {
-            continue;
-        };
-        out.push((name.to_owned(), html_unescape(value)));
-    }
-    out
-}
-
-/// Undo the provider's HTML escaping of attribute values.
-pub fn html_unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
 }
 
 /// Poll `attempt` (every 20 ms) until it gives `Ok`; panics after `timeout` with the last

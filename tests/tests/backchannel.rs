@@ -201,7 +201,7 @@ fn a_logout_link_without_a_hint_asks_and_only_the_confirmation_tells_the_rps() {
     assert!(!op.shows_login_form(&reg, &session), "the session lives");
     assert!(rp.received().is_empty());
 
-    let mut fields = oidc_edge_tests::op::hidden_fields(&page.text());
+    let mut fields = oidc_edge_tests::flow::hidden_fields(&page.text());
     fields.push(("decision".into(), "logout".into()));
     let r = op.send(
         op.http
@@ -267,7 +267,7 @@ fn a_user_who_denies_consent_sends_access_denied_and_prompt_none_cannot_skip_it(
     let session = op.session();
     let r = op.authorize(&reg, &session, "st", "n");
     assert!(
-        oidc_edge_tests::op::is_consent_page(&r.text()),
+        oidc_edge_tests::flow::is_consent_page(&r.text()),
         "{}",
         r.text()
     );

@@ -12,32 +12,33 @@ use oidc_edge_core::http::{MAX_BODY, encode_params};
 use oidc_edge_core::jose::jwe::Decrypter;
 use oidc_edge_core::jose::jws::Verifier;
 use oidc_edge_core::jose::jwt::{self, Opened, Validation};
-use oidc_edge_core::jose::{ContentEnc, Jwk, JwkSet, JwsAlg, KeyMgmtAlg, b64};
+use oidc_edge_core::jose::{ContentEnc, Jwk, JwsAlg, KeyMgmtAlg, b64};
 use oidc_edge_core::opaque_token::random_token;
+use oidc_edge_tests::flow;
 use oidc_edge_tests::op::{self, Reply};
-use oidc_edge_tests::target::Server;
-use oidc_edge_tests::{OsEntropy, start_server};
+use oidc_edge_tests::{OsEntropy, test_options};
 use reqwest::Method;
-use reqwest::blocking::{Client, RequestBuilder};
+use reqwest::blocking::RequestBuilder;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
-const REALM: &str = "t1";
-const USER: &str = "alice";
-const PASSWORD: &str = "correct horse battery staple";
-const EMAIL: &str = "alice@example.com";
-const NAME: &str = "Alice Liddell";
-const SESSION_COOKIE: &str = "oidc_edge_session";
+use oidc_edge_tests::op::{EMAIL, NAME, PASSWORD, REALM, SESSION_COOKIE, Start, USER};
 const CSRF_COOKIE: &str = "oidc_edge_csrf";
 
 // ---------------------------------------------------------------------------------------------
 // The provider, a browser's session, relying parties
 
-/// The provider under test with realm `t1` and user `alice`.
-struct Op {
-    server: Server,
-    http: Client,
-    issuer: String,
+/// The provider under test ([`op::Op`]: realm [`REALM`], user [`USER`]), with the steps
+/// these scenarios take beyond the shared ones: PKCE, every client authentication method, the
+/// HTML login form, userinfo.
+struct Op(op::Op);
+
+impl std::ops::Deref for Op {
+    type Target = op::Op;
+
+    fn deref(&self) -> &op::Op {
+        &self.0
+    }
 }
 
 /// A registered relying party as it knows itself.
@@ -129,45 +130,17 @@ fn form_component(s: &str) -> String {
 }
 
 impl Op {
-    /// A fresh server with realm `t1` (defaults: RS256, open registration) and user `alice`.
+    /// A fresh server with realm [`REALM`] (defaults: RS256, open registration) and user
+    /// [`USER`].
     fn start() -> Self {
-        let server = start_server(false);
-        let http = Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let issuer = server.url(&format!("/realms/{REALM}"));
-        let op = Self {
-            server,
-            http,
-            issuer,
-        };
-        let r = op.admin(Method::PUT, &format!("/admin/realms/{REALM}"), json!({}));
-        assert_eq!(r.status, 201, "create realm: {}", r.text());
-        let r = op.admin(
-            Method::PUT,
-            &format!("/admin/realms/{REALM}/users/{USER}"),
-            json!({"password": PASSWORD, "email": EMAIL, "name": NAME}),
-        );
-        assert_eq!(r.status, 201, "create user: {}", r.text());
-        op
-    }
-
-    fn endpoint(&self, name: &str) -> String {
-        format!("{}/{name}", self.issuer)
-    }
-
-    fn send(&self, rb: RequestBuilder) -> Reply {
-        Reply::read(rb)
+        Self(op::Op::start(Start {
+            options: test_options(),
+            realm_config: json!({}),
+        }))
     }
 
     fn admin(&self, method: Method, path: &str, body: Value) -> Reply {
-        self.send(
-            self.http
-                .request(method, self.server.url(path))
-                .bearer_auth(&self.server.admin_token)
-                .json_body(&body),
-        )
+        self.0.admin(method, path, Some(&body))
     }
 
     fn discovery(&self) -> Reply {
@@ -175,12 +148,6 @@ impl Op {
             self.http
                 .get(self.endpoint(".well-known/openid-configuration")),
         )
-    }
-
-    fn jwks(&self) -> JwkSet {
-        let r = self.send(self.http.get(self.endpoint("jwks")));
-        assert_eq!(r.status, 200);
-        JwkSet::from_json(&r.text()).unwrap()
     }
 
     /// `POST /register`.
@@ -229,11 +196,6 @@ impl Op {
                 .to_owned(),
             decrypt: None,
         }
-    }
-
-    /// When `r` is the consent page, answer it with `decision` as the browser would.
-    fn consent_if_asked(&self, r: Reply, session: &str, decision: &str) -> Reply {
-        op::answer_consent(&self.http, &self.endpoint("consent"), r, session, decision)
     }
 
     /// `GET /authorize` with `req`'s parameters, and the session cookie if any.
@@ -419,18 +381,7 @@ impl Op {
 
     /// `POST /authenticate` with JSON credentials.
     fn authenticate(&self, user: &str, password: &str) -> Reply {
-        self.send(
-            self.http
-                .post(self.endpoint("authenticate"))
-                .json_body(&json!({"username": user, "password": password})),
-        )
-    }
-
-    /// A session for alice through the JSON login.
-    fn session(&self) -> String {
-        let r = self.authenticate(USER, PASSWORD);
-        assert_eq!(r.status, 200, "{}", r.text());
-        r.cookie(SESSION_COOKIE).expect("the session cookie")
+        self.send_request(flow::authenticate_request(REALM, user, password))
     }
 
     fn userinfo(&self, access_token: &str) -> Reply {
@@ -468,15 +419,15 @@ struct LoginForm {
 impl LoginForm {
     fn parse(html: &str) -> Self {
         let form_tag = tag_at(html, html.find("<form").expect("a form"));
-        let action = html_unescape(attr(form_tag, "action").expect("a form action"));
+        let action = flow::html_unescape(attr(form_tag, "action").expect("a form action"));
         let fields = html
             .match_indices("<input")
             .map(|(i, _)| tag_at(html, i))
             .filter(|t| attr(t, "type") == Some("hidden"))
             .map(|t| {
                 (
-                    html_unescape(attr(t, "name").unwrap()),
-                    html_unescape(attr(t, "value").unwrap_or("")),
+                    flow::html_unescape(attr(t, "name").unwrap()),
+                    flow::html_unescape(attr(t, "value").unwrap_or("")),
                 )
             })
             .collect();
@@ -504,14 +455,6 @@ fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
     Some(&tag[at..at + len])
 }
 
-fn html_unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
 fn rp1_metadata() -> Value {
     json!({
         "client_name": "RP one",
@@ -534,7 +477,7 @@ fn discovery_names_the_endpoints_and_back_channel_logout() {
             .is_some_and(|c| c.starts_with("public"))
     );
     let d = r.json();
-    let iss = format!("{}/realms/{REALM}", op.server.base_url);
+    let iss = format!("{}/realms/{REALM}", op.base_url);
     assert_eq!(d["issuer"], iss.as_str());
     assert_eq!(d["backchannel_logout_supported"], true);
     assert_eq!(d["backchannel_logout_session_supported"], true);
@@ -582,7 +525,7 @@ fn browser_login_code_flow_id_token_and_userinfo() {
             .get(&back_to)
             .header("cookie", format!("{SESSION_COOKIE}={session}")),
     );
-    assert!(op::is_consent_page(&r.text()), "{}", r.text());
+    assert!(flow::is_consent_page(&r.text()), "{}", r.text());
     let r = op.consent_if_asked(r, &session, "allow");
     let code = assert_redirected_with_code(&r, &rp1, &req, &op.issuer);
 
@@ -1038,19 +981,19 @@ fn unknown_realm_and_admin_without_a_valid_token() {
         "/realms/nope/jwks",
         "/realms/NOT~VALID/.well-known/openid-configuration",
     ] {
-        let r = op.send(op.http.get(op.server.url(path)));
+        let r = op.send(op.http.get(op.url(path)));
         assert_eq!(r.oauth_error(), (404, "not_found".into()), "{path}");
     }
     let r = op.send(
         op.http
-            .post(op.server.url("/realms/nope/register"))
+            .post(op.url("/realms/nope/register"))
             .json_body(&json!({})),
     );
     assert_eq!(r.oauth_error(), (404, "not_found".into()));
 
     let realm = format!("/admin/realms/{REALM}");
     // No token.
-    let r = op.send(op.http.get(op.server.url(&realm)));
+    let r = op.send(op.http.get(op.url(&realm)));
     assert_eq!(r.oauth_error(), (401, "invalid_token".into()));
     assert!(
         r.header("www-authenticate")
@@ -1059,25 +1002,25 @@ fn unknown_realm_and_admin_without_a_valid_token() {
     // A wrong token, and a wrong scheme, also for writes.
     let r = op.send(
         op.http
-            .get(op.server.url(&realm))
+            .get(op.url(&realm))
             .bearer_auth("not-the-admin-token"),
     );
     assert_eq!(r.oauth_error(), (401, "invalid_token".into()));
     let r = op.send(
         op.http
-            .put(op.server.url("/admin/realms/evil"))
+            .put(op.url("/admin/realms/evil"))
             .bearer_auth("not-the-admin-token")
             .json_body(&json!({})),
     );
     assert_eq!(r.oauth_error(), (401, "invalid_token".into()));
     let r = op.send(
         op.http
-            .get(op.server.url(&realm))
-            .basic_auth("admin", Some(&op.server.admin_token)),
+            .get(op.url(&realm))
+            .basic_auth("admin", Some(&op.admin_token)),
     );
     assert_eq!(r.oauth_error(), (401, "invalid_token".into()));
     // Nothing was created by the refused write.
-    let r = op.send(op.http.get(op.server.url("/realms/evil/jwks")));
+    let r = op.send(op.http.get(op.url("/realms/evil/jwks")));
     assert_eq!(r.oauth_error(), (404, "not_found".into()));
     // The right token works.
     let r = op.admin(Method::GET, &realm, json!({}));

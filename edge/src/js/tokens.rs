@@ -29,6 +29,29 @@ fn parse_alg<T: std::str::FromStr>(name: &str, what: &str) -> Result<T, JsValue>
     })
 }
 
+/// A shallow copy of `options` (an object, else an `invalid_argument` naming `function`), from
+/// which members that are not data can be taken before the rest goes through serde.
+fn options_copy(options: &JsValue, function: &str) -> Result<js_sys::Object, JsValue> {
+    if !options.is_object() {
+        return Err(invalid_argument(format!(
+            "{function} options must be an object"
+        )));
+    }
+    Ok(js_sys::Object::assign(
+        &js_sys::Object::new(),
+        options.unchecked_ref(),
+    ))
+}
+
+/// Member `name` of `data` unless undefined or null, removed from `data` either way.
+fn take_member(data: &js_sys::Object, name: &str) -> Option<JsValue> {
+    let v = js_sys::Reflect::get(data, &name.into())
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null());
+    let _ = js_sys::Reflect::delete_property(data, &name.into());
+    v
+}
+
 /// Mint a logout token (Back-Channel Logout 1.0 §2.4): a JWS with `typ: logout+jwt`, nested in
 /// a JWE to `encryptTo` when given. Throws when neither `subject` nor `sid` is given.
 ///
@@ -38,18 +61,11 @@ fn parse_alg<T: std::str::FromStr>(name: &str, what: &str) -> Result<T, JsValue>
 pub fn mint_logout_token(
     #[wasm_bindgen(unchecked_param_type = "MintLogoutTokenOptions")] options: JsValue,
 ) -> Result<String, JsValue> {
-    if !options.is_object() {
-        return Err(invalid_argument(
-            "mintLogoutToken options must be an object",
-        ));
-    }
-    let data = js_sys::Object::assign(&js_sys::Object::new(), options.unchecked_ref());
+    let data = options_copy(&options, "mintLogoutToken")?;
     let take = |name: &str| {
-        let v = js_sys::Reflect::get(&data, &name.into())
-            .ok()
-            .filter(|v| !v.is_undefined() && !v.is_null());
-        let _ = js_sys::Reflect::delete_property(&data, &name.into());
-        v.map(|v| from_js::<Value>(v, name)).transpose()
+        take_member(&data, name)
+            .map(|v| from_js::<Value>(v, name))
+            .transpose()
     };
     let key = take("key")?.ok_or_else(|| invalid_argument("key is required"))?;
     let encrypt_to = take("encryptTo")?;
@@ -110,23 +126,14 @@ pub fn verify_logout_token(
     token: &str,
     #[wasm_bindgen(unchecked_param_type = "VerifyLogoutTokenOptions")] options: JsValue,
 ) -> Result<JsValue, JsValue> {
-    if !options.is_object() {
-        return Err(invalid_argument(
-            "verifyLogoutToken options must be an object",
-        ));
-    }
     // The callback is read here; the data members go through serde (a copy without it).
-    let data = js_sys::Object::assign(&js_sys::Object::new(), options.unchecked_ref());
-    let seen_jti = js_sys::Reflect::get(&data, &"seenJti".into())
-        .ok()
-        .filter(|f| !f.is_undefined() && !f.is_null());
-    let seen_jti = seen_jti
+    let data = options_copy(&options, "verifyLogoutToken")?;
+    let seen_jti = take_member(&data, "seenJti")
         .map(|f| {
             f.dyn_into::<js_sys::Function>()
                 .map_err(|_| invalid_argument("seenJti must be a function"))
         })
         .transpose()?;
-    let _ = js_sys::Reflect::delete_property(&data, &"seenJti".into());
     let o: VerifyOptions = from_js(data.into(), "verifyLogoutToken options")?;
     let jwks = JwkSet {
         keys: parse_keys(o.jwks)?,

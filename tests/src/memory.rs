@@ -1,6 +1,8 @@
-//! An in-memory host with a virtual clock driving the provider through `handle`, and the
-//! steps of the flows the provider tests share (sign-in, consent, authorize, token, logout).
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+//! The in-memory host: core's provider in process (`provider::handle`), a virtual clock, a
+//! store in a map, scripted answers from relying parties, seeded entropy and fixture RSA keys.
+//! Core's tests drive it through [`crate::flow`] as the end-to-end suites drive a server, in a
+//! realm `r1` made by [`setup`].
+#![allow(missing_docs)]
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -15,14 +17,20 @@ use oidc_edge_core::host::{
     PostOutcome, RustCrypto, Store, StoreError,
 };
 use oidc_edge_core::http::{Method, Request, Response};
+use oidc_edge_core::jose::Jwk;
 use oidc_edge_core::jose::jws::Verifier;
-use oidc_edge_core::jose::{JwkSet, JwsAlg, b64, jwt};
+use oidc_edge_core::jose::{JwkSet, JwsAlg, jwt};
 use oidc_edge_core::keys::OUTBOX;
 use oidc_edge_core::logout::delivery::{Delivery, DeliveryPolicy};
+use oidc_edge_core::logout::logout_token::{LogoutTokenValidation, verify};
 use oidc_edge_core::logout::outbox::{self, Runner};
 use oidc_edge_core::provider;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+
+use crate::flow::{self, Authorize, consent_request};
+use crate::seeded::{Seeded, rsa_fixtures};
+
+pub use crate::flow::{Call, json_of, location_params, pkce, urlencode};
 
 /// Futures here never wait on anything outside: poll once more until done.
 pub fn block_on<F: Future>(f: F) -> F::Output {
@@ -38,10 +46,11 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
 /// Value and expiry (unix seconds) per key.
 pub type Entries = BTreeMap<String, (Vec<u8>, Option<u64>)>;
 
+#[derive(Debug)]
 pub struct TestHost {
     pub store: RefCell<Entries>,
     pub now: Cell<u64>,
-    pub entropy: super::Seeded,
+    pub entropy: Seeded,
     /// Core's crypto, with RSA keys from fixtures.
     pub crypto: FixtureCrypto,
     pub config: HostConfig,
@@ -53,12 +62,24 @@ pub struct TestHost {
     pub outbox_reads: Cell<(usize, usize, usize)>,
 }
 
+impl Default for TestHost {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Call for TestHost {
+    fn call(&self, req: Request) -> Response {
+        block_on(provider::handle(req, self))
+    }
+}
+
 impl TestHost {
     pub fn new() -> Self {
         Self {
             store: RefCell::default(),
             now: Cell::new(1_800_000_000),
-            entropy: super::Seeded::new(),
+            entropy: Seeded::new(),
             crypto: FixtureCrypto::default(),
             config: HostConfig {
                 base_url: "https://id.example".into(),
@@ -75,10 +96,6 @@ impl TestHost {
             answers: RefCell::default(),
             outbox_reads: Cell::default(),
         }
-    }
-
-    pub fn call(&self, req: Request) -> Response {
-        block_on(provider::handle(req, self))
     }
 
     pub fn admin(&self, method: Method, path: &str, body: Value) -> Response {
@@ -169,7 +186,7 @@ impl Deliver for TestHost {
 /// Core's pure-Rust crypto, but RSA-2048 keys are the fixtures (`core/tests/data/rsa-2048.json`)
 /// in order instead of fresh ones: key generation would be most of the tests' time. Other sizes
 /// are generated.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct FixtureCrypto {
     /// How many fixture keys have been handed out.
     pub rsa_keys: Cell<usize>,
@@ -177,7 +194,7 @@ pub struct FixtureCrypto {
 
 impl Crypto for FixtureCrypto {
     async fn generate_rsa(&self, bits: usize, entropy: &dyn Entropy) -> Result<Jwk, JoseError> {
-        let fixtures = super::rsa_fixtures();
+        let fixtures = rsa_fixtures();
         if bits != 2048 {
             return RustCrypto.generate_rsa(bits, entropy).await;
         }
@@ -199,21 +216,12 @@ impl Host for TestHost {
     }
 }
 
-pub fn json_of(r: &Response) -> Value {
-    serde_json::from_slice(&r.body).unwrap_or(Value::Null)
-}
-
-pub fn location_params(r: &Response) -> BTreeMap<String, String> {
-    let loc = r.header("location").expect("a redirect");
-    let q = loc.split_once('?').map_or("", |(_, q)| q);
-    oidc_edge_core::http::Params::parse(q.as_bytes())
-        .0
-        .into_iter()
-        .collect()
-}
-
+/// The realm [`setup`] makes.
+pub const REALM: &str = "r1";
+/// Its issuer.
 pub const ISS: &str = "https://id.example/realms/r1";
 
+#[derive(Clone, Debug)]
 pub struct Rp {
     pub id: String,
     pub secret: Option<String>,
@@ -234,11 +242,7 @@ pub fn setup() -> (TestHost, String) {
         json!({"password": "correct horse", "email": "alice@example.com", "name": "Alice"}),
     );
     assert_eq!(r.status, 201);
-    let r = h.call(
-        Request::new(Method::Post, "/realms/r1/authenticate")
-            .with_header("content-type", "application/json")
-            .with_body(json!({"username": "alice", "password": "correct horse"}).to_string()),
-    );
+    let r = h.call(flow::authenticate_request(REALM, "alice", "correct horse"));
     assert_eq!(r.status, 200);
     let cookie = r.header("set-cookie").unwrap();
     assert!(
@@ -271,94 +275,52 @@ pub fn register(h: &TestHost, meta: Value) -> Rp {
     }
 }
 
-pub fn pkce() -> (String, String) {
-    let verifier = "a-verifier-of-at-least-forty-three-characters-0123456789".to_owned();
-    let challenge = b64::encode(Sha256::digest(verifier.as_bytes()));
-    (verifier, challenge)
-}
-
 /// `GET /authorize` for `rp`, answering the consent page with "allow" when it shows.
 pub fn authorize(h: &TestHost, rp: &Rp, session: Option<&str>, extra: &str) -> Response {
     let r = ask(h, rp, session, extra);
     match session {
-        Some(s) if is_consent_page(&r) => answer_consent(h, &r, s, "allow"),
-        _ => r,
+        Some(s) => flow::consent_if_asked(h, REALM, r, s, "allow"),
+        None => r,
     }
 }
 
 /// `GET /authorize` for `rp` (scopes openid, email and profile), the page or redirect as is.
 pub fn ask(h: &TestHost, rp: &Rp, session: Option<&str>, extra: &str) -> Response {
-    let mut req = Request::new(
-        Method::Get,
-        &format!(
-            "/realms/r1/authorize?response_type=code&scope=openid%20email%20profile&client_id={}&redirect_uri={}&state=st4te&nonce=n0nce{extra}",
-            rp.id,
-            urlencode(&rp.redirect)
-        ),
-    );
-    if let Some(s) = session {
-        req = req.with_header("cookie", &format!("oidc_edge_session={s}"));
-    }
-    h.call(req)
+    let a = Authorize {
+        scope: "openid email profile",
+        state: "st4te",
+        nonce: "n0nce",
+        session,
+        extra,
+    };
+    h.call(flow::authorize_request(REALM, &rp.id, &rp.redirect, &a))
 }
 
+/// Whether `r` is the consent page.
 pub fn is_consent_page(r: &Response) -> bool {
-    r.status == 200
-        && String::from_utf8_lossy(&r.body).contains("name=\"decision\" value=\"allow\"")
+    r.status == 200 && flow::is_consent_page(&flow::text_of(r))
 }
 
 /// Post the consent page's form back with `decision`, as the browser would.
 pub fn answer_consent(h: &TestHost, page: &Response, session: &str, decision: &str) -> Response {
-    let html = String::from_utf8_lossy(&page.body).into_owned();
-    let mut fields: Vec<(String, String)> = Vec::new();
-    for part in html.split("<input type=\"hidden\" name=\"").skip(1) {
-        let (name, rest) = part.split_once("\" value=\"").unwrap();
-        let (value, _) = rest.split_once('"').unwrap();
-        let value = value
-            .replace("&quot;", "\"")
-            .replace("&#39;", "'")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&amp;", "&");
-        fields.push((name.to_owned(), value));
-    }
-    fields.push(("decision".into(), decision.into()));
-    h.call(
-        Request::new(Method::Post, "/realms/r1/consent")
-            .with_header("cookie", &format!("oidc_edge_session={session}"))
-            .with_header("content-type", "application/x-www-form-urlencoded")
-            .with_body(oidc_edge_core::http::encode_params(
-                fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            )),
-    )
+    h.call(consent_request(
+        REALM,
+        &flow::text_of(page),
+        session,
+        decision,
+    ))
 }
 
-pub fn urlencode(s: &str) -> String {
-    oidc_edge_core::http::encode_params([("x", s)])
-        .trim_start_matches("x=")
-        .to_owned()
-}
-
+/// `POST /token` exchanging `code` for `rp`.
 pub fn exchange(h: &TestHost, rp: &Rp, code: &str, verifier: Option<&str>) -> Response {
-    let mut form = vec![
-        ("grant_type", "authorization_code"),
-        ("code", code),
-        ("redirect_uri", rp.redirect.as_str()),
-    ];
-    if let Some(v) = verifier {
-        form.push(("code_verifier", v));
-    }
-    let mut req = Request::new(Method::Post, "/realms/r1/token")
-        .with_header("content-type", "application/x-www-form-urlencoded");
-    match &rp.secret {
-        Some(s) => {
-            use base64::Engine as _;
-            let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{s}", rp.id));
-            req = req.with_header("authorization", &format!("Basic {basic}"));
-        }
-        None => form.push(("client_id", rp.id.as_str())),
-    }
-    h.call(req.with_body(oidc_edge_core::http::encode_params(form)))
+    h.call(flow::token_request(
+        REALM,
+        &rp.id,
+        rp.secret.as_deref(),
+        &rp.redirect,
+        code,
+        verifier,
+    ))
 }
 
 pub fn id_token_claims(h: &TestHost, token: &str, alg: JwsAlg) -> Value {
@@ -367,9 +329,6 @@ pub fn id_token_claims(h: &TestHost, token: &str, alg: JwsAlg) -> Value {
     let opened = jwt::open(token, &Verifier::new(&set, &[alg]), None, h).unwrap();
     Value::Object(opened.claims)
 }
-
-use oidc_edge_core::jose::Jwk;
-use oidc_edge_core::logout::logout_token::{LogoutTokenValidation, verify};
 
 /// Log `session` in to `rp` through authorize + token; returns the ID token's claims.
 pub fn login(h: &TestHost, rp: &Rp, session: &str, alg: JwsAlg, decrypt: Option<&Jwk>) -> Value {
