@@ -94,13 +94,30 @@ pub struct RawResponse {
     pub elapsed: Duration,
 }
 
+/// An HTTP/1 message head (without its closing blank line): the start line, and the headers
+/// with names in lower case, in order.
+pub fn parse_head(head: &str) -> (&str, Vec<(String, String)>) {
+    let mut lines = head.split("\r\n");
+    let start = lines.next().unwrap_or_default();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (start, headers)
+}
+
+/// The first value of header `name` (lower case) in `headers` as [`parse_head`] gives them.
+pub fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
 impl RawResponse {
     /// The first value of header `name` (lower case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        header(&self.headers, name)
     }
 
     /// The body as text, lossily.
@@ -254,8 +271,7 @@ pub fn finish_writing(s: &TcpStream) {
 fn parse(got: &[u8], closed: bool, head: bool) -> Option<Result<RawResponse, ()>> {
     let head_end = got.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head_text = String::from_utf8_lossy(&got[..head_end]);
-    let mut lines = head_text.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
+    let (status_line, headers) = parse_head(&head_text);
     let mut parts = status_line.splitn(3, ' ');
     let version = parts.next().unwrap_or_default();
     let Some(status) = parts.next().and_then(|s| s.parse::<u16>().ok()) else {
@@ -264,12 +280,8 @@ fn parse(got: &[u8], closed: bool, head: bool) -> Option<Result<RawResponse, ()>
     if !version.starts_with("HTTP/1.") {
         return Some(Err(()));
     }
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
     let rest = &got[head_end + 4..];
-    let find = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+    let find = |name: &str| header(&headers, name);
     // 1xx (100 Continue) precedes the real answer: skip it.
     if (100..200).contains(&status) {
         return parse(rest, closed, head);
