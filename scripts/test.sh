@@ -14,8 +14,9 @@
 # and target in one pass (clippy-driver as the compiler of the workspace's crates, so the lint
 # pass is the build) and runs the cargo test suite; the wasm lane builds wasm-bindgen-cli beside
 # the no_std core build, then builds (and lints) the worker and checks it (`wrangler deploy
-# --dry-run`, a Miniflare smoke test), and the npm package with Node's test runner. Last, the
-# end-to-end suites again against the worker in workerd (OIDC_EDGE_TARGET=worker).
+# --dry-run`, a Miniflare smoke test), then the npm package with Node's test runner. Once the
+# native tests have run and the worker is ready, the end-to-end suites run again against the
+# worker in workerd (OIDC_EDGE_TARGET=worker), beside the npm package's build and tests.
 # Optional resources make tests print a SKIPPED notice; CI sets OIDC_EDGE_REQUIRE_VECTORS=1 and
 # OIDC_EDGE_REQUIRE_INTEROP=1 so that a missing one fails instead.
 # Every step prints its time as it ends (the wasm lane's log follows the native lane's), and a
@@ -26,6 +27,7 @@ cd "$(dirname "$0")/.."
 times=$(mktemp)
 log=$(mktemp)
 wasm_log=$(mktemp)
+worker_ready=$(mktemp -u)
 wasm_pid=""
 # On the way out (a failed step), stop a wasm lane still running and the commands it started.
 cleanup() {
@@ -33,7 +35,7 @@ cleanup() {
     pkill -TERM -P "$wasm_pid" 2>/dev/null || true
     kill "$wasm_pid" 2>/dev/null || true
   fi
-  rm -f "$log" "$times" "$wasm_log"
+  rm -f "$log" "$times" "$wasm_log" "$worker_ready"
 }
 trap cleanup EXIT
 run_started=$(date +%s)
@@ -71,7 +73,8 @@ step "format"
 cargo fmt --all --check
 finish_step
 
-# The wasm lane, in the background.
+# The wasm lane, in the background. Once the worker is built and checked it writes
+# $worker_ready, so the workerd suites start while the npm package is built and tested.
 wasm_lane() {
   lint_while_building
   export CARGO_TARGET_DIR=target/wasm-lane
@@ -87,6 +90,8 @@ wasm_lane() {
 
   step "wasm lane: the Cloudflare Worker (linted): build offline, wrangler deploy --dry-run, Miniflare smoke test"
   scripts/build-worker.sh dry-run smoke
+  finish_step
+  touch "$worker_ready"
 
   step "wasm lane: the npm package oidc-edge (edge/src/js, linted): build for Node and the web, Node's test runner"
   scripts/build-js.sh test
@@ -105,6 +110,21 @@ step "native lane: tests"
 cargo test --workspace --locked 2>&1 | tee -a "$log"
 finish_step
 
+# The workerd suites need the worker: wait for it (or for the wasm lane to fail).
+while [ ! -e "$worker_ready" ] && kill -0 "$wasm_pid" 2>/dev/null; do
+  sleep 1
+done
+if [ -e "$worker_ready" ]; then
+  step "the end-to-end suites against the worker in workerd (OIDC_EDGE_TARGET=worker)"
+  # One Miniflare (a workerd process) per test, as one native server per test above; the tests
+  # mostly wait on HTTP, so four run at once even on two cores.
+  OIDC_EDGE_TARGET=worker cargo test -p oidc-edge-tests --locked \
+    --test scenarios --test backchannel --test server_smoke --test openid_client_interop \
+    --test bad_input \
+    -- --test-threads="${OIDC_EDGE_WORKER_TEST_THREADS:-4}" 2>&1 | tee -a "$log"
+  finish_step
+fi
+
 printf '\n==> the wasm lane (its log, as it ran beside the native lane)\n'
 wasm_ok=0
 wait "$wasm_pid" || wasm_ok=$?
@@ -114,15 +134,6 @@ if [ "$wasm_ok" != 0 ]; then
   echo "the wasm lane failed (exit $wasm_ok)" >&2
   exit "$wasm_ok"
 fi
-
-step "the end-to-end suites against the worker in workerd (OIDC_EDGE_TARGET=worker)"
-# One Miniflare (a workerd process) per test, as one native server per test above; the tests
-# mostly wait on HTTP, so four run at once even on two cores.
-OIDC_EDGE_TARGET=worker cargo test -p oidc-edge-tests --locked \
-  --test scenarios --test backchannel --test server_smoke --test openid_client_interop \
-  --test bad_input \
-  -- --test-threads="${OIDC_EDGE_WORKER_TEST_THREADS:-4}" 2>&1 | tee -a "$log"
-finish_step
 
 printf '\nstep times (s; the two lanes ran side by side):\n'
 awk -F '\t' '{ printf "%6d  %s\n", $1, $2 }' "$times"
