@@ -18,6 +18,7 @@ import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import http from "node:http";
 
+import { httpClient } from "../tests/js/http-client.mjs";
 import { QUEUE, workerMiniflare } from "../tests/js/worker-miniflare.mjs";
 
 const BASE = "http://127.0.0.1:8787";
@@ -69,21 +70,7 @@ function cpuMs(pids) {
 
 let mf;
 
-async function call(method, path, { json, form, headers = {}, admin = false } = {}) {
-  const h = { ...headers };
-  let body;
-  if (json !== undefined) {
-    h["content-type"] = "application/json";
-    body = JSON.stringify(json);
-  } else if (form !== undefined) {
-    h["content-type"] = "application/x-www-form-urlencoded";
-    body = new URLSearchParams(form).toString();
-  }
-  if (admin) h.authorization = `Bearer ${ADMIN_TOKEN}`;
-  const res = await mf.dispatchFetch(`${BASE}${path}`, { method, headers: h, body, redirect: "manual" });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, text, json: text.startsWith("{") ? JSON.parse(text) : undefined };
-}
+const call = httpClient((url, init) => mf.dispatchFetch(url, init), BASE, ADMIN_TOKEN);
 
 function expect(r, status, what) {
   if (r.status !== status) throw new Error(`${what}: ${r.status} ${r.text}`);

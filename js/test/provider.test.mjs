@@ -8,6 +8,7 @@ import { after, describe, test } from "node:test";
 
 import * as jose from "jose";
 
+import { httpClient } from "../../tests/js/http-client.mjs";
 import { LOGOUT_EVENT, MapStore, delay, header, listen, oidc, readBody, serve, thrown, until } from "./helpers.mjs";
 
 const REALM = "bc";
@@ -68,28 +69,7 @@ async function startOp(options = {}) {
   });
   const issuer = provider.issuer(REALM);
 
-  async function call(method, path, { json, form, headers = {}, admin = false, basic } = {}) {
-    const h = { ...headers };
-    let body;
-    if (json !== undefined) {
-      h["content-type"] = "application/json";
-      body = JSON.stringify(json);
-    } else if (form !== undefined) {
-      h["content-type"] = "application/x-www-form-urlencoded";
-      body = new URLSearchParams(form).toString();
-    }
-    if (admin) h.authorization = `Bearer ${ADMIN_TOKEN}`;
-    if (basic) h.authorization = `Basic ${Buffer.from(`${basic[0]}:${basic[1]}`).toString("base64")}`;
-    const res = await fetch(`${baseUrl}${path}`, { method, headers: h, body, redirect: "manual" });
-    const text = await res.text();
-    let parsed;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-    return { status: res.status, headers: res.headers, text, json: parsed };
-  }
+  const call = httpClient(fetch, baseUrl, ADMIN_TOKEN);
 
   const op = {
     provider,

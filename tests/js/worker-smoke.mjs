@@ -12,6 +12,7 @@ import { createHash, randomBytes } from "node:crypto";
 import http from "node:http";
 import { after, before, test } from "node:test";
 
+import { httpClient } from "./http-client.mjs";
 import { DLQ, QUEUE, workerMiniflare } from "./worker-miniflare.mjs";
 
 const BASE = "http://127.0.0.1:8787";
@@ -67,32 +68,7 @@ async function until(what, predicate, timeoutMs = 15000) {
   }
 }
 
-async function call(method, pathAndQuery, { json, form, headers = {}, admin = false } = {}) {
-  const h = { ...headers };
-  let body;
-  if (json !== undefined) {
-    h["content-type"] = "application/json";
-    body = JSON.stringify(json);
-  } else if (form !== undefined) {
-    h["content-type"] = "application/x-www-form-urlencoded";
-    body = new URLSearchParams(form).toString();
-  }
-  if (admin) h.authorization = `Bearer ${ADMIN_TOKEN}`;
-  const res = await mf.dispatchFetch(`${BASE}${pathAndQuery}`, {
-    method,
-    headers: h,
-    body,
-    redirect: "manual",
-  });
-  const text = await res.text();
-  let parsed;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json: parsed };
-}
+const call = httpClient((url, init) => mf.dispatchFetch(url, init), BASE, ADMIN_TOKEN);
 
 /** When `res` is the consent page, answer it with "allow" as the browser would. */
 async function allowIfAsked(res, cookie) {

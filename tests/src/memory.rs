@@ -183,7 +183,7 @@ impl Deliver for TestHost {
     }
 }
 
-/// Core's pure-Rust crypto, but RSA-2048 keys are the fixtures (`core/tests/data/rsa-2048.json`)
+/// Core's pure-Rust crypto, but RSA-2048 keys are the fixtures (`tests/data/rsa-2048.json`)
 /// in order instead of fresh ones: key generation would be most of the tests' time. Other sizes
 /// are generated.
 #[derive(Debug, Default)]
