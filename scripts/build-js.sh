@@ -14,7 +14,8 @@
 #   --no-opt      skip wasm-opt
 #   --no-build    use the build/js that is there (set-up still checked)
 #
-# Tools, all pinned and installed under ignored folders of the repository:
+# Tools, all pinned and installed under ignored folders of the repository by scripts/setup.sh
+# when missing:
 #   .tools/bin/wasm-bindgen   wasm-bindgen-cli at the Cargo.lock version of wasm-bindgen (shared
 #                             with scripts/build-worker.sh)
 #   node_modules/             binaryen (wasm-opt), jose and typescript: the root package-lock.json

@@ -17,8 +17,8 @@
 # The build: cargo builds the crate to wasm32; wasm-bindgen (`--target module`) writes the JS
 # glue; esbuild bundles it with the entry module edge/src/worker/entry.mjs (fetch, queue and
 # scheduled bound to the wasm exports) into build/index.js; wasm-opt optimises build/index_bg.wasm.
-# Tools, all pinned and installed under ignored folders of the repository, never downloaded by
-# the build itself:
+# Tools, all pinned and installed under ignored folders of the repository by scripts/setup.sh
+# when missing, never downloaded by the build itself:
 #   .tools/bin/wasm-bindgen   wasm-bindgen-cli at the Cargo.lock version of wasm-bindgen
 #   node_modules/             wrangler, miniflare, binaryen (wasm-opt), esbuild: package-lock.json
 set -euo pipefail
