@@ -110,7 +110,7 @@ impl JsHost {
     }
 
     /// Write a line of the host's own (its background work) to the log, as core's events go.
-    pub fn log(&self, line: &str) {
+    pub fn log_line(&self, line: &str) {
         self.log.write(line);
     }
 

@@ -18,6 +18,7 @@ use std::rc::Rc;
 use futures_util::future::join_all;
 use js_sys::{Promise, Reflect};
 use oidc_edge_core::host::{Clock as _, Host as _};
+use oidc_edge_core::log::LogEvent;
 use oidc_edge_core::logout::outbox::Runner;
 use oidc_edge_core::oauth::ErrorCode;
 use oidc_edge_core::provider;
@@ -128,7 +129,7 @@ impl Provider {
                 Ok(req) => provider::handle(req, &inner.host).await,
                 Err(e) => {
                     // The client went away mid-body, or the runtime refused the read.
-                    inner.host.log(&format!("reading the request failed: {e}"));
+                    inner.host.log(&LogEvent::RequestUnreadable { error: &e });
                     ErrorCode::InvalidRequest
                         .with("the request could not be read")
                         .into_response()
@@ -265,13 +266,12 @@ impl Inner {
                 }
                 Err(e) => {
                     failed_rounds += 1;
-                    self.host
-                        .log(&format!("delivery: the outbox could not be read: {e}"));
+                    self.host.log(&LogEvent::OutboxUnreadable { error: &e });
                     Some(ERROR_WAIT_MS)
                 }
             };
             if failed_rounds >= MAX_FAILED_ROUNDS {
-                self.host.log(
+                self.host.log_line(
                     "delivery: stopped after repeated store errors; the next logout, sweep or runDeliveries() resumes",
                 );
                 self.runner.borrow_mut().take();
@@ -315,7 +315,7 @@ impl Inner {
                 Err(e) => {
                     // Still in the outbox as it was: core holds it back for a while.
                     report.failed += 1;
-                    host.log(&format!("delivery: {id} failed: {e}"));
+                    host.log(&LogEvent::DeliveryFailed { id: &id, error: &e });
                 }
             }
         }

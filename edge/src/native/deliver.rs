@@ -13,6 +13,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use oidc_edge_core::host::{Clock as _, Deliver, Host as _, Post, PostOutcome, StoreError};
+use oidc_edge_core::log::LogEvent;
 use oidc_edge_core::logout::delivery::Delivery;
 use oidc_edge_core::logout::outbox::{self, Runner};
 
@@ -60,7 +61,7 @@ pub(crate) async fn delivery_worker(host: Rc<NativeHost>) {
                     tokio::task::spawn_local(async move {
                         let id = d.id.clone();
                         if let Err(e) = runner.run(&*host, d).await {
-                            host.log(&format!("delivery: {id} failed: {e}"));
+                            host.log(&LogEvent::DeliveryFailed { id: &id, error: &e });
                         }
                         // Its retry time, or the room it frees, may matter to the worker.
                         host.delivery().wake.notify_one();
@@ -71,7 +72,7 @@ pub(crate) async fn delivery_worker(host: Rc<NativeHost>) {
                 })
             }
             Err(e) => {
-                host.log(&format!("delivery: reading the outbox failed: {e}"));
+                host.log(&LogEvent::OutboxUnreadable { error: &e });
                 ERROR_WAIT
             }
         };

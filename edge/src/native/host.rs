@@ -89,13 +89,6 @@ impl Host for NativeHost {
     }
 }
 
-impl NativeHost {
-    /// Write a line of the host's own (its background work) to the log, as core's events go.
-    pub fn log(&self, line: &str) {
-        log(format_args!("{line}"));
-    }
-}
-
 /// Core's crypto seam natively: core's own code, with the costly calls on tokio's blocking
 /// pool, so that a fan-out to many RPs signs on every core while the event loop keeps serving.
 /// RSA keys are generated in place (core's default): a realm's keys are generated once.

@@ -4,6 +4,8 @@
 use std::rc::Rc;
 use std::time::Duration;
 
+use oidc_edge_core::host::Host as _;
+use oidc_edge_core::log::LogEvent;
 use oidc_edge_core::provider;
 use tokio::sync::mpsc;
 
@@ -51,8 +53,8 @@ pub(super) async fn sweep_loop(
         let result = provider::sweep(&*host).await.map_err(|e| e.to_string());
         match &result {
             Ok(0) => {}
-            Ok(n) => log(format_args!("sweep: {n} expired session(s) ended")),
-            Err(e) => log(format_args!("sweep failed: {e}")),
+            Ok(ended) => host.log(&LogEvent::Swept { ended: *ended }),
+            Err(e) => host.log(&LogEvent::SweepFailed { error: e }),
         }
         if let Some(reply) = reply {
             let _ = reply.send(result);

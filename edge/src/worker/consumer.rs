@@ -71,7 +71,7 @@ async fn migrate_once(host: &WorkerHost) {
     }
     match outbox::migrate(host).await {
         Ok(()) => MIGRATED.set(true),
-        Err(e) => host.log(&format!(
+        Err(e) => host.log_line(&format!(
             "queue: moving earlier outbox records failed ({e})"
         )),
     }
@@ -83,7 +83,7 @@ fn body(host: &WorkerHost, m: &RawMessage) -> Option<Delivery> {
     match serde_wasm_bindgen::from_value::<Delivery>(m.body()) {
         Ok(d) => Some(d),
         Err(e) => {
-            host.log(&format!(
+            host.log_line(&format!(
                 "queue: message {} is not a delivery ({e}); dropped",
                 m.id()
             ));
@@ -100,7 +100,7 @@ async fn deliver(host: &WorkerHost, m: &RawMessage) {
     let concluded = match attempt(host, &d).await {
         Ok(c) => c,
         Err(e) => {
-            host.log(&format!(
+            host.log_line(&format!(
                 "queue: delivery {}: the attempt failed ({e}); retrying the message",
                 d.id
             ));
@@ -124,7 +124,7 @@ async fn deliver(host: &WorkerHost, m: &RawMessage) {
                 m.ack();
             }
             Err(e) => {
-                host.log(&format!(
+                host.log_line(&format!(
                     "queue: delivery {}: re-sending for its retry failed ({e}); retrying the message",
                     d.id
                 ));
@@ -139,7 +139,7 @@ async fn deliver(host: &WorkerHost, m: &RawMessage) {
 /// (see the module docs).
 async fn keep_record(host: &WorkerHost, before: &Delivery, after: &Delivery, next: Next) {
     if let Err(e) = settle(host, before, after, next).await {
-        host.log(&format!(
+        host.log_line(&format!(
             "queue: delivery {}: updating its record failed ({e})",
             before.id
         ));
@@ -159,14 +159,14 @@ async fn bury(host: &WorkerHost, m: &RawMessage) {
 async fn record_dead(host: &WorkerHost, before: &Delivery, after: &Delivery, m: &RawMessage) {
     match settle(host, before, after, Next::Dead).await {
         Ok(()) => {
-            host.log(&format!(
+            host.log_line(&format!(
                 "queue: delivery {} to {} dead-lettered after {} attempts",
                 after.id, after.uri, after.attempts
             ));
             m.ack();
         }
         Err(e) => {
-            host.log(&format!(
+            host.log_line(&format!(
                 "queue: delivery {}: storing the dead letter failed ({e}); retrying the message",
                 after.id
             ));

@@ -111,10 +111,10 @@ impl WorkerHost {
             Ok(created) => {
                 DONE.with(|d| d.set(true));
                 if created {
-                    self.log("demo realm provisioned (DEMO_REALM): user demo / changeit");
+                    self.log_line("demo realm provisioned (DEMO_REALM): user demo / changeit");
                 }
             }
-            Err(e) => self.log(&format!("provisioning the demo realm failed: {e}")),
+            Err(e) => self.log_line(&format!("provisioning the demo realm failed: {e}")),
         }
     }
 }
@@ -168,7 +168,7 @@ impl Host for WorkerHost {
 
 impl WorkerHost {
     /// Write a line of the host's own (its background work) to the log, as core's events go.
-    pub fn log(&self, line: &str) {
+    pub fn log_line(&self, line: &str) {
         console_log!("{line}");
     }
 }

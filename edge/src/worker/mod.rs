@@ -32,6 +32,8 @@ pub mod host;
 pub mod http;
 pub mod store;
 
+use oidc_edge_core::host::Host as _;
+use oidc_edge_core::log::LogEvent;
 use oidc_edge_core::logout::delivery::Delivery;
 use oidc_edge_core::oauth::ErrorCode;
 use oidc_edge_core::provider;
@@ -62,7 +64,7 @@ async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<
         Ok(r) => r,
         Err(e) => {
             // The client went away mid-body, or the runtime refused the read.
-            host.log(&format!("reading the request failed: {e}"));
+            host.log(&LogEvent::RequestUnreadable { error: &e });
             return http::response(
                 ErrorCode::InvalidRequest
                     .with("the request could not be read")
@@ -103,7 +105,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     };
     match provider::sweep(&host).await {
         Ok(0) => {}
-        Ok(n) => host.log(&format!("sweep: {n} sessions ended")),
-        Err(e) => host.log(&format!("sweep failed: {e}")),
+        Ok(ended) => host.log(&LogEvent::Swept { ended }),
+        Err(e) => host.log(&LogEvent::SweepFailed { error: &e }),
     }
 }
