@@ -44,14 +44,17 @@ pub async fn query<H: Host>(
     since_ms: u64,
 ) -> Result<Vec<AuditEvent>, Error> {
     let prefix = keys::audit_of(realm);
-    // Keys sort by time: those below `audit/{R}/{since}` are skipped unread. (A store's list
-    // cursor is opaque — Workers KV's is not a key — so the listing starts at the prefix.)
+    // Keys sort by time: a store that can seek starts at `audit/{R}/{since}`; one that cannot
+    // (Workers KV) lists from the prefix, and the keys below it are skipped unread.
     let start = keys::audit_since(realm, since_ms);
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
         let page = host
-            .list(&prefix, crate::store::Page::after(cursor.as_deref(), 100))
+            .list(
+                &prefix,
+                crate::store::Page::after(cursor.as_deref(), 100).starting_at(&start),
+            )
             .await?;
         for k in page.keys.iter().filter(|k| **k >= start) {
             if let Some(e) = records::load::<AuditEvent, _>(host, k).await?

@@ -25,27 +25,47 @@ pub struct ListPage {
 }
 
 /// Which page of a listing to read: at most `limit` keys, resuming after `cursor` (the
-/// [`ListPage::cursor`] of the page before; `None` for the first page).
+/// [`ListPage::cursor`] of the page before; `None` for the first page), from `start` on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Page<'a> {
     /// Where to resume.
     pub cursor: Option<&'a str>,
     /// How many keys at most.
     pub limit: usize,
+    /// Keys before `start` may be left out: a store that can seek (the native stores, an
+    /// ordered JS store) begins there, and a query over keys that sort by time costs what it
+    /// returns. A hint: one that cannot (Workers KV lists from the prefix) ignores it, so the
+    /// caller still filters.
+    pub start: Option<&'a str>,
 }
 
 impl<'a> Page<'a> {
     /// The first page of at most `limit` keys.
     pub const fn first(limit: usize) -> Self {
-        Self {
-            cursor: None,
-            limit,
-        }
+        Self::after(None, limit)
     }
 
     /// At most `limit` keys after `cursor`.
     pub const fn after(cursor: Option<&'a str>, limit: usize) -> Self {
-        Self { cursor, limit }
+        Self {
+            cursor,
+            limit,
+            start: None,
+        }
+    }
+
+    /// This page, with keys before `start` left out where the store can seek.
+    #[must_use]
+    pub const fn starting_at(self, start: &'a str) -> Self {
+        Self {
+            start: Some(start),
+            ..self
+        }
+    }
+
+    /// Whether `key` is past where this page may begin: after `cursor`, at or after `start`.
+    pub fn admits(&self, key: &str) -> bool {
+        self.cursor.is_none_or(|c| key > c) && self.start.is_none_or(|s| key >= s)
     }
 }
 

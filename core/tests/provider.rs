@@ -648,3 +648,46 @@ fn private_backchannel_uris_need_the_realm_to_allow_them() {
     );
     register(&h, body);
 }
+
+/// The audit log's keys sort by time, and the query hands the store where `since` begins: with
+/// 100,000 events retained, the last ten seconds' cost ten keys listed, not 100,000.
+#[test]
+fn an_audit_query_since_a_time_lists_only_what_it_returns() {
+    use oidc_edge_core::audit::{self, AuditEvent};
+
+    let (h, _) = setup();
+    let first = h.now.get();
+    for i in 0..100_000u32 {
+        let event = AuditEvent {
+            id: format!("e{i:06}"),
+            timestamp: String::new(),
+            event_name: "AM-TEST".into(),
+            transaction_id: format!("t{i}"),
+            user_id: audit::user_id("r1", "alice"),
+            tracking_ids: Vec::new(),
+            realm: String::new(),
+            component: "Test".into(),
+            operation: "retained".into(),
+        };
+        block_on(audit::record(&h, "r1", event)).unwrap();
+        h.now.set(h.now.get() + 1);
+    }
+    let since = audit::rfc3339_ms((h.now.get() - 10) * 1000);
+    h.listed.set(0);
+    let r = h.admin(
+        Method::Get,
+        &format!("/admin/realms/r1/audit?event=AM-TEST&since={since}"),
+        Value::Null,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let events = json_of(&r)["result"].as_array().unwrap().clone();
+    let ids: Vec<&str> = events.iter().map(|e| e["_id"].as_str().unwrap()).collect();
+    let expected: Vec<String> = (99_990..100_000).map(|i| format!("e{i:06}")).collect();
+    assert_eq!(ids, expected, "the last ten, oldest first");
+    assert!(
+        h.listed.get() <= 10,
+        "{} keys listed for 10 events (of {} retained since {first})",
+        h.listed.get(),
+        100_000
+    );
+}

@@ -43,6 +43,7 @@ export const payload = (token) => JSON.parse(Buffer.from(token.split(".")[1], "b
 export class MapStore {
   constructor() {
     this.map = new Map(); // key -> { value: Uint8Array, expires: ms | undefined }
+    this.starts = []; // the `start` hints list was given, in order
   }
 
   async get(key) {
@@ -65,9 +66,10 @@ export class MapStore {
     this.map.delete(key);
   }
 
-  async list(prefix, cursor, limit) {
+  async list(prefix, cursor, limit, start) {
+    if (start !== undefined) this.starts.push(start);
     const keys = [...this.map.keys()]
-      .filter((k) => k.startsWith(prefix) && (cursor === undefined || k > cursor))
+      .filter((k) => k.startsWith(prefix) && (cursor === undefined || k > cursor) && (start === undefined || k >= start))
       .sort();
     const page = keys.slice(0, limit);
     return { keys: page, cursor: page.length < keys.length ? page[page.length - 1] : null };

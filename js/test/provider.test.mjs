@@ -238,6 +238,12 @@ describe("Provider over node:http", () => {
     const events = await op.audit();
     assert.equal(events.length, 1);
     assert.equal(events[0].operation, `Sent logout request to ${rp.uri}, which responded with HTTP code 200.`);
+    // `?since=` reaches the store as where the listing may start (audit keys sort by time).
+    const since = await op.call("GET", `/admin/realms/${REALM}/audit?since=${encodeURIComponent(events[0].timestamp)}`, { admin: true });
+    assert.equal(since.status, 200, since.text);
+    assert.ok(since.json.result.some((e) => e._id === events[0]._id));
+    const ms = String(Date.parse(events[0].timestamp)).padStart(15, "0");
+    assert.ok(op.store.starts.includes(`audit/${REALM}/${ms}`), op.store.starts.join(", "));
     assert.ok(op.logs.some((l) => l.includes(BCL)), "audit events are logged as JSON lines");
     // The session is over.
     const gone = await op.call("POST", `/realms/${REALM}/sessions/logout`, { headers: { cookie: `oidc_edge_session=${session}` } });

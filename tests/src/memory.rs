@@ -60,6 +60,8 @@ pub struct TestHost {
     pub answers: RefCell<BTreeMap<String, Vec<PostOutcome>>>,
     /// Reads of the outbox: records loaded, list calls, and keys listed.
     pub outbox_reads: Cell<(usize, usize, usize)>,
+    /// Keys handed out by `list`, under any prefix.
+    pub listed: Cell<usize>,
 }
 
 impl Default for TestHost {
@@ -95,6 +97,7 @@ impl TestHost {
             posts: RefCell::default(),
             answers: RefCell::default(),
             outbox_reads: Cell::default(),
+            listed: Cell::default(),
         }
     }
 
@@ -134,17 +137,22 @@ impl Store for TestHost {
         Ok(())
     }
     async fn list(&self, prefix: &str, page: Page<'_>) -> Result<ListPage, StoreError> {
-        let Page { cursor, limit } = page;
+        // An ordered map seeks as the native stores do: from the prefix or `page.start`.
+        let from = page.start.filter(|s| *s > prefix).unwrap_or(prefix);
+        let limit = page.limit;
         let keys: Vec<String> = self
             .store
             .borrow()
-            .keys()
-            .filter(|k| k.starts_with(prefix) && cursor.is_none_or(|c| k.as_str() > c))
+            .range::<str, _>((std::ops::Bound::Included(from), std::ops::Bound::Unbounded))
+            .map(|(k, _)| k)
+            .skip_while(|k| !page.admits(k))
+            .take_while(|k| k.starts_with(prefix))
             .take(limit + 1)
             .cloned()
             .collect();
         let more = keys.len() > limit;
         let keys: Vec<String> = keys.into_iter().take(limit).collect();
+        self.listed.set(self.listed.get() + keys.len());
         if prefix.starts_with(OUTBOX) {
             let (gets, lists, listed) = self.outbox_reads.get();
             self.outbox_reads

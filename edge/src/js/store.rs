@@ -86,13 +86,19 @@ impl Store for JsStore {
     }
 
     async fn list(&self, prefix: &str, page: Page<'_>) -> Result<ListPage, StoreError> {
-        let Page { cursor, limit } = page;
+        let Page {
+            cursor,
+            limit,
+            start,
+        } = page;
         let cursor = cursor.map_or(JsValue::UNDEFINED, JsValue::from);
+        // A hint the store may ignore: the caller filters keys before `start` itself.
+        let start = start.map_or(JsValue::UNDEFINED, JsValue::from);
         let page = self
             .call(
                 &self.list,
                 "list",
-                &[prefix.into(), cursor, JsValue::from(limit as f64)],
+                &[prefix.into(), cursor, JsValue::from(limit as f64), start],
             )
             .await?;
         let malformed = || StoreError(format!("store.list {prefix:?}: expected {{keys, cursor}}"));

@@ -29,10 +29,14 @@ fn expiry(clock: &NativeClock, ttl_secs: Option<u64>) -> Option<u64> {
 }
 
 /// Where a prefix scan starts: at the prefix, or just after the cursor when that lies within.
-fn start_bound<'a>(prefix: &'a str, cursor: Option<&'a str>) -> Bound<&'a str> {
-    match cursor {
-        Some(c) if c >= prefix => Bound::Excluded(c),
-        _ => Bound::Included(prefix),
+fn start_bound<'a>(prefix: &'a str, page: &Page<'a>) -> Bound<&'a str> {
+    let from = match page.start {
+        Some(s) if s > prefix => s,
+        _ => prefix,
+    };
+    match page.cursor {
+        Some(c) if c >= from => Bound::Excluded(c),
+        _ => Bound::Included(from),
     }
 }
 
@@ -163,21 +167,16 @@ impl RedbStore {
         Ok(())
     }
 
-    fn list_sync(
-        &self,
-        prefix: &str,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> Result<ListPage, redb::Error> {
+    fn list_sync(&self, prefix: &str, page: &Page<'_>) -> Result<ListPage, redb::Error> {
         let now = self.clock.now().secs();
         let txn = self.db.begin_read()?;
         let table = txn.open_table(ENTRIES)?;
-        let range = table.range::<&str>((start_bound(prefix, cursor), Bound::Unbounded))?;
+        let range = table.range::<&str>((start_bound(prefix, page), Bound::Unbounded))?;
         let entries = range.map(|item| {
             item.map(|(k, v)| (k.value().to_owned(), live(v.value().0, now)))
                 .map_err(redb::Error::from)
         });
-        page_of(entries, prefix, limit)
+        page_of(entries, prefix, page.limit)
     }
 
     /// Delete every expired entry; returns how many. The server runs this now and then so
@@ -220,8 +219,7 @@ impl Store for RedbStore {
     }
 
     async fn list(&self, prefix: &str, page: Page<'_>) -> Result<ListPage, StoreError> {
-        self.list_sync(prefix, page.cursor, page.limit)
-            .map_err(store_error)
+        self.list_sync(prefix, &page).map_err(store_error)
     }
 }
 
@@ -289,16 +287,15 @@ impl Store for MemStore {
     }
 
     async fn list(&self, prefix: &str, page: Page<'_>) -> Result<ListPage, StoreError> {
-        let Page { cursor, limit } = page;
         let now = self.clock.now().secs();
         let entries = self.entries()?;
-        let range = entries.range::<str, _>((start_bound(prefix, cursor), Bound::Unbounded));
+        let range = entries.range::<str, _>((start_bound(prefix, &page), Bound::Unbounded));
         page_of(
             range.map(|(k, (expires_at, _))| {
                 Ok::<_, StoreError>((k.clone(), live(*expires_at, now)))
             }),
             prefix,
-            limit,
+            page.limit,
         )
     }
 }
@@ -504,6 +501,49 @@ mod tests {
                 assert_eq!(from.keys, ["usess/demo/alice/1"]);
                 // A zero limit still makes progress.
                 assert_eq!(s.list(prefix, Page::first(0)).await.unwrap().keys.len(), 1);
+            });
+        });
+    }
+
+    #[test]
+    fn a_listing_seeks_to_its_start_and_pages_on_from_there() {
+        both(|s, _| {
+            block(async {
+                for ms in [100, 200, 300, 400, 500] {
+                    s.put(&format!("audit/r/{ms:015}/e"), b"", None)
+                        .await
+                        .unwrap();
+                }
+                s.put("audit/q/000000000000300/e", b"", None).await.unwrap();
+                let start = "audit/r/000000000000300";
+                let page = s
+                    .list("audit/r/", Page::first(2).starting_at(start))
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    page.keys,
+                    ["audit/r/000000000000300/e", "audit/r/000000000000400/e"]
+                );
+                let next = s
+                    .list(
+                        "audit/r/",
+                        Page::after(page.cursor.as_deref(), 2).starting_at(start),
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(next.keys, ["audit/r/000000000000500/e"]);
+                assert_eq!(next.cursor, None);
+                // A start before the prefix lists from the prefix; one past it, nothing.
+                let all = s
+                    .list("audit/r/", Page::first(10).starting_at("a"))
+                    .await
+                    .unwrap();
+                assert_eq!(all.keys.len(), 5);
+                let none = s
+                    .list("audit/r/", Page::first(10).starting_at("audit/s"))
+                    .await
+                    .unwrap();
+                assert!(none.keys.is_empty());
             });
         });
     }

@@ -71,7 +71,8 @@ impl Store for KvBackedStore {
     }
 
     async fn list(&self, prefix: &str, page: Page<'_>) -> Result<ListPage, StoreError> {
-        let Page { cursor, limit } = page;
+        // Workers KV cannot seek: `page.start` is left to the caller's filter.
+        let Page { cursor, limit, .. } = page;
         let mut list = self
             .kv
             .list()
