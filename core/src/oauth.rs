@@ -61,6 +61,9 @@ pub enum ErrorCode {
     UnsupportedResponseType,
     /// `invalid_scope` (authorization response).
     InvalidScope,
+    /// `unauthorized_client`, 400: this client may not do this (RFC 7009 §2.1: revoke a token
+    /// issued to another client).
+    UnauthorizedClient,
 }
 
 impl ErrorCode {
@@ -88,6 +91,7 @@ impl ErrorCode {
             Self::RequestNotSupported => "request_not_supported",
             Self::UnsupportedResponseType => "unsupported_response_type",
             Self::InvalidScope => "invalid_scope",
+            Self::UnauthorizedClient => "unauthorized_client",
         }
     }
 
@@ -113,7 +117,8 @@ impl ErrorCode {
             | Self::ConsentRequired
             | Self::RequestNotSupported
             | Self::UnsupportedResponseType
-            | Self::InvalidScope => 400,
+            | Self::InvalidScope
+            | Self::UnauthorizedClient => 400,
         }
     }
 

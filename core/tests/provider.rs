@@ -691,3 +691,212 @@ fn an_audit_query_since_a_time_lists_only_what_it_returns() {
         100_000
     );
 }
+
+/// A form POST to endpoint `name` of realm r1, the client authenticating with HTTP Basic when
+/// it has a secret and by `client_id` otherwise.
+fn client_post(h: &TestHost, rp: &Rp, name: &str, form: &[(&str, &str)]) -> Response {
+    let mut pairs: Vec<(&str, &str)> = form.to_vec();
+    let mut req = Request::new(Method::Post, &format!("/realms/r1/{name}"))
+        .with_header("content-type", "application/x-www-form-urlencoded");
+    match &rp.secret {
+        Some(s) => {
+            use base64::Engine as _;
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{s}", rp.id));
+            req = req.with_header("authorization", &format!("Basic {basic}"));
+        }
+        None => pairs.push(("client_id", rp.id.as_str())),
+    }
+    h.call(req.with_body(oidc_edge_core::http::encode_params(pairs)))
+}
+
+/// An access token of `rp` for the session, through the code flow.
+fn access_token(
+    h: &TestHost,
+    rp: &Rp,
+    session: &str,
+    verifier: Option<&str>,
+    extra: &str,
+) -> String {
+    let r = authorize(h, rp, Some(session), extra);
+    assert_eq!(r.status, 302, "{}", String::from_utf8_lossy(&r.body));
+    let r = exchange(h, rp, &location_params(&r)["code"], verifier);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    json_of(&r)["access_token"].as_str().unwrap().to_owned()
+}
+
+fn userinfo_status(h: &TestHost, token: &str) -> (u16, Value) {
+    let r = h.call(
+        Request::new(Method::Get, "/realms/r1/userinfo")
+            .with_header("authorization", &format!("Bearer {token}")),
+    );
+    (r.status, json_of(&r))
+}
+
+/// RFC 7662 and RFC 7009 for access tokens: active only while unexpired, unrevoked and its
+/// session alive; revoked by the client it was issued to only; and a revocation is not a
+/// logout: the session's later end still tells the RP.
+#[test]
+fn introspection_and_revocation_of_access_tokens() {
+    let (h, session) = setup();
+    let discovery = json_of(&h.call(Request::new(
+        Method::Get,
+        "/realms/r1/.well-known/openid-configuration",
+    )));
+    assert_eq!(discovery["revocation_endpoint"], format!("{ISS}/revoke"));
+    assert_eq!(
+        discovery["introspection_endpoint"],
+        format!("{ISS}/introspect")
+    );
+
+    let rp = register(
+        &h,
+        json!({"redirect_uris": ["https://rp1.example/cb"], "backchannel_logout_uri": "https://rp1.example/bc"}),
+    );
+    let api = register(&h, json!({"redirect_uris": ["https://api.example/cb"]}));
+    let (verifier, challenge) = pkce();
+    let public = register(
+        &h,
+        json!({"redirect_uris": ["http://127.0.0.1:9000/cb"], "token_endpoint_auth_method": "none"}),
+    );
+    let token = access_token(&h, &rp, &session, None, "");
+
+    // Active, for any confidential client of the realm (a resource server).
+    let r = client_post(&h, &api, "introspect", &[("token", &token)]);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let v = json_of(&r);
+    assert_eq!(v["active"], true, "{v}");
+    assert_eq!(v["client_id"], rp.id.as_str());
+    assert_eq!(v["token_type"], "Bearer");
+    assert_eq!(v["iss"], ISS);
+    assert!(
+        v["sub"].is_string() && v["sid"].is_string() && v["exp"].is_u64(),
+        "{v}"
+    );
+    assert!(v["scope"].as_str().unwrap().contains("openid"), "{v}");
+    // Garbage, and a public client, get nothing.
+    let v = json_of(&client_post(
+        &h,
+        &api,
+        "introspect",
+        &[("token", "not-a-token")],
+    ));
+    assert_eq!(v, json!({"active": false}));
+    let r = client_post(&h, &public, "introspect", &[("token", &token)]);
+    assert_eq!(
+        (r.status, json_of(&r)["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let r = client_post(&h, &api, "introspect", &[]);
+    assert_eq!(
+        (r.status, json_of(&r)["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let r = client_post(
+        &h,
+        &api,
+        "introspect",
+        &[("token", &token), ("token", &token)],
+    );
+    assert_eq!(r.status, 400, "a repeated token is refused");
+
+    // Another client cannot revoke it; an unknown token is "revoked" without a word.
+    let r = client_post(&h, &api, "revoke", &[("token", &token)]);
+    assert_eq!(
+        (r.status, json_of(&r)["error"].as_str()),
+        (400, Some("unauthorized_client"))
+    );
+    assert_eq!(userinfo_status(&h, &token).0, 200, "still live");
+    let r = client_post(&h, &api, "revoke", &[("token", "not-a-token")]);
+    assert_eq!((r.status, r.body.len()), (200, 0));
+    let r = client_post(&h, &rp, "revoke", &[("token", "x")]);
+    assert_eq!(r.status, 200);
+    // Bad client credentials are refused before anything else.
+    let impostor = Rp {
+        secret: Some("wrong".into()),
+        ..rp.clone()
+    };
+    let r = client_post(&h, &impostor, "revoke", &[("token", &token)]);
+    assert_eq!(
+        (r.status, json_of(&r)["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+
+    // Its own client revokes it: userinfo and introspection see it dead, and again is 200.
+    let r = client_post(
+        &h,
+        &rp,
+        "revoke",
+        &[("token", &token), ("token_type_hint", "access_token")],
+    );
+    assert_eq!(
+        (r.status, r.header("cache-control")),
+        (200, Some("no-store"))
+    );
+    let (status, body) = userinfo_status(&h, &token);
+    assert_eq!(
+        (status, body["error_description"].as_str()),
+        (401, Some("the access token has been revoked"))
+    );
+    let v = json_of(&client_post(&h, &api, "introspect", &[("token", &token)]));
+    assert_eq!(v, json!({"active": false}));
+    assert_eq!(
+        client_post(&h, &rp, "revoke", &[("token", &token)]).status,
+        200
+    );
+
+    // A public client revokes its own token by client_id.
+    let public_token = access_token(
+        &h,
+        &public,
+        &session,
+        Some(&verifier),
+        &format!("&code_challenge={challenge}&code_challenge_method=S256"),
+    );
+    assert_eq!(
+        client_post(&h, &public, "revoke", &[("token", &public_token)]).status,
+        200
+    );
+    assert_eq!(userinfo_status(&h, &public_token).0, 401);
+
+    // Revoking was not a logout: the session lives, and its end tells the RP.
+    let fresh = access_token(&h, &rp, &session, None, "");
+    assert_eq!(
+        json_of(&client_post(&h, &api, "introspect", &[("token", &fresh)]))["active"],
+        true
+    );
+    let r = h.call(
+        Request::new(Method::Post, "/realms/r1/sessions/logout")
+            .with_header("x-session-token", &session),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    run_due(&h);
+    let told = received(&h, "https://rp1.example/bc", &rp.id, None);
+    assert_eq!(told.len(), 1, "one logout token for the RP");
+    // The session's end ends its tokens.
+    let v = json_of(&client_post(&h, &api, "introspect", &[("token", &fresh)]));
+    assert_eq!(v, json!({"active": false}));
+    // And one an hour later (its lifetime) is inactive too.
+    let later = setup_token_expiry(&h, &api);
+    assert_eq!(later, json!({"active": false}));
+}
+
+/// Introspect a token of a fresh session once the realm's access-token lifetime (an hour) has
+/// passed (the session's idle limit of ten minutes has too).
+fn setup_token_expiry(h: &TestHost, api: &Rp) -> Value {
+    let r = h.call(oidc_edge_tests::flow::authenticate_request(
+        "r1",
+        "alice",
+        "correct horse",
+    ));
+    assert_eq!(r.status, 200);
+    let session = json_of(&r)["tokenId"].as_str().unwrap().to_owned();
+    let rp = register(h, json!({"redirect_uris": ["https://rp9.example/cb"]}));
+    let token = access_token(h, &rp, &session, None, "");
+    assert_eq!(
+        json_of(&client_post(h, api, "introspect", &[("token", &token)]))["active"],
+        true
+    );
+    h.now.set(h.now.get() + 3601);
+    json_of(&client_post(h, api, "introspect", &[("token", &token)]))
+}

@@ -250,6 +250,8 @@ fn wrong_methods(c: &Ctx) -> Vec<Case> {
         ("consent", realm("consent"), &["POST"], false),
         ("authenticate", realm("authenticate"), &["POST"], false),
         ("token", realm("token"), &["POST"], false),
+        ("revoke", realm("revoke"), &["POST"], false),
+        ("introspect", realm("introspect"), &["POST"], false),
         (
             "userinfo",
             realm("userinfo"),
@@ -371,6 +373,26 @@ fn duplicated_parameters(c: &Ctx) -> Vec<Case> {
             )
             .error_redirect(),
     );
+    for endpoint in ["revoke", "introspect"] {
+        let path = c.realm(endpoint);
+        for name in ["token", "token_type_hint", "client_id"] {
+            out.push(
+                Case::post(format!("duplicate/{endpoint}/{name}"), &path)
+                    .header("authorization", c.basic())
+                    .form([
+                        ("token", "t"),
+                        ("token_type_hint", "access_token"),
+                        (name, "x"),
+                    ]),
+            );
+        }
+        out.push(
+            Case::post(format!("missing/{endpoint}/token"), &path)
+                .header("authorization", c.basic())
+                .form([("token_type_hint", "access_token")]),
+        );
+        out.push(Case::post(format!("missing/{endpoint}/client"), &path).form([("token", "t")]));
+    }
     let token = c.realm("token");
     for name in ["grant_type", "code", "redirect_uri", "code_verifier"] {
         out.push(
@@ -634,6 +656,8 @@ fn oversized(c: &Ctx) -> Vec<Case> {
         ("login", "POST", c.realm("login"), None),
         ("authenticate", "POST", c.realm("authenticate"), None),
         ("token", "POST", c.realm("token"), None),
+        ("revoke", "POST", c.realm("revoke"), None),
+        ("introspect", "POST", c.realm("introspect"), None),
         ("userinfo", "POST", c.realm("userinfo"), None),
         ("register", "POST", c.realm("register"), None),
         (
@@ -955,6 +979,18 @@ fn garbled_tokens(c: &Ctx) -> Vec<Case> {
             Case::post(format!("jwt/userinfo_form/{label}"), c.realm("userinfo"))
                 .form([("access_token", jwt.as_str())]),
         );
+        // Revocation and introspection read any token as "not one of ours": 200, nothing
+        // done; an empty one is a missing parameter.
+        for endpoint in ["revoke", "introspect"] {
+            let case = Case::post(format!("jwt/{endpoint}/{label}"), c.realm(endpoint))
+                .header("authorization", c.basic())
+                .form([("token", jwt.as_str())]);
+            out.push(if jwt.is_empty() {
+                case
+            } else {
+                case.accepted()
+            });
+        }
         out.push(
             Case::get(
                 format!("jwt/admin_bearer/{label}"),

@@ -1,15 +1,19 @@
 //! The OpenID Provider: routing and every endpoint, over [`crate::host::Host`].
 //!
-//! One file per endpoint (`authorize`, `token`, `userinfo`, `end_session`, `sessions`,
-//! `register`, `discovery`, `admin`). Every HTTP error is a `Fail`, turned into a response in
+//! One file per endpoint (`authorize`, `token`, `revoke`, `introspect`, `userinfo`,
+//! `end_session`, `sessions`, `register`, `discovery`, `admin`); `access_token` is how the
+//! endpoints that take an access token check it. Every HTTP error is a `Fail`, turned into a response in
 //! one place by [`crate::oauth::OAuthError::into_response`].
 
+mod access_token;
 mod admin;
 mod authorize;
 mod discovery;
 mod end_session;
+mod introspect;
 mod register;
 mod request;
+mod revoke;
 mod sessions;
 mod throttle;
 mod token;
@@ -71,6 +75,8 @@ async fn route<H: Host>(req: &Request, host: &H) -> Result<Response> {
                     authorize::authenticate(req, host, &realm).await
                 }
                 (["token"], Method::Post) => token::token(req, host, &realm).await,
+                (["revoke"], Method::Post) => revoke::revoke(req, host, &realm).await,
+                (["introspect"], Method::Post) => introspect::introspect(req, host, &realm).await,
                 (["userinfo"], Method::Get | Method::Post) => {
                     userinfo::userinfo(req, host, &realm).await
                 }
@@ -90,6 +96,8 @@ async fn route<H: Host>(req: &Request, host: &H) -> Result<Response> {
                     | ["consent"]
                     | ["authenticate"]
                     | ["token"]
+                    | ["revoke"]
+                    | ["introspect"]
                     | ["userinfo"]
                     | ["register"]
                     | ["register", _]

@@ -26,8 +26,9 @@ fn invalid_grant(d: &str) -> Fail {
     Fail::new(ErrorCode::InvalidGrant, d)
 }
 
-/// Authenticate the client as it registered: HTTP Basic, form post, or none (public).
-async fn authenticate_client<H: Host>(
+/// Authenticate the client as it registered: HTTP Basic, form post, or none (public). The
+/// token, revocation and introspection endpoints all authenticate clients this way.
+pub(super) async fn authenticate_client<H: Host>(
     req: &Request,
     host: &H,
     realm: &Realm,
