@@ -900,3 +900,125 @@ fn setup_token_expiry(h: &TestHost, api: &Rp) -> Value {
     h.now.set(h.now.get() + 3601);
     json_of(&client_post(h, api, "introspect", &[("token", &token)]))
 }
+
+/// "Sign out everywhere", by the user (`{"all": true}`) or an administrator (`DELETE
+/// .../users/{name}/sessions`): every session ends; an RP that requires `sid` gets one logout
+/// token per session it took part in, one that does not gets one token for the user.
+#[test]
+fn signing_out_everywhere_tells_sid_rps_per_session_and_the_others_once() {
+    let (h, first) = setup();
+    let second = sign_in_again(&h);
+    let with_sid = register(
+        &h,
+        json!({"redirect_uris": ["https://rp1.example/cb"], "backchannel_logout_uri": "https://rp1.example/bc", "backchannel_logout_session_required": true}),
+    );
+    let without = register(
+        &h,
+        json!({"redirect_uris": ["https://rp2.example/cb"], "backchannel_logout_uri": "https://rp2.example/bc"}),
+    );
+    let mut sids = Vec::new();
+    for session in [&first, &second] {
+        sids.push(login(&h, &with_sid, session, JwsAlg::RS256, None)["sid"].clone());
+        login(&h, &without, session, JwsAlg::RS256, None);
+    }
+    let listed = |h: &TestHost| {
+        let r = h.admin(
+            Method::Get,
+            "/admin/realms/r1/users/alice/sessions",
+            Value::Null,
+        );
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        json_of(&r)["resultCount"].as_u64().unwrap()
+    };
+    assert_eq!(listed(&h), 2);
+
+    // A body that is not a yes or no ends nothing.
+    let all = |session: &str, body: &str| {
+        h.call(
+            Request::new(Method::Post, "/realms/r1/sessions/logout")
+                .with_header("x-session-token", session)
+                .with_header("content-type", "application/json")
+                .with_body(body.to_owned()),
+        )
+    };
+    assert_eq!(all(&first, r#"{"all": "yes"}"#).status, 400);
+    assert_eq!(all(&first, "all").status, 400);
+    assert_eq!(listed(&h), 2);
+
+    let r = all(&first, r#"{"all": true}"#);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v = json_of(&r);
+    assert_eq!(
+        (
+            v["sessions_ended"].as_u64(),
+            v["backchannel_logout_deliveries"].as_u64()
+        ),
+        (Some(2), Some(3)),
+        "{v}"
+    );
+    assert_eq!(listed(&h), 0);
+    run_due(&h);
+    let got = received(&h, "https://rp1.example/bc", &with_sid.id, None);
+    let mut got_sids: Vec<Value> = got.iter().map(|c| c["sid"].clone()).collect();
+    got_sids.sort_by_key(ToString::to_string);
+    sids.sort_by_key(ToString::to_string);
+    assert_eq!(got_sids, sids, "one token per session, each with its sid");
+    let got = received(&h, "https://rp2.example/bc", &without.id, None);
+    assert_eq!(got.len(), 1, "one token for the user");
+    assert!(
+        got[0].get("sid").is_none() && got[0]["sub"].is_string(),
+        "{}",
+        got[0]
+    );
+    assert_eq!(got[0]["cause"], "CLIENT_LOGOUT");
+
+    // The administrator's way: SESSION_TERMINATION, same rule.
+    let third = sign_in_again(&h);
+    let fourth = sign_in_again(&h);
+    for session in [&third, &fourth] {
+        login(&h, &without, session, JwsAlg::RS256, None);
+    }
+    let r = h.admin(
+        Method::Delete,
+        "/admin/realms/r1/users/alice/sessions",
+        Value::Null,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v = json_of(&r);
+    assert_eq!(
+        (
+            v["sessions_ended"].as_u64(),
+            v["backchannel_logout_deliveries"].as_u64()
+        ),
+        (Some(2), Some(1)),
+        "{v}"
+    );
+    run_due(&h);
+    let got = received(&h, "https://rp2.example/bc", &without.id, None);
+    assert_eq!(got.len(), 2, "one more token, not two");
+    assert_eq!(got[1]["cause"], "SESSION_TERMINATION");
+    assert_eq!(listed(&h), 0);
+    let r = h.admin(
+        Method::Delete,
+        "/admin/realms/r1/users/nobody/sessions",
+        Value::Null,
+    );
+    assert_eq!(r.status, 404);
+    let r = h.admin(
+        Method::Patch,
+        "/admin/realms/r1/users/alice/sessions",
+        Value::Null,
+    );
+    assert_eq!(r.status, 405);
+}
+
+/// Another session of alice, through the JSON login.
+fn sign_in_again(h: &TestHost) -> String {
+    let r = h.call(oidc_edge_tests::flow::authenticate_request(
+        "r1",
+        "alice",
+        "correct horse",
+    ));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    json_of(&r)["tokenId"].as_str().unwrap().to_owned()
+}

@@ -297,6 +297,12 @@ fn wrong_methods(c: &Ctx) -> Vec<Case> {
             true,
         ),
         (
+            "admin_user_sessions",
+            admin(&format!("users/{}/sessions", oidc_edge_tests::op::USER)),
+            &["GET", "HEAD", "DELETE"],
+            true,
+        ),
+        (
             "admin_grants",
             admin(&format!("users/{}/grants", oidc_edge_tests::op::USER)),
             &["GET", "HEAD", "DELETE"],

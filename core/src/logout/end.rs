@@ -1,6 +1,7 @@
 //! The end of a session: plan one delivery per relying party that holds an ID token from it,
 //! make the deliveries durable, then remove the session and audit its end.
 
+use alloc::collections::BTreeSet;
 use alloc::{format, string::String, vec::Vec};
 
 use super::delivery::{Delivery, DeliveryState};
@@ -96,6 +97,19 @@ pub async fn end_session_by<H: Host>(
 ) -> Result<Ended, Error> {
     let transaction_id = random_uuid(host)?;
     let deliveries = plan(host, realm, s, cause, &transaction_id).await?;
+    finish(host, realm, s, cause, initiator, deliveries, transaction_id).await
+}
+
+/// Hand `deliveries` to the host's queue, then remove `s` and audit its end.
+async fn finish<H: Host>(
+    host: &H,
+    realm: &Realm,
+    s: &Session,
+    cause: LogoutCause,
+    initiator: Option<&str>,
+    deliveries: Vec<Delivery>,
+    transaction_id: String,
+) -> Result<Ended, Error> {
     let n = deliveries.len();
     if n > 0 {
         host.enqueue(deliveries).await?;
@@ -128,6 +142,73 @@ pub async fn end_session_by<H: Host>(
         deliveries: n,
         transaction_id,
     })
+}
+
+/// What [`end_user`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EndedAll {
+    /// Sessions ended.
+    pub sessions: usize,
+    /// Logout tokens queued.
+    pub deliveries: usize,
+}
+
+/// How many logout tokens a relying party that does not require `sid` gets when every session
+/// of a user ends at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SidLess {
+    /// One for the user (`sub`, no `sid`): "sign out everywhere", by the user or an
+    /// administrator. Its first session's token says it all.
+    Once,
+    /// One per session it took part in, as if each had ended alone (the user deleted or
+    /// disabled, the password reset).
+    PerSession,
+}
+
+/// End every session of the user `sub`, each as [`end_session_by`] does. A relying party that
+/// requires `sid` is sent one logout token per session it took part in; one that does not, as
+/// `sid_less` says.
+pub async fn end_user<H: Host>(
+    host: &H,
+    realm: &Realm,
+    sub: &str,
+    cause: LogoutCause,
+    initiator: Option<&str>,
+    sid_less: SidLess,
+) -> Result<EndedAll, Error> {
+    let mut told: BTreeSet<String> = BTreeSet::new();
+    let mut done = EndedAll::default();
+    loop {
+        let ids = session::ids_of_user(host, &realm.name, sub, 100).await?;
+        if ids.is_empty() {
+            return Ok(done);
+        }
+        for id in ids {
+            let Some(s) = session::load_any(host, &realm.name, &id).await? else {
+                // An index entry whose session is gone (expired, or ended elsewhere).
+                host.delete(&keys::user_session(&realm.name, sub, &id))
+                    .await?;
+                continue;
+            };
+            let transaction_id = random_uuid(host)?;
+            let mut deliveries = plan(host, realm, &s, cause, &transaction_id).await?;
+            if sid_less == SidLess::Once {
+                deliveries.retain(|d| d.sid.is_some() || told.insert(d.client_id.clone()));
+            }
+            let ended = finish(
+                host,
+                realm,
+                &s,
+                cause,
+                initiator,
+                deliveries,
+                transaction_id,
+            )
+            .await?;
+            done.sessions += 1;
+            done.deliveries += ended.deliveries;
+        }
+    }
 }
 
 /// End one client's part in a session (its grant was revoked): it is sent a logout token for

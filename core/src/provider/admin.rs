@@ -74,7 +74,34 @@ pub(super) async fn route<H: Host>(req: &Request, host: &H, segs: &[&str]) -> Re
             }
         }
         ["realms", r, "sessions"] if m == Method::Get => {
-            list_sessions(req, host, &load(host, r).await?).await
+            let q = req.query_params();
+            list_sessions(host, &load(host, r).await?, q.get("user")).await
+        }
+        ["realms", r, "users", name, "sessions"] => {
+            let realm = load(host, r).await?;
+            if !valid_username(name) {
+                return Err(Fail::bad_request("invalid user name"));
+            }
+            match m {
+                Method::Get => list_sessions(host, &realm, Some(name)).await,
+                // Sign the user out everywhere.
+                Method::Delete => {
+                    let user = load_user(host, &realm, name).await?;
+                    let ended = end_user_sessions(
+                        host,
+                        &realm,
+                        &user.sub,
+                        "administrator",
+                        crate::logout::end::SidLess::Once,
+                    )
+                    .await?;
+                    Ok(Response::json(
+                        200,
+                        &json!({"sessions_ended": ended.sessions, "backchannel_logout_deliveries": ended.deliveries}),
+                    ))
+                }
+                _ => Err(super::request::method_not_allowed()),
+            }
         }
         ["realms", r, "sessions", id] if m == Method::Delete => {
             let realm = load(host, r).await?;
@@ -394,52 +421,44 @@ struct UserBody {
 }
 
 /// End every session of the user with `sub`, with back-channel logout
-/// (`SESSION_TERMINATION`), the audit event naming `initiator`. Returns how many ended.
+/// (`SESSION_TERMINATION`), the audit events naming `initiator`; an RP that does not require
+/// `sid` gets a logout token per session or one in all, as `sid_less` says.
 async fn end_user_sessions<H: Host>(
     host: &H,
     realm: &Realm,
     sub: &str,
     initiator: &str,
-) -> Result<usize> {
-    let mut n = 0;
-    loop {
-        let ids = crate::session::ids_of_user(host, &realm.name, sub, 100).await?;
-        if ids.is_empty() {
-            return Ok(n);
-        }
-        for id in ids {
-            match crate::session::load_any(host, &realm.name, &id).await? {
-                Some(s) => {
-                    crate::logout::end::end_session_by(
-                        host,
-                        realm,
-                        &s,
-                        crate::logout::LogoutCause::SessionTermination,
-                        Some(initiator),
-                    )
-                    .await?;
-                    n += 1;
-                }
-                None => {
-                    host.delete(&keys::user_session(&realm.name, sub, &id))
-                        .await?;
-                }
-            }
-        }
-    }
+    sid_less: crate::logout::end::SidLess,
+) -> Result<crate::logout::end::EndedAll> {
+    Ok(crate::logout::end::end_user(
+        host,
+        realm,
+        sub,
+        crate::logout::LogoutCause::SessionTermination,
+        Some(initiator),
+        sid_less,
+    )
+    .await?)
 }
 
 /// `DELETE /admin/realms/{R}/users/{name}`: the user's sessions end (back-channel logout), then
 /// the account and its grants go. Its `sub` is never given to anyone again.
 async fn delete_user<H: Host>(host: &H, realm: &Realm, name: &str) -> Result<Response> {
     let user = load_user(host, realm, name).await?;
-    let ended = end_user_sessions(host, realm, &user.sub, "user deleted").await?;
+    let ended = end_user_sessions(
+        host,
+        realm,
+        &user.sub,
+        "user deleted",
+        crate::logout::end::SidLess::PerSession,
+    )
+    .await?;
     records::delete_prefix(host, &keys::grants_of(&realm.name, &user.sub)).await?;
     super::throttle::reset_account(host, &realm.name, name).await?;
     host.delete(&keys::user(&realm.name, name)).await?;
     Ok(Response::json(
         200,
-        &json!({"deleted": name, "sessions_ended": ended}),
+        &json!({"deleted": name, "sessions_ended": ended.sessions}),
     ))
 }
 
@@ -573,7 +592,14 @@ async fn put_user<H: Host>(req: &Request, host: &H, realm: &Realm, name: &str) -
             None
         };
         if let Some(i) = initiator {
-            end_user_sessions(host, realm, &user.sub, i).await?;
+            end_user_sessions(
+                host,
+                realm,
+                &user.sub,
+                i,
+                crate::logout::end::SidLess::PerSession,
+            )
+            .await?;
         }
     }
     Ok(Response::json(
@@ -593,12 +619,12 @@ fn session_view(s: &crate::records::Session) -> Value {
     })
 }
 
-/// `GET /admin/realms/{R}/sessions[?user=NAME]`: live sessions (at most 1000).
-async fn list_sessions<H: Host>(req: &Request, host: &H, realm: &Realm) -> Result<Response> {
-    let q = req.query_params();
+/// `GET /admin/realms/{R}/sessions[?user=NAME]` and `GET /admin/realms/{R}/users/{name}/sessions`:
+/// live sessions (at most 1000).
+async fn list_sessions<H: Host>(host: &H, realm: &Realm, user: Option<&str>) -> Result<Response> {
     let now = host.now();
     let mut out = alloc::vec::Vec::new();
-    let ids: alloc::vec::Vec<String> = match q.get("user") {
+    let ids: alloc::vec::Vec<String> = match user {
         Some(user) => {
             if !valid_username(user) {
                 return Err(Fail::bad_request("invalid user name"));

@@ -1,19 +1,22 @@
-//! The session API: `POST /realms/{R}/sessions/logout` ends the caller's own session.
+//! The session API: `POST /realms/{R}/sessions/logout` ends the caller's own session, or with
+//! `{"all": true}` every session of the caller's user ("sign out of all devices").
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::end_session::clear_cookie;
 use super::request::{Fail, Result};
 use crate::host::Host;
 use crate::http::{Request, Response};
 use crate::logout::LogoutCause;
-use crate::logout::end::end_session;
+use crate::logout::end::{SidLess, end_session, end_user};
 use crate::oauth::ErrorCode;
 use crate::records::Realm;
 use crate::session;
 
 /// `POST /realms/{R}/sessions/logout`: end the caller's own session (cookie or
-/// `X-Session-Token`), cause `CLIENT_LOGOUT`.
+/// `X-Session-Token`), cause `CLIENT_LOGOUT`; with the JSON body `{"all": true}`, every
+/// session of the user (one logout token per session for an RP that requires `sid`, one in
+/// all for one that does not).
 pub(super) async fn logout<H: Host>(req: &Request, host: &H, realm: &Realm) -> Result<Response> {
     let token = req
         .header("x-session-token")
@@ -30,7 +33,30 @@ pub(super) async fn logout<H: Host>(req: &Request, host: &H, realm: &Realm) -> R
             "the session does not exist or has ended",
         ));
     };
-    let ended = end_session(host, realm, &s, LogoutCause::ClientLogout).await?;
-    let body = json!({"result": "Successfully logged out", "backchannel_logout_deliveries": ended.deliveries});
+    // No body: this session. A body must be JSON, read before anything ends.
+    let all = if req.body.is_empty() {
+        false
+    } else {
+        match super::request::json_body(req)?.get("all") {
+            None => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(Fail::bad_request("all must be true or false")),
+        }
+    };
+    let body = if all {
+        let ended = end_user(
+            host,
+            realm,
+            &s.sub,
+            LogoutCause::ClientLogout,
+            None,
+            SidLess::Once,
+        )
+        .await?;
+        json!({"result": "Successfully logged out", "sessions_ended": ended.sessions, "backchannel_logout_deliveries": ended.deliveries})
+    } else {
+        let ended = end_session(host, realm, &s, LogoutCause::ClientLogout).await?;
+        json!({"result": "Successfully logged out", "backchannel_logout_deliveries": ended.deliveries})
+    };
     Ok(Response::json(200, &body).with_header("set-cookie", &clear_cookie(host, realm)))
 }
