@@ -1022,3 +1022,48 @@ fn sign_in_again(h: &TestHost) -> String {
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     json_of(&r)["tokenId"].as_str().unwrap().to_owned()
 }
+
+/// The sign-out confirmation page offers "Sign out of all devices": answered with it, every
+/// session of the user ends, each RP told as "sign out everywhere" tells it.
+#[test]
+fn the_confirmation_page_signs_out_of_all_devices() {
+    let (h, first) = setup();
+    let second = sign_in_again(&h);
+    let rp = register(
+        &h,
+        json!({"redirect_uris": ["https://rp1.example/cb"], "backchannel_logout_uri": "https://rp1.example/bc"}),
+    );
+    login(&h, &rp, &first, JwsAlg::RS256, None);
+    login(&h, &rp, &second, JwsAlg::RS256, None);
+    let page = h.call(
+        Request::new(Method::Get, "/realms/r1/end_session")
+            .with_header("cookie", &format!("oidc_edge_session={first}")),
+    );
+    assert_eq!(page.status, 200);
+    let html = String::from_utf8_lossy(&page.body).into_owned();
+    assert!(
+        html.contains("name=\"decision\" value=\"logout_all\""),
+        "{html}"
+    );
+    let mut fields = oidc_edge_tests::flow::hidden_fields(&html);
+    fields.push(("decision".into(), "logout_all".into()));
+    let r = h.call(
+        Request::new(Method::Post, "/realms/r1/end_session")
+            .with_header("cookie", &format!("oidc_edge_session={first}"))
+            .with_header("content-type", "application/x-www-form-urlencoded")
+            .with_body(oidc_edge_core::http::encode_params(
+                fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            )),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert!(r.header("set-cookie").unwrap().contains("Max-Age=0"));
+    let r = h.admin(
+        Method::Get,
+        "/admin/realms/r1/users/alice/sessions",
+        Value::Null,
+    );
+    assert_eq!(json_of(&r)["resultCount"], 0, "both sessions ended");
+    run_due(&h);
+    let got = received(&h, "https://rp1.example/bc", &rp.id, None);
+    assert_eq!(got.len(), 1, "one token for the user: {got:?}");
+}

@@ -456,6 +456,72 @@ fn two_rps_on_one_session_get_their_own_sid_or_none_and_a_bystander_gets_nothing
     }
 }
 
+/// "Sign out everywhere", by the user and by an administrator, over HTTP: every session ends;
+/// the RP that requires `sid` is told once per session, the other once for the user.
+#[test]
+fn signing_out_everywhere_tells_each_rp_as_its_sid_setting_asks() {
+    let op = start();
+    let (per_session, reg1) = rp_at(&op, json!({"backchannel_logout_session_required": true}));
+    let (per_user, reg2) = rp_at(&op, json!({}));
+    let (a, b) = (op.session(), op.session());
+    let mut sids = Vec::new();
+    for s in [&a, &b] {
+        sids.push(op.sign_in(&reg1, s).1["sid"].clone());
+        op.sign_in(&reg2, s);
+    }
+    let listed = op.admin_list(&format!("/admin/realms/{REALM}/users/{USER}/sessions"));
+    assert_eq!(listed.len(), 2, "{listed:?}");
+
+    let r = op.send(
+        op.http
+            .post(op.endpoint("sessions/logout"))
+            .header("x-session-token", &a)
+            .header("content-type", "application/json")
+            .body(r#"{"all": true}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(
+        (
+            v["sessions_ended"].as_u64(),
+            v["backchannel_logout_deliveries"].as_u64()
+        ),
+        (Some(2), Some(3)),
+        "{v}"
+    );
+    let got = per_session.wait_answered(2, WAIT);
+    let mut got_sids: Vec<Value> = got.iter().map(|g| g.claim("sid")).collect();
+    got_sids.sort_by_key(ToString::to_string);
+    sids.sort_by_key(ToString::to_string);
+    assert_eq!(got_sids, sids);
+    let got = per_user.wait_answered(1, WAIT);
+    assert_eq!(got[0].claim("sid"), Value::Null);
+    assert_eq!(got[0].claim("cause"), "CLIENT_LOGOUT");
+    wait_outbox_empty(&op);
+    assert_eq!(per_user.received().len(), 1, "one token for the user");
+    assert!(op.shows_login_form(&reg1, &b));
+
+    // The administrator's way.
+    let (c, d) = (op.session(), op.session());
+    op.sign_in(&reg2, &c);
+    op.sign_in(&reg2, &d);
+    let r = op.admin(
+        Method::DELETE,
+        &format!("/admin/realms/{REALM}/users/{USER}/sessions"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["backchannel_logout_deliveries"], 1);
+    let got = per_user.wait_answered(2, WAIT);
+    assert_eq!(got[1].claim("cause"), "SESSION_TERMINATION");
+    wait_outbox_empty(&op);
+    assert_eq!(per_user.received().len(), 2);
+    assert!(
+        op.admin_list(&format!("/admin/realms/{REALM}/users/{USER}/sessions"))
+            .is_empty()
+    );
+}
+
 fn enc_key(alg: &str) -> Jwk {
     let mut key = match alg {
         "ECDH-ES" => Jwk::generate_ec(&OsEntropy).unwrap(),

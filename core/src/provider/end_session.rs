@@ -96,7 +96,8 @@ fn read_hint<H: Host>(
 ///
 /// A session ends at once only for a valid `id_token_hint` of the current session (its `sid`
 /// is the session's sid for the hint's client). Otherwise the user is asked: a page whose form
-/// posts back here with a CSRF token bound to the session and `decision=logout` or `stay`.
+/// posts back here with a CSRF token bound to the session and `decision=logout`, `logout_all`
+/// (every session of the user) or `stay`.
 pub(super) async fn end_session<H: Host>(
     req: &Request,
     host: &H,
@@ -219,8 +220,22 @@ pub(super) async fn end_session<H: Host>(
                     Ok(continue_to(Some(true))
                         .with_header("set-cookie", &clear_cookie(host, realm)))
                 }
+                // "Sign out of all devices": every session of the user.
+                "logout_all" => {
+                    end::end_user(
+                        host,
+                        realm,
+                        &s.sub,
+                        LogoutCause::ClientLogout,
+                        None,
+                        end::SidLess::Once,
+                    )
+                    .await?;
+                    Ok(continue_to(Some(true))
+                        .with_header("set-cookie", &clear_cookie(host, realm)))
+                }
                 "stay" => Ok(continue_to(Some(false))),
-                _ => Ok(error_page("decision must be logout or stay.")),
+                _ => Ok(error_page("decision must be logout, logout_all or stay.")),
             }
         }
         None => {
@@ -281,6 +296,7 @@ fn confirmation_page<H: Host>(
         "<p>Do you want to sign out of <strong>{realm_name}</strong>, and of every application you signed in to with it?{who}</p>\
 <form method=\"post\" action=\"{action}\">{hidden}\
 <p><button type=\"submit\" name=\"decision\" value=\"logout\">Sign out</button> \
+<button type=\"submit\" name=\"decision\" value=\"logout_all\">Sign out of all devices</button> \
 <button type=\"submit\" name=\"decision\" value=\"stay\">Stay signed in</button></p></form>",
         realm_name = html_escape(&realm.name),
         action = html_escape(&format!("{}/end_session", realm::issuer(host, &realm.name))),
