@@ -1,7 +1,8 @@
 // A real relying-party library against oidc-edge: openid-client (the exact version pinned in
 // package.json) does discovery, dynamic registration, the authorization code flow with PKCE
-// and the ID token validation (signature through the JWKS, iss, aud, nonce, exp, iat), and
-// reads userinfo. This script plays the browser in between with fetch and manual redirects:
+// and the ID token validation (signature through the JWKS, iss, aud, nonce, exp, iat), reads
+// userinfo, then introspects and revokes the access token. This script plays the browser in
+// between with fetch and manual redirects:
 // the login form, its CSRF cookie, the 303 back to the authorization endpoint, the 302 to the
 // callback. The browser keeps its session cookie, so the second RP signs in on the same session.
 //
@@ -154,6 +155,11 @@ async function flow(browser, metadata, clientAuth) {
   const tokens = await client.authorizationCodeGrant(config, new URL(callback), request.checks)
   const claims = tokens.claims()
   const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub)
+  // Introspection (RFC 7662) and revocation (RFC 7009) at the endpoints discovery names, with
+  // the client's own authentication.
+  const introspection = await client.tokenIntrospection(config, tokens.access_token)
+  await client.tokenRevocation(config, tokens.access_token)
+  const afterRevocation = await client.tokenIntrospection(config, tokens.access_token)
 
   // The library's checks are not vacuous against this provider: an ID token for another
   // nonce is refused, after the provider issued it.
@@ -186,6 +192,13 @@ async function flow(browser, metadata, clientAuth) {
     id_token_alg: jwtHeader(tokens.id_token).alg,
     claims,
     userinfo,
+    introspection: {
+      active: introspection.active,
+      client_id: introspection.client_id,
+      sub: introspection.sub,
+      token_type: introspection.token_type,
+    },
+    active_after_revocation: afterRevocation.active,
     wrong_nonce_rejected_with: wrongNonce,
   }
 }

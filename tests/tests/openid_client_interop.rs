@@ -2,7 +2,8 @@
 //! version pinned in `tests/js/package.json`) runs `tests/js/rp-interop.mjs` against the native
 //! server's demo realm: discovery, dynamic registration, the authorization code flow with PKCE
 //! (the script plays the browser through the login form), ID token validation by the library
-//! itself, and userinfo — twice, for two clients on one browser session.
+//! itself, userinfo, and introspection and revocation of the access token — twice, for two
+//! clients on one browser session.
 //!
 //! When node or `node_modules/openid-client` is missing the test skips loudly, or
 //! fails when `OIDC_EDGE_REQUIRE_INTEROP=1` (run `npm ci` at the repository root first).
@@ -141,6 +142,13 @@ fn openid_client_registers_signs_in_and_validates_id_tokens() {
         // Userinfo agrees (openid-client checked sub as well).
         assert_eq!(flow["userinfo"]["sub"], claims["sub"], "{flow}");
         assert_eq!(flow["userinfo"]["email"], "demo@example.com", "{flow}");
+        // Introspected by the client itself (RFC 7662), then revoked (RFC 7009): inactive.
+        let i = &flow["introspection"];
+        assert_eq!(i["active"], true, "{flow}");
+        assert_eq!(i["client_id"], flow["client_id"], "{flow}");
+        assert_eq!(i["sub"], claims["sub"], "{flow}");
+        assert_eq!(i["token_type"], "Bearer", "{flow}");
+        assert_eq!(flow["active_after_revocation"], false, "{flow}");
         // And the library does check: a token for another nonce is refused.
         assert_eq!(
             flow["wrong_nonce_rejected_with"], "OAUTH_JWT_CLAIM_COMPARISON_FAILED",
