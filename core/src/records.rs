@@ -237,7 +237,14 @@ pub struct Session {
     pub sid_key: SidKey,
     /// Clients that received an ID token from this session.
     pub participants: Vec<Participant>,
+    /// The device it was started from, as its `User-Agent` said (at most
+    /// [`MAX_DEVICE_LEN`] bytes), for the user's and the administrator's session lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
+
+/// The longest `User-Agent` a session keeps as its device, in bytes.
+pub const MAX_DEVICE_LEN: usize = 256;
 
 /// An authorization code (`code/{R}/{hash}`), single use.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::host::Host;
 use crate::keys;
 use crate::opaque_token;
-use crate::records::{self, Participant, Realm, Session, SidKey, User};
+use crate::records::{self, MAX_DEVICE_LEN, Participant, Realm, Session, SidKey, User};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "oidc_edge_session";
@@ -100,11 +100,27 @@ fn ttl(session: &Session, now: UnixTime) -> u64 {
         .saturating_add(3600)
 }
 
-/// Start a session for `user`. Returns it and its token (the cookie value, shown once).
+/// The device a request comes from: its `User-Agent`, cut to [`MAX_DEVICE_LEN`] bytes (at a
+/// character boundary), control characters dropped.
+pub fn device_of(user_agent: Option<&str>) -> Option<String> {
+    let ua = user_agent?.trim();
+    let mut out = String::new();
+    for c in ua.chars().filter(|c| !c.is_control()) {
+        if out.len() + c.len_utf8() > MAX_DEVICE_LEN {
+            break;
+        }
+        out.push(c);
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// Start a session for `user` on `device` ([`device_of`]). Returns it and its token (the
+/// cookie value, shown once).
 pub async fn create<H: Host>(
     host: &H,
     realm: &Realm,
     user: &User,
+    device: Option<String>,
 ) -> Result<(Session, String), Error> {
     let now = host.now();
     let token = opaque_token::random_token(host)?;
@@ -120,6 +136,7 @@ pub async fn create<H: Host>(
         idle_timeout_secs: realm.config.session_idle_time_secs,
         sid_key: SidKey(sid_key),
         participants: Vec::new(),
+        device,
     };
     save(host, &realm.name, &session).await?;
     let index_ttl = ttl(&session, now);
@@ -320,7 +337,22 @@ mod tests {
             idle_timeout_secs: 300,
             sid_key: SidKey([1u8; 32]),
             participants: Vec::new(),
+            device: None,
         }
+    }
+
+    #[test]
+    fn a_device_is_its_user_agent_bounded_and_printable() {
+        assert_eq!(device_of(None), None);
+        assert_eq!(device_of(Some("  ")), None);
+        assert_eq!(
+            device_of(Some(" Mozilla/5.0 (X11)\u{7}\n ")).as_deref(),
+            Some("Mozilla/5.0 (X11)")
+        );
+        let long = "é".repeat(200);
+        let cut = device_of(Some(&long)).unwrap();
+        assert_eq!(cut.len(), MAX_DEVICE_LEN);
+        assert!(cut.chars().all(|c| c == 'é'));
     }
 
     #[test]

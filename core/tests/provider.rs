@@ -931,6 +931,20 @@ fn signing_out_everywhere_tells_sid_rps_per_session_and_the_others_once() {
         json_of(&r)["resultCount"].as_u64().unwrap()
     };
     assert_eq!(listed(&h), 2);
+    // Each with its device (the User-Agent it started from, control characters dropped).
+    let r = h.admin(
+        Method::Get,
+        "/admin/realms/r1/users/alice/sessions",
+        Value::Null,
+    );
+    let mut devices: Vec<Value> = json_of(&r)["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["device"].clone())
+        .collect();
+    devices.sort_by_key(ToString::to_string);
+    assert_eq!(devices, [json!("Alice's phone[31m"), Value::Null]);
 
     // A body that is not a yes or no ends nothing.
     let all = |session: &str, body: &str| {
@@ -1014,11 +1028,10 @@ fn signing_out_everywhere_tells_sid_rps_per_session_and_the_others_once() {
 
 /// Another session of alice, through the JSON login.
 fn sign_in_again(h: &TestHost) -> String {
-    let r = h.call(oidc_edge_tests::flow::authenticate_request(
-        "r1",
-        "alice",
-        "correct horse",
-    ));
+    let r = h.call(
+        oidc_edge_tests::flow::authenticate_request("r1", "alice", "correct horse")
+            .with_header("user-agent", "Alice's phone\u{1b}[31m"),
+    );
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     json_of(&r)["tokenId"].as_str().unwrap().to_owned()
 }

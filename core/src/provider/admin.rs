@@ -615,6 +615,7 @@ fn session_view(s: &crate::records::Session) -> Value {
         "created": s.created,
         "last_access": s.last_access,
         "expires": s.deadline(),
+        "device": s.device,
         "clients": s.participants.iter().map(|p| p.client_id.as_str()).collect::<alloc::vec::Vec<_>>(),
     })
 }

@@ -693,7 +693,10 @@ pub(super) async fn login<H: Host>(req: &Request, host: &H, realm: &Realm) -> Re
     }
     let token = match token {
         Some(t) => t,
-        None => session::create(host, realm, &user).await?.1,
+        None => {
+            let device = session::device_of(req.header("user-agent"));
+            session::create(host, realm, &user, device).await?.1
+        }
     };
     let carried = carried(&form, "login");
     let location = format!(
@@ -744,7 +747,8 @@ pub(super) async fn authenticate<H: Host>(
             return Ok(refusal.decorate(r));
         }
     };
-    let (_, token) = session::create(host, realm, &user).await?;
+    let device = session::device_of(req.header("user-agent"));
+    let (_, token) = session::create(host, realm, &user, device).await?;
     let cookie = session::cookie(
         &realm.name,
         &token,
