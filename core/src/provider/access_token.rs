@@ -59,26 +59,34 @@ pub(super) fn token_param(form: &Params) -> Result<&str> {
 }
 
 /// The claims of `token` when it is an access token of `realm`, signed and unexpired (whether
-/// revoked or its session alive is not looked at).
-pub(super) fn open<H: Host>(host: &H, realm: &Realm, token: &str) -> Option<Map<String, Value>> {
-    let keys_set = realm::public_keys(realm).ok()?;
-    let opened = jwt::open(
+/// revoked or its session alive is not looked at); `None` when it is not. A realm whose key set
+/// cannot be read is an error, not an invalid token.
+pub(super) fn open<H: Host>(
+    host: &H,
+    realm: &Realm,
+    token: &str,
+) -> Result<Option<Map<String, Value>>> {
+    let keys_set = realm::public_keys(realm)?;
+    let Ok(opened) = jwt::open(
         token,
         &Verifier::new(&keys_set, &[JwsAlg::ES256]),
         None,
         host,
-    )
-    .ok()?;
+    ) else {
+        return Ok(None);
+    };
     if opened.header.get("typ").and_then(Value::as_str) != Some(AT_TYP) {
-        return None;
+        return Ok(None);
     }
     let mut v = Validation::new(host.now());
     v.leeway_secs = 0;
     let issuer = realm::issuer(host, &realm.name);
     v.issuer = Some(&issuer);
-    jwt::validate(&opened.claims, &v).ok()?;
+    if jwt::validate(&opened.claims, &v).is_err() {
+        return Ok(None);
+    }
     let has = |name: &str| opened.claims.get(name).and_then(Value::as_str).is_some();
-    (has("sid") && has("client_id") && has("jti") && has("sub")).then_some(opened.claims)
+    Ok((has("sid") && has("client_id") && has("jti") && has("sub")).then_some(opened.claims))
 }
 
 /// Claim `name` as text (present: [`open`] checked it).
@@ -92,7 +100,7 @@ pub(super) async fn check<H: Host>(
     realm: &Realm,
     token: &str,
 ) -> Result<core::result::Result<Live, Dead>> {
-    let Some(claims) = open(host, realm, token) else {
+    let Some(claims) = open(host, realm, token)? else {
         return Ok(Err(Dead::Invalid));
     };
     let (sid, client_id, jti, sub) = (

@@ -14,10 +14,11 @@ use crate::oauth::ErrorCode;
 use crate::records::Realm;
 
 /// The claims an active token's answer repeats from the token.
-const REPEATED: [&str; 8] = [
+const REPEATED: [&str; 9] = [
     "scope",
     "client_id",
     "sub",
+    "aud",
     "exp",
     "iat",
     "iss",
@@ -49,7 +50,6 @@ pub(super) async fn introspect<H: Host>(
                     out.insert(name.into(), v.clone());
                 }
             }
-            out.insert("aud".into(), json!(live.claims.get("aud")));
             out.insert("username".into(), json!(live.user.username));
             out.insert("token_type".into(), json!("Bearer"));
         }

@@ -21,7 +21,7 @@ pub(super) async fn revoke<H: Host>(req: &Request, host: &H, realm: &Realm) -> R
     let form = super::request::form(req)?;
     let client = authenticate_client(req, host, realm, &form).await?;
     let token = access_token::token_param(&form)?;
-    let Some(claims) = access_token::open(host, realm, token) else {
+    let Some(claims) = access_token::open(host, realm, token)? else {
         return Ok(revoked());
     };
     if access_token::text(&claims, "client_id") != client.client_id {
