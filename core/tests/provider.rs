@@ -767,6 +767,7 @@ fn introspection_and_revocation_of_access_tokens() {
     let v = json_of(&r);
     assert_eq!(v["active"], true, "{v}");
     assert_eq!(v["client_id"], rp.id.as_str());
+    assert_eq!(v["aud"], rp.id.as_str());
     assert_eq!(v["token_type"], "Bearer");
     assert_eq!(v["iss"], ISS);
     assert!(
@@ -957,6 +958,17 @@ fn signing_out_everywhere_tells_sid_rps_per_session_and_the_others_once() {
     };
     assert_eq!(all(&first, r#"{"all": "yes"}"#).status, 400);
     assert_eq!(all(&first, "all").status, 400);
+    // What a page of another origin can send without a preflight (a form: urlencoded or
+    // text/plain) ends nothing either.
+    for ct in ["text/plain", "application/x-www-form-urlencoded"] {
+        let r = h.call(
+            Request::new(Method::Post, "/realms/r1/sessions/logout")
+                .with_header("cookie", &format!("oidc_edge_session={first}"))
+                .with_header("content-type", ct)
+                .with_body(r#"{"all": true}"#),
+        );
+        assert_eq!(r.status, 400, "{ct}: {}", String::from_utf8_lossy(&r.body));
+    }
     assert_eq!(listed(&h), 2);
 
     let r = all(&first, r#"{"all": true}"#);
@@ -1058,16 +1070,36 @@ fn the_confirmation_page_signs_out_of_all_devices() {
         html.contains("name=\"decision\" value=\"logout_all\""),
         "{html}"
     );
+    let post = |fields: &[(String, String)]| {
+        h.call(
+            Request::new(Method::Post, "/realms/r1/end_session")
+                .with_header("cookie", &format!("oidc_edge_session={first}"))
+                .with_header("content-type", "application/x-www-form-urlencoded")
+                .with_body(oidc_edge_core::http::encode_params(
+                    fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                )),
+        )
+    };
+    // Without the page's CSRF token (a form on another origin), nothing ends.
+    let forged = post(&[("decision".into(), "logout_all".into())]);
+    assert!(
+        String::from_utf8_lossy(&forged.body).contains("did not come from the sign-out page"),
+        "{}",
+        String::from_utf8_lossy(&forged.body)
+    );
+    let r = h.admin(
+        Method::Get,
+        "/admin/realms/r1/users/alice/sessions",
+        Value::Null,
+    );
+    assert_eq!(
+        json_of(&r)["resultCount"],
+        2,
+        "a forged answer ends nothing"
+    );
     let mut fields = oidc_edge_tests::flow::hidden_fields(&html);
     fields.push(("decision".into(), "logout_all".into()));
-    let r = h.call(
-        Request::new(Method::Post, "/realms/r1/end_session")
-            .with_header("cookie", &format!("oidc_edge_session={first}"))
-            .with_header("content-type", "application/x-www-form-urlencoded")
-            .with_body(oidc_edge_core::http::encode_params(
-                fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            )),
-    );
+    let r = post(&fields);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     assert!(r.header("set-cookie").unwrap().contains("Max-Age=0"));
     let r = h.admin(
