@@ -55,6 +55,21 @@ pub fn sid(r: &str, sid: &str) -> String {
 pub fn revoked(r: &str, jti: &str) -> String {
     format!("revoked/{r}/{jti}")
 }
+/// `rt/{R}/{hash}`: a refresh token, by the hash of its value.
+pub fn refresh_token(r: &str, hash: &str) -> String {
+    format!("rt/{r}/{hash}")
+}
+/// `rtf/{R}/{sub}/{client}/{family}`: a family of refresh tokens.
+pub fn refresh_family(r: &str, sub: &str, client: &str, family: &str) -> String {
+    format!("rtf/{r}/{sub}/{client}/{family}")
+}
+/// `rtf/{R}/{sub}/`: every refresh token family of a user; with `client`, of that client only.
+pub fn refresh_families_of(r: &str, sub: &str, client: Option<&str>) -> String {
+    match client {
+        Some(c) => format!("rtf/{r}/{sub}/{c}/"),
+        None => format!("rtf/{r}/{sub}/"),
+    }
+}
 /// `throttle/{R}/{kind}/{id}`: consecutive failures of one account or source.
 pub fn throttle(r: &str, kind: &str, id: &str) -> String {
     format!("throttle/{r}/{kind}/{id}")
@@ -62,7 +77,7 @@ pub fn throttle(r: &str, kind: &str, id: &str) -> String {
 /// Every prefix under which a realm's own data lives (its audit and dead letters included);
 /// deleting a realm removes them all. The expiry index and the outbox are shared by all realms:
 /// their entries name the realm and are dropped when it is gone.
-pub fn realm_prefixes(r: &str) -> [String; 12] {
+pub fn realm_prefixes(r: &str) -> [String; 14] {
     [
         format!("client/{r}/"),
         format!("user/{r}/"),
@@ -73,6 +88,8 @@ pub fn realm_prefixes(r: &str) -> [String; 12] {
         format!("grant/{r}/"),
         format!("sid/{r}/"),
         format!("revoked/{r}/"),
+        format!("rt/{r}/"),
+        format!("rtf/{r}/"),
         format!("throttle/{r}/"),
         audit_of(r),
         dead_of(r),
@@ -142,6 +159,10 @@ mod tests {
             grants_of("r", "u"),
             sid("r", "x"),
             revoked("r", "j"),
+            refresh_token("r", "h"),
+            refresh_family("r", "u", "c", "f"),
+            refresh_families_of("r", "u", None),
+            refresh_families_of("r", "u", Some("c")),
             throttle("r", "account", "u"),
             audit("r", 1, "e"),
             audit_of("r"),

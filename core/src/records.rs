@@ -43,6 +43,15 @@ pub struct RealmConfig {
     /// The initial access token for `registration: token` (write-only: stored hashed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registration_token: Option<String>,
+    /// How long a refresh token stays usable without being used, in seconds (sliding: each
+    /// refresh issues a new one with this lifetime).
+    pub refresh_token_ttl_secs: u64,
+    /// Longest a family of refresh tokens with `offline_access` lives, from its first token,
+    /// in seconds (absolute). Without `offline_access` the session bounds them.
+    pub offline_token_ttl_secs: u64,
+    /// Whether refresh tokens with `offline_access` outlive the session they came from (Back-
+    /// Channel Logout 1.0 §2.7 advises so); when false, they end with it as the others do.
+    pub offline_access_survives_logout: bool,
 }
 
 impl Default for RealmConfig {
@@ -57,6 +66,9 @@ impl Default for RealmConfig {
             allow_private_uris: false,
             registrations_per_source_per_hour: 20,
             registration_token: None,
+            refresh_token_ttl_secs: 14 * 86400,
+            offline_token_ttl_secs: 90 * 86400,
+            offline_access_survives_logout: true,
         }
     }
 }
@@ -274,10 +286,59 @@ pub struct AuthorizationCode {
     /// Whether the request sent `max_age` (the ID token then must carry `auth_time`).
     #[serde(default)]
     pub max_age_sent: bool,
-    /// Set when the code is redeemed: the `jti` of the access token its first use issued,
-    /// revoked if the code is ever presented again (RFC 6749 §4.1.2).
+    /// Set when the code is redeemed: the id of the grant its first use issued (its access
+    /// tokens' `jti`s start with it, and it names their refresh token family), all revoked if
+    /// the code is ever presented again (RFC 6749 §4.1.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redeemed: Option<String>,
+}
+
+/// A refresh token (`rt/{R}/{hash}`), by the hash of its value: which family it belongs to and
+/// which of the family's tokens it is. A family has one current token; each refresh rotates it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RefreshToken {
+    /// The family's id (the grant id of the code it came from).
+    pub family: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The user's `sub`.
+    pub sub: String,
+    /// Its place in the family: 0 for the token the code gave, then one more per refresh.
+    pub generation: u32,
+    /// When it was issued.
+    pub iat: u64,
+    /// When it stops being usable (sliding: `refresh_token_ttl_secs` after its issue).
+    pub expires_at: u64,
+}
+
+/// A family of refresh tokens (`rtf/{R}/{sub}/{client}/{family}`): one grant, rotated on each
+/// use; it lives while its current token may be used, and is deleted when revoked.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RefreshFamily {
+    /// The client (as registered at `client_issued_at`: a client registered again under the
+    /// same id inherits nothing).
+    pub client_id: String,
+    /// When the client was registered.
+    pub client_issued_at: u64,
+    /// The user's login name.
+    pub user: String,
+    /// The user's `sub`.
+    pub sub: String,
+    /// The session the grant came from (public id).
+    pub session_id: String,
+    /// Whether the grant holds `offline_access` (it may outlive the session).
+    pub offline: bool,
+    /// The scope granted.
+    pub scope: String,
+    /// When the user authenticated.
+    pub auth_time: u64,
+    /// When the family's first token was issued.
+    pub created: u64,
+    /// The generation of the current token; any older one presented again is a replay.
+    pub generation: u32,
+    /// For `offline_access`: when the family ends however it is used (absolute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
 }
 
 /// Read and decode a JSON document; a document that no longer decodes is a store error.

@@ -211,14 +211,16 @@ pub async fn end_user<H: Host>(
     }
 }
 
-/// End one client's part in a session (its grant was revoked): it is sent a logout token for
-/// the session, so it ends its own, and it no longer takes part (no further logout token, its
-/// access tokens stop working). Returns how many deliveries were queued (0 or 1).
+/// End one client's part in a session (its grant was revoked, or its refresh token replayed:
+/// `reason` says which, for the audit event): it is sent a logout token for the session, so it
+/// ends its own, and it no longer takes part (no further logout token, its access tokens stop
+/// working). Returns how many deliveries were queued (0 or 1).
 pub async fn end_participation<H: Host>(
     host: &H,
     realm: &Realm,
     s: &mut Session,
     client_id: &str,
+    reason: &str,
 ) -> Result<usize, Error> {
     if !s.has_participant(client_id) {
         return Ok(0);
@@ -249,7 +251,7 @@ pub async fn end_participation<H: Host>(
         realm: String::new(),
         component: String::from("Session"),
         operation: format!(
-            "Consent for client {client_id} revoked: it left the session; back-channel logout queued for {n} client(s)."
+            "{reason}: client {client_id} left the session; back-channel logout queued for {n} client(s)."
         ),
     };
     audit::record(host, &realm.name, event).await?;

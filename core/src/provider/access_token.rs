@@ -6,6 +6,7 @@ use alloc::string::String;
 
 use serde_json::{Map, Value};
 
+use super::refresh_token;
 use super::request::{Fail, Result};
 use super::token::AT_TYP;
 use crate::host::Host;
@@ -49,8 +50,8 @@ impl Dead {
 }
 
 /// The `token` of a revocation or introspection request (RFC 7009 §2.1, RFC 7662 §2.1):
-/// required and single, as is `token_type_hint` when sent (a hint only: one kind of token is
-/// revocable and introspectable here).
+/// required and single, as is `token_type_hint` when sent (a hint only: an access token is a
+/// JWT, a refresh token is not, so the token itself says which it is).
 pub(super) fn token_param(form: &Params) -> Result<&str> {
     form.one("token_type_hint").map_err(Fail::bad_request)?;
     form.one("token")
@@ -86,7 +87,14 @@ pub(super) fn open<H: Host>(
         return Ok(None);
     }
     let has = |name: &str| opened.claims.get(name).and_then(Value::as_str).is_some();
-    Ok((has("sid") && has("client_id") && has("jti") && has("sub")).then_some(opened.claims))
+    // A token names its session (`sid`) or, issued after it ended, its grant (`jti`).
+    let bound = has("sid") || text(&opened.claims, "jti").contains('.');
+    Ok((bound && has("client_id") && has("jti") && has("sub")).then_some(opened.claims))
+}
+
+/// The grant an access token came from: its `jti` up to the first `.` (`{grant}.{n}`).
+pub(super) fn grant_of(jti: &str) -> &str {
+    jti.split_once('.').map_or(jti, |(g, _)| g)
 }
 
 /// Claim `name` as text (present: [`open`] checked it).
@@ -103,22 +111,40 @@ pub(super) async fn check<H: Host>(
     let Some(claims) = open(host, realm, token)? else {
         return Ok(Err(Dead::Invalid));
     };
-    let (sid, client_id, jti, sub) = (
-        text(&claims, "sid"),
+    let (client_id, jti, sub) = (
         text(&claims, "client_id"),
         text(&claims, "jti"),
         text(&claims, "sub"),
     );
-    if host.get(&keys::revoked(&realm.name, jti)).await?.is_some() {
+    // Revoked alone (RFC 7009), or with its whole grant (a replayed code, a revoked or
+    // replayed refresh token).
+    let grant = grant_of(jti);
+    let revoked = |id: &str| keys::revoked(&realm.name, id);
+    if host.get(&revoked(jti)).await?.is_some()
+        || (grant != jti && host.get(&revoked(grant)).await?.is_some())
+    {
         return Ok(Err(Dead::Revoked));
     }
-    let Some(sess) = session::find_by_sid(host, &realm.name, sid, client_id).await? else {
-        return Ok(Err(Dead::SessionEnded));
+    let user = match claims.get("sid").and_then(Value::as_str) {
+        Some(sid) => {
+            let Some(sess) = session::find_by_sid(host, &realm.name, sid, client_id).await? else {
+                return Ok(Err(Dead::SessionEnded));
+            };
+            session::owner(host, &realm.name, &sess).await?
+        }
+        // Offline access after the session ended: alive while its refresh token family stands.
+        None => {
+            let Some(f) = refresh_token::load_family(host, realm, sub, client_id, grant).await?
+            else {
+                return Ok(Err(Dead::Revoked));
+            };
+            match refresh_token::standing(host, realm, &f.record).await? {
+                Ok((None, user)) => Some(user),
+                _ => return Ok(Err(Dead::Revoked)),
+            }
+        }
     };
-    let Some(user) = session::owner(host, &realm.name, &sess)
-        .await?
-        .filter(|u| u.sub == sub)
-    else {
+    let Some(user) = user.filter(|u| u.sub == sub) else {
         return Ok(Err(Dead::Invalid));
     };
     Ok(Ok(Live { claims, user }))

@@ -270,6 +270,13 @@ fn validate_config(c: &RealmConfig) -> Result<()> {
     {
         return bad("token lifetimes must be 60 s to one day");
     }
+    if !(60..=365 * 86400).contains(&c.refresh_token_ttl_secs)
+        || !(60..=730 * 86400).contains(&c.offline_token_ttl_secs)
+    {
+        return bad(
+            "refresh_token_ttl_secs must be 60 s to 365 days; offline_token_ttl_secs 60 s to 730 days",
+        );
+    }
     if c.registration_token.as_ref().is_some_and(|t| t.len() < 16) {
         return bad("registration_token must be at least 16 characters");
     }
@@ -454,6 +461,7 @@ async fn delete_user<H: Host>(host: &H, realm: &Realm, name: &str) -> Result<Res
     )
     .await?;
     records::delete_prefix(host, &keys::grants_of(&realm.name, &user.sub)).await?;
+    super::refresh_token::revoke_all(host, realm, &user.sub, None).await?;
     super::throttle::reset_account(host, &realm.name, name).await?;
     host.delete(&keys::user(&realm.name, name)).await?;
     Ok(Response::json(
@@ -521,9 +529,17 @@ async fn revoke_grants<H: Host>(
     let mut told = 0;
     for c in &clients {
         host.delete(&keys::grant(&realm.name, &user.sub, c)).await?;
+        super::refresh_token::revoke_all(host, realm, &user.sub, Some(c)).await?;
         for id in crate::session::ids_of_user(host, &realm.name, &user.sub, 1000).await? {
             if let Some(mut s) = crate::session::find_by_id(host, &realm.name, &id).await? {
-                told += crate::logout::end::end_participation(host, realm, &mut s, c).await?;
+                told += crate::logout::end::end_participation(
+                    host,
+                    realm,
+                    &mut s,
+                    c,
+                    "Consent revoked",
+                )
+                .await?;
             }
         }
     }
@@ -592,6 +608,9 @@ async fn put_user<H: Host>(req: &Request, host: &H, realm: &Realm, name: &str) -
             None
         };
         if let Some(i) = initiator {
+            // Refresh tokens too, offline access included: whoever held the account may
+            // hold them.
+            super::refresh_token::revoke_all(host, realm, &user.sub, None).await?;
             end_user_sessions(
                 host,
                 realm,

@@ -12,6 +12,7 @@ use alloc::{format, string::String, vec::Vec};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::refresh_token::{self, OFFLINE_ACCESS};
 use super::request::{Fail, Result, secure_cookies, valid_username};
 use super::throttle;
 use crate::client_metadata::AuthMethod;
@@ -30,7 +31,7 @@ const CSRF_COOKIE: &str = "oidc_edge_csrf";
 /// Longest `state` or `nonce` accepted.
 const MAX_PARAM: usize = 1024;
 /// The scopes the provider knows; others are not granted.
-pub(super) const SCOPES: [&str; 3] = ["openid", "profile", "email"];
+pub(super) const SCOPES: [&str; 4] = ["openid", "profile", "email", OFFLINE_ACCESS];
 
 /// The parameters of an authorization request that survive the sign-in form and the consent
 /// page.
@@ -174,6 +175,12 @@ async fn validate<H: Host>(
             _ => {}
         }
     }
+    // OIDC Core §11: `offline_access` only with `prompt=consent` (the user is then asked,
+    // whoever the client is), and only for a client that may hold refresh tokens; otherwise
+    // it is ignored.
+    if !(v.prompted("consent") && refresh_token::allowed(&v.client)) {
+        v.scopes.retain(|s| s != OFFLINE_ACCESS);
+    }
     if v.prompted("none") && params.get("prompt").is_some_and(|p| p.trim() != "none") {
         return Ok(Err(v.error(
             &issuer,
@@ -266,6 +273,9 @@ async fn needs_consent<H: Host>(
     v: &Validated,
     user: &User,
 ) -> Result<bool> {
+    if v.scopes.iter().any(|s| s == OFFLINE_ACCESS) {
+        return Ok(true);
+    }
     if v.client.first_party {
         return Ok(false);
     }
@@ -473,11 +483,17 @@ fn csrf_cookie<H: Host>(host: &H, realm: &Realm, value: &str, max_age: u64) -> S
 }
 
 /// What each scope lets the application see, for the consent page.
-fn scope_description(scope: &str) -> &'static str {
+fn scope_description(scope: &str, realm: &Realm) -> &'static str {
     match scope {
         "openid" => "Who you are: an identifier for your account, and when you signed in",
         "profile" => "Your profile: your name and user name",
         "email" => "Your email address",
+        OFFLINE_ACCESS if realm.config.offline_access_survives_logout => {
+            "Offline access: it stays connected to your account when you are away, even after you sign out, until you or an administrator revoke it"
+        }
+        OFFLINE_ACCESS => {
+            "Offline access: it stays connected to your account when you are away, until you sign out"
+        }
         _ => "",
     }
 }
@@ -488,6 +504,7 @@ fn scope_claims(scope: &str) -> &'static str {
         "openid" => "sub, auth_time",
         "profile" => "name, preferred_username",
         "email" => "email",
+        OFFLINE_ACCESS => "refresh_token",
         _ => "",
     }
 }
@@ -513,7 +530,7 @@ fn consent_page<H: Host>(
             "<li><strong>{}</strong> ({}): {}</li>",
             html_escape(s),
             html_escape(scope_claims(s)),
-            html_escape(scope_description(s))
+            html_escape(scope_description(s, realm))
         ));
     }
     let body = format!(
@@ -527,7 +544,9 @@ fn consent_page<H: Host>(
         id = html_escape(&client.client_id),
         redirect = html_escape(&v.redirect_uri),
         action = html_escape(&format!("{}/consent", realm::issuer(host, &realm.name))),
-        hidden = hidden_fields(params, "consent"),
+        // `prompt=consent` stays: this answer is the consent it asked for, and what it
+        // allows (`offline_access`) depends on it.
+        hidden = hidden_fields(params, ""),
         csrf = sess.csrf("consent"),
     );
     Response::html(200, form_page("Allow access?", &body)).allow_form_target(&v.redirect_uri)

@@ -11,6 +11,7 @@ mod authorize;
 mod discovery;
 mod end_session;
 mod introspect;
+mod refresh_token;
 mod register;
 mod request;
 mod revoke;

@@ -1,9 +1,10 @@
 //! The token endpoint (authorization code grant): ID and access tokens.
 
-use alloc::string::String;
+use alloc::{format, string::String};
 
 use serde_json::{Map, Value, json};
 
+use super::refresh_token;
 use super::request::{Fail, Result};
 use crate::client_metadata::AuthMethod;
 use crate::host::Host;
@@ -120,20 +121,29 @@ fn decode_form_component(s: &str) -> Option<String> {
     decode_segment(&s.replace('+', "%20"))
 }
 
-/// `POST /realms/{R}/token`.
+/// `POST /realms/{R}/token`: the authorization code grant, and the refresh token grant for
+/// clients registered for it.
 pub(super) async fn token<H: Host>(req: &Request, host: &H, realm: &Realm) -> Result<Response> {
     let form = super::request::form(req)?;
     let client = authenticate_client(req, host, realm, &form).await?;
     match form.one("grant_type").map_err(Fail::bad_request)? {
-        Some("authorization_code") => {}
-        Some(_) => {
-            return Err(Fail::new(
-                ErrorCode::UnsupportedGrantType,
-                "only authorization_code is supported",
-            ));
-        }
-        None => return Err(Fail::bad_request("grant_type is required")),
+        Some("authorization_code") => code_grant(host, realm, &client, &form).await,
+        Some("refresh_token") => refresh_grant(host, realm, &client, &form).await,
+        Some(_) => Err(Fail::new(
+            ErrorCode::UnsupportedGrantType,
+            "grant_type must be authorization_code or refresh_token",
+        )),
+        None => Err(Fail::bad_request("grant_type is required")),
     }
+}
+
+/// `grant_type=authorization_code`.
+async fn code_grant<H: Host>(
+    host: &H,
+    realm: &Realm,
+    client: &Client,
+    form: &Params,
+) -> Result<Response> {
     let code = form
         .one("code")
         .map_err(Fail::bad_request)?
@@ -142,14 +152,16 @@ pub(super) async fn token<H: Host>(req: &Request, host: &H, realm: &Realm) -> Re
     let record: Option<AuthorizationCode> = records::load(host, &key).await?;
     let mut record =
         record.ok_or_else(|| invalid_grant("the code is invalid, expired or already used"))?;
-    if let Some(jti) = &record.redeemed {
-        // A replayed code: what its first use issued is revoked (RFC 6749 §4.1.2).
+    if let Some(grant_id) = &record.redeemed {
+        // A replayed code: what its first use issued is revoked (RFC 6749 §4.1.2): every
+        // access token of the grant, and its refresh tokens.
         host.put(
-            &keys::revoked(&realm.name, jti),
+            &keys::revoked(&realm.name, grant_id),
             b"",
             Some(realm.config.access_token_ttl_secs),
         )
         .await?;
+        refresh_token::revoke_grant(host, realm, &record.sub, &record.client_id, grant_id).await?;
         host.delete(&key).await?;
         return Err(invalid_grant(
             "the code is invalid, expired or already used",
@@ -163,9 +175,9 @@ pub(super) async fn token<H: Host>(req: &Request, host: &H, realm: &Realm) -> Re
         ));
     }
     // Single use: marked used before anything else is decided, and kept as long as the
-    // access token it may issue lives, so that a replay can revoke that token.
-    let jti = crate::logout::logout_token::random_id(host)?;
-    record.redeemed = Some(jti.clone());
+    // access token it may issue lives, so that a replay can revoke what it issued.
+    let grant_id = crate::logout::logout_token::random_id(host)?;
+    record.redeemed = Some(grant_id.clone());
     records::save(
         host,
         &key,
@@ -208,6 +220,142 @@ pub(super) async fn token<H: Host>(req: &Request, host: &H, realm: &Realm) -> Re
         _ => return Err(invalid_grant("the account no longer exists or is disabled")),
     };
     session::join(host, &realm.name, &mut sess, &client.client_id).await?;
+    let refresh = if refresh_token::allowed(client) {
+        Some(refresh_token::start(host, realm, client, &sess, &record.scope, &grant_id).await?)
+    } else {
+        None
+    };
+    let sid = sess.sid_for(&client.client_id);
+    let minted = Mint {
+        scope: &record.scope,
+        sid: Some(&sid),
+        auth_time: record.auth_time,
+        nonce: record.nonce.as_deref(),
+        jti: &format!("{grant_id}.0"),
+    };
+    tokens(host, realm, client, &user, &minted, refresh).await
+}
+
+/// `grant_type=refresh_token`: rotate the family's token, and issue new tokens — with the
+/// client's `sid` while the session lives, without once it has ended (`offline_access`).
+async fn refresh_grant<H: Host>(
+    host: &H,
+    realm: &Realm,
+    client: &Client,
+    form: &Params,
+) -> Result<Response> {
+    let presented = form
+        .one("refresh_token")
+        .map_err(Fail::bad_request)?
+        .ok_or_else(|| Fail::bad_request("refresh_token is required"))?;
+    let asked = form.one("scope").map_err(Fail::bad_request)?;
+    if !refresh_token::allowed(client) {
+        return Err(Fail::new(
+            ErrorCode::UnauthorizedClient,
+            "the client is not registered for the refresh_token grant",
+        ));
+    }
+    let mut live = match refresh_token::check(host, realm, client, presented).await? {
+        refresh_token::Verdict::Live(live) => live,
+        refresh_token::Verdict::Replayed(family) => {
+            refresh_token::replayed(host, realm, &family).await?;
+            return Err(invalid_grant(
+                "the refresh token was already used: its grant is revoked",
+            ));
+        }
+        refresh_token::Verdict::OtherClient => {
+            return Err(invalid_grant(
+                "the refresh token was issued to another client",
+            ));
+        }
+        refresh_token::Verdict::Dead(why) => return Err(invalid_grant(why)),
+    };
+    // RFC 6749 §6: a narrower scope may be asked for, never a wider one.
+    let granted: alloc::vec::Vec<&str> = live.family.record.scope.split(' ').collect();
+    let scope = match asked {
+        None => live.family.record.scope.clone(),
+        Some(a) => {
+            let mut wanted: alloc::vec::Vec<&str> = alloc::vec::Vec::new();
+            for s in a.split(' ').filter(|s| !s.is_empty()) {
+                if !granted.contains(&s) {
+                    return Err(Fail::new(
+                        ErrorCode::InvalidScope,
+                        "the scope asked for exceeds the one granted",
+                    ));
+                }
+                if !wanted.contains(&s) {
+                    wanted.push(s);
+                }
+            }
+            if wanted.is_empty() {
+                return Err(Fail::new(ErrorCode::InvalidScope, "scope is empty"));
+            }
+            wanted.join(" ")
+        }
+    };
+    if let Some(s) = &mut live.session {
+        session::touch(host, &realm.name, s).await?;
+    }
+    let refresh = refresh_token::rotate(host, realm, &mut live).await?;
+    let sid = live.session.as_ref().map(|s| s.sid_for(&client.client_id));
+    let minted = Mint {
+        scope: &scope,
+        sid: sid.as_deref(),
+        auth_time: live.family.record.auth_time,
+        nonce: None,
+        jti: &format!("{}.{}", live.family.id, live.family.record.generation),
+    };
+    tokens(host, realm, client, &live.user, &minted, Some(refresh)).await
+}
+
+/// What the tokens of one answer of the token endpoint say.
+struct Mint<'a> {
+    /// The scope they carry.
+    scope: &'a str,
+    /// The client's `sid`, while the session lives.
+    sid: Option<&'a str>,
+    /// When the user authenticated.
+    auth_time: u64,
+    /// The authorization request's `nonce` (never on a refresh: OIDC Core §12.2).
+    nonce: Option<&'a str>,
+    /// The access token's `jti`: `{grant}.{n}`.
+    jti: &'a str,
+}
+
+/// The token endpoint's answer: an ID token (with `openid`), an access token, and the refresh
+/// token when there is one.
+async fn tokens<H: Host>(
+    host: &H,
+    realm: &Realm,
+    client: &Client,
+    user: &User,
+    m: &Mint<'_>,
+    refresh: Option<String>,
+) -> Result<Response> {
+    let mut body = json!({
+        "access_token": access_token(host, realm, client, user, m).await?,
+        "token_type": "Bearer",
+        "expires_in": realm.config.access_token_ttl_secs,
+        "scope": m.scope,
+    });
+    if m.scope.split(' ').any(|s| s == "openid") {
+        body["id_token"] = json!(id_token(host, realm, client, user, m).await?);
+    }
+    if let Some(r) = refresh {
+        body["refresh_token"] = json!(r);
+    }
+    Ok(Response::json(200, &body))
+}
+
+/// An ID token for `client`, signed (and encrypted) as it registered.
+async fn id_token<H: Host>(
+    host: &H,
+    realm: &Realm,
+    client: &Client,
+    user: &User,
+    m: &Mint<'_>,
+) -> Result<String> {
+    let now = host.now();
     let issuer = realm::issuer(host, &realm.name);
     let mut claims = Map::new();
     claims.insert("iss".into(), json!(issuer));
@@ -218,12 +366,14 @@ pub(super) async fn token<H: Host>(req: &Request, host: &H, realm: &Realm) -> Re
         json!(now.plus(realm.config.id_token_ttl_secs).secs()),
     );
     claims.insert("iat".into(), json!(now.secs()));
-    claims.insert("auth_time".into(), json!(record.auth_time));
-    if let Some(n) = &record.nonce {
+    claims.insert("auth_time".into(), json!(m.auth_time));
+    if let Some(n) = m.nonce {
         claims.insert("nonce".into(), json!(n));
     }
-    claims.insert("sid".into(), json!(sess.sid_for(&client.client_id)));
-    add_profile_claims(&mut claims, &user, &record.scope);
+    if let Some(sid) = m.sid {
+        claims.insert("sid".into(), json!(sid));
+    }
+    add_profile_claims(&mut claims, user, m.scope);
     let alg = client.metadata.signing_alg();
     let signing_key = realm::signing_key(host, realm, alg).await?;
     let encryption = client.metadata.encryption();
@@ -234,7 +384,7 @@ pub(super) async fn token<H: Host>(req: &Request, host: &H, realm: &Realm) -> Re
         (Some((k, _, _)), Some(o)) => Some((k, o)),
         _ => None,
     };
-    let id_token = crypto::sign_jwt(
+    Ok(crypto::sign_jwt(
         host.crypto(),
         host,
         &claims,
@@ -243,25 +393,7 @@ pub(super) async fn token<H: Host>(req: &Request, host: &H, realm: &Realm) -> Re
         None,
         encrypt_to,
     )
-    .await?;
-    let access_token = access_token(
-        host,
-        realm,
-        &client,
-        &user,
-        &record.scope,
-        &sess.sid_for(&client.client_id),
-        &jti,
-    )
-    .await?;
-    let body = json!({
-        "access_token": access_token,
-        "token_type": "Bearer",
-        "expires_in": realm.config.access_token_ttl_secs,
-        "id_token": id_token,
-        "scope": record.scope,
-    });
-    Ok(Response::json(200, &body))
+    .await?)
 }
 
 pub(super) fn add_profile_claims(claims: &mut Map<String, Value>, user: &User, scope: &str) {
@@ -281,15 +413,14 @@ pub(super) fn add_profile_claims(claims: &mut Map<String, Value>, user: &User, s
 
 /// A JWT access token (RFC 9068) signed with the realm's ES256 key. It names its session by
 /// the client's own `sid` (never by a handle every client shares), so that it dies with the
-/// session; the user name only with the `profile` scope.
+/// session; one without `sid` (offline access after the session ended) lives by its refresh
+/// token family, named by its `jti`. The user name only with the `profile` scope.
 async fn access_token<H: Host>(
     host: &H,
     realm: &Realm,
     client: &Client,
     user: &User,
-    scope: &str,
-    sid: &str,
-    jti: &str,
+    m: &Mint<'_>,
 ) -> Result<String> {
     let now = host.now();
     let issuer = realm::issuer(host, &realm.name);
@@ -303,10 +434,12 @@ async fn access_token<H: Host>(
         "exp".into(),
         json!(now.plus(realm.config.access_token_ttl_secs).secs()),
     );
-    claims.insert("jti".into(), json!(jti));
-    claims.insert("scope".into(), json!(scope));
-    claims.insert("sid".into(), json!(sid));
-    if scope.split(' ').any(|s| s == "profile") {
+    claims.insert("jti".into(), json!(m.jti));
+    claims.insert("scope".into(), json!(m.scope));
+    if let Some(sid) = m.sid {
+        claims.insert("sid".into(), json!(sid));
+    }
+    if m.scope.split(' ').any(|s| s == "profile") {
         claims.insert("username".into(), json!(user.username));
     }
     let key = realm::signing_key(host, realm, JwsAlg::ES256).await?;
