@@ -130,7 +130,37 @@ pub fn token_request(
     if let Some(v) = verifier {
         form.push(("code_verifier", v));
     }
-    let mut req = Request::new(Method::Post, &realm_path(realm, "token"))
+    client_request(realm, "token", client_id, secret, form)
+}
+
+/// `POST /token` with `grant_type=refresh_token` (and a narrower `scope`, when given).
+pub fn refresh_request(
+    realm: &str,
+    client_id: &str,
+    secret: Option<&str>,
+    refresh_token: &str,
+    scope: Option<&str>,
+) -> Request {
+    let mut form = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+    ];
+    if let Some(s) = scope {
+        form.push(("scope", s));
+    }
+    client_request(realm, "token", client_id, secret, form)
+}
+
+/// A form `POST` to endpoint `name` (token, revoke, introspect) by a client: its secret by
+/// HTTP Basic when it has one, else its `client_id` in the form (a public client).
+pub fn client_request<'a>(
+    realm: &str,
+    name: &str,
+    client_id: &'a str,
+    secret: Option<&str>,
+    mut form: Vec<(&'a str, &'a str)>,
+) -> Request {
+    let mut req = Request::new(Method::Post, &realm_path(realm, name))
         .with_header("content-type", "application/x-www-form-urlencoded");
     match secret {
         Some(s) => {

@@ -425,6 +425,35 @@ impl Op {
         self.send_request(flow::authorize_request(REALM, &rp.id, &rp.redirect, &a))
     }
 
+    /// A form `POST` by `rp` (client_secret_basic) to endpoint `name`.
+    pub fn client_post(&self, rp: &Registered, name: &str, form: Vec<(&str, &str)>) -> Reply {
+        self.send_request(flow::client_request(
+            REALM,
+            name,
+            &rp.id,
+            Some(&rp.secret),
+            form,
+        ))
+    }
+
+    /// `grant_type=refresh_token` for `rp`.
+    pub fn refresh(&self, rp: &Registered, refresh_token: &str) -> Reply {
+        self.send_request(flow::refresh_request(
+            REALM,
+            &rp.id,
+            Some(&rp.secret),
+            refresh_token,
+            None,
+        ))
+    }
+
+    /// RFC 7662 introspection of `token` by `rp`: the answer's JSON (after checking it is 200).
+    pub fn introspect(&self, rp: &Registered, token: &str) -> Value {
+        let r = self.client_post(rp, "introspect", vec![("token", token)]);
+        assert_eq!(r.status, 200, "introspect: {}", r.text());
+        r.json()
+    }
+
     /// Whether `session` is over: authorization shows the login form instead of a code (or
     /// the consent page, which only a live session gets).
     pub fn shows_login_form(&self, rp: &Registered, session: &str) -> bool {
@@ -450,9 +479,32 @@ impl Op {
     /// The code flow for `rp` on `session`: returns the raw ID token and its validated claims
     /// (decrypted with `rp`'s key, signature by the realm's JWKS, `iss`, `aud`, `nonce`).
     pub fn sign_in(&self, rp: &Registered, session: &str) -> (String, Value) {
+        let (tokens, claims) = self.sign_in_for(rp, session, "openid", "");
+        (
+            tokens["id_token"].as_str().expect("id_token").to_owned(),
+            claims,
+        )
+    }
+
+    /// [`Op::sign_in`] for `scope`, with `extra` in the authorization request (`&prompt=...`):
+    /// the token endpoint's whole answer, and the ID token's claims.
+    pub fn sign_in_for(
+        &self,
+        rp: &Registered,
+        session: &str,
+        scope: &str,
+        extra: &str,
+    ) -> (Value, Value) {
         let state = random_token(&OsEntropy).expect("entropy");
         let nonce = random_token(&OsEntropy).expect("entropy");
-        let r = self.authorize(rp, session, &state, &nonce);
+        let a = Authorize {
+            scope,
+            state: &state,
+            nonce: &nonce,
+            session: Some(session),
+            extra,
+        };
+        let r = self.send_request(flow::authorize_request(REALM, &rp.id, &rp.redirect, &a));
         let r = self.consent_if_asked(r, session, "allow");
         assert_eq!(r.status, 302, "authorize: {}", r.text());
         assert_eq!(r.location_param("state").as_deref(), Some(state.as_str()));
@@ -466,10 +518,10 @@ impl Op {
             None,
         ));
         assert_eq!(r.status, 200, "token: {}", r.text());
-        let id_token = r.json()["id_token"].as_str().expect("id_token").to_owned();
-        let claims = self.open_id_token(rp, &id_token);
+        let tokens = r.json();
+        let claims = self.open_id_token(rp, tokens["id_token"].as_str().expect("id_token"));
         assert_eq!(claims["nonce"], nonce.as_str());
-        (id_token, claims)
+        (tokens, claims)
     }
 
     /// When `r` is the consent page, answer it with `decision` (`allow` or `deny`) as the
