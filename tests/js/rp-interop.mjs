@@ -1,7 +1,8 @@
 // A real relying-party library against oidc-edge: openid-client (the exact version pinned in
 // package.json) does discovery, dynamic registration, the authorization code flow with PKCE
 // and the ID token validation (signature through the JWKS, iss, aud, nonce, exp, iat), reads
-// userinfo, then introspects and revokes the access token. This script plays the browser in
+// userinfo, then introspects and revokes the access token; the client registered for refresh
+// tokens refreshes, and sees a replayed refresh token refused. This script plays the browser in
 // between with fetch and manual redirects:
 // the login form, its CSRF cookie, the 303 back to the authorization endpoint, the 302 to the
 // callback. The browser keeps its session cookie, so the second RP signs in on the same session.
@@ -160,6 +161,35 @@ async function flow(browser, metadata, clientAuth) {
   const introspection = await client.tokenIntrospection(config, tokens.access_token)
   await client.tokenRevocation(config, tokens.access_token)
   const afterRevocation = await client.tokenIntrospection(config, tokens.access_token)
+  // A client registered for refresh tokens refreshes (the library validates the new ID
+  // token), introspects the new refresh token, and sees a replay of the spent one refused and
+  // the whole family revoked with it.
+  let refresh = null
+  if (tokens.refresh_token) {
+    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token)
+    const rotatedIntrospection = await client.tokenIntrospection(config, refreshed.refresh_token)
+    const refusal = async (token) => {
+      try {
+        await client.refreshTokenGrant(config, token)
+        return null
+      } catch (err) {
+        return err?.error ?? err?.code ?? String(err)
+      }
+    }
+    const replay = await refusal(tokens.refresh_token)
+    const afterReplay = await refusal(refreshed.refresh_token)
+    refresh = {
+      rotated: refreshed.refresh_token !== tokens.refresh_token,
+      claims: refreshed.claims(),
+      introspection: {
+        active: rotatedIntrospection.active,
+        token_type: rotatedIntrospection.token_type,
+        client_id: rotatedIntrospection.client_id,
+      },
+      replay_rejected_with: replay,
+      family_revoked_with: afterReplay,
+    }
+  }
 
   // The library's checks are not vacuous against this provider: an ID token for another
   // nonce is refused, after the provider issued it.
@@ -199,6 +229,7 @@ async function flow(browser, metadata, clientAuth) {
       token_type: introspection.token_type,
     },
     active_after_revocation: afterRevocation.active,
+    refresh,
     wrong_nonce_rejected_with: wrongNonce,
   }
 }
@@ -216,6 +247,7 @@ async function main() {
         client_name: 'openid-client RP one',
         redirect_uris: [`${base}/one/cb`],
         token_endpoint_auth_method: 'client_secret_basic',
+        grant_types: ['authorization_code', 'refresh_token'],
         backchannel_logout_uri: `${base}/one/backchannel`,
         backchannel_logout_session_required: true,
       },

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 pub use oidc_edge::native::OsEntropy;
 
 pub mod flow;
+pub mod jose;
 pub mod logout;
 pub mod memory;
 pub mod op;
@@ -36,6 +37,34 @@ pub fn skip_or_fail(var: &str, what: &str) {
     eprintln!(
         "\n==================== SKIPPED ====================\n{what} is missing: test skipped (set {var}=1 to make this fail)\n=================================================\n"
     );
+}
+
+/// Whether `node` and the pinned npm `package` are installed, as `script` needs them; a loud
+/// skip notice (or a panic under `OIDC_EDGE_REQUIRE_INTEROP=1`) when not.
+pub fn node_package_available(package: &str, script: &str) -> bool {
+    const REQUIRE_VAR: &str = "OIDC_EDGE_REQUIRE_INTEROP";
+    let node = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !node {
+        skip_or_fail(
+            REQUIRE_VAR,
+            &format!("`node` on PATH (needed to run {script})"),
+        );
+        return false;
+    }
+    if !repo_root()
+        .join(format!("node_modules/{package}/package.json"))
+        .is_file()
+    {
+        skip_or_fail(
+            REQUIRE_VAR,
+            &format!("node_modules/{package} (run `npm ci` at the repository root)"),
+        );
+        return false;
+    }
+    true
 }
 
 /// Options for a test server: a free loopback port, in memory, everything else the default.

@@ -17,6 +17,7 @@ use oidc_edge_core::host::Clock as _;
 use oidc_edge_core::http::encode_params;
 use oidc_edge_core::jose::Jwk;
 use oidc_edge_core::logout::delivery::DeliveryPolicy;
+use oidc_edge_tests::jose::jose_verify_batch;
 use oidc_edge_tests::logout::{
     BCL, EVENT, WAIT, assert_logout_token, expect, operation, ops_for, rp_at, segment_json,
     wait_outbox_empty,
@@ -760,58 +761,6 @@ fn offset_form(ms: u64) -> String {
 // ---------------------------------------------------------------------------------------------
 // Interop: an independent JOSE library verifies what the RPs received
 
-/// `node tests/js/jose-tool.mjs batch` over `requests`; `None` (after a loud skip notice, or a
-/// panic under `OIDC_EDGE_REQUIRE_INTEROP=1`) when node or the pinned jose is missing.
-fn jose_batch(requests: &[Value]) -> Option<Vec<Value>> {
-    use std::io::Write as _;
-    use std::process::{Command, Stdio};
-    let root = oidc_edge_tests::repo_root();
-    let node = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !node {
-        oidc_edge_tests::skip_or_fail(
-            "OIDC_EDGE_REQUIRE_INTEROP",
-            "`node` on PATH (needed to run tests/js/jose-tool.mjs)",
-        );
-        return None;
-    }
-    if !root.join("node_modules/jose/package.json").is_file() {
-        oidc_edge_tests::skip_or_fail(
-            "OIDC_EDGE_REQUIRE_INTEROP",
-            "node_modules/jose (run `npm ci` at the repository root)",
-        );
-        return None;
-    }
-    let mut child = Command::new("node")
-        .args(["tests/js/jose-tool.mjs", "batch"])
-        .current_dir(&root)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn node");
-    let input: Vec<Value> = requests
-        .iter()
-        .map(|r| json!({"cmd": "verify", "req": r}))
-        .collect();
-    // The tool reads all of stdin before it writes: no deadlock; dropping stdin closes it.
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&serde_json::to_vec(&input).unwrap())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "jose-tool failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(serde_json::from_slice(&out.stdout).expect("a JSON array"))
-}
-
 #[test]
 fn jose_verifies_and_decrypts_the_logout_tokens_of_a_real_run() {
     let op = start();
@@ -860,7 +809,7 @@ fn jose_verifies_and_decrypts_the_logout_tokens_of_a_real_run() {
             r
         })
         .collect();
-    let Some(results) = jose_batch(&requests) else {
+    let Some(results) = jose_verify_batch(&requests) else {
         return;
     };
     assert_eq!(results.len(), cases.len());

@@ -1983,6 +1983,52 @@ fn credentials(c: &Ctx) -> Vec<Case> {
         "code_missing",
         &[("grant_type", "authorization_code")],
     ));
+    // The refresh grant: the token missing, repeated, malformed, unknown, far too long; a
+    // scope repeated or unknown.
+    let a_token = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let long = "A".repeat(60_000);
+    for (name, pairs) in [
+        ("refresh/missing", vec![]),
+        ("refresh/empty", vec![("refresh_token", "")]),
+        (
+            "refresh/repeated",
+            vec![("refresh_token", a_token), ("refresh_token", a_token)],
+        ),
+        ("refresh/unknown", vec![("refresh_token", a_token)]),
+        ("refresh/short", vec![("refresh_token", "abc")]),
+        ("refresh/nul", vec![("refresh_token", "\0")]),
+        ("refresh/jwt", vec![("refresh_token", c.id_token.as_str())]),
+        ("refresh/long", vec![("refresh_token", long.as_str())]),
+        (
+            "refresh/scope_repeated",
+            vec![
+                ("refresh_token", a_token),
+                ("scope", "openid"),
+                ("scope", "openid"),
+            ],
+        ),
+        (
+            "refresh/scope_unknown",
+            vec![("refresh_token", a_token), ("scope", "openid admin")],
+        ),
+        (
+            "refresh/scope_empty",
+            vec![("refresh_token", a_token), ("scope", " ")],
+        ),
+    ] {
+        let mut form = vec![("grant_type", "refresh_token")];
+        form.extend(pairs);
+        out.push(with_client(name, &form));
+    }
+    // A refresh token's shape at revocation and introspection: not one of ours, 200.
+    for endpoint in ["revoke", "introspect"] {
+        out.push(
+            Case::post(format!("refresh/{endpoint}/unknown"), c.realm(endpoint))
+                .header("authorization", c.basic())
+                .form([("token", a_token), ("token_type_hint", "refresh_token")])
+                .accepted(),
+        );
+    }
     out.push(with_client(
         "code_unknown",
         &[
@@ -2554,7 +2600,7 @@ fn every_malformed_or_hostile_request_gets_the_protocols_error_and_a_full_login_
             .post(op.endpoint("register"))
             .header("content-type", "application/json")
             .body(
-                json!({"redirect_uris": [REDIRECT], "post_logout_redirect_uris": [POST_LOGOUT]})
+                json!({"redirect_uris": [REDIRECT], "post_logout_redirect_uris": [POST_LOGOUT], "grant_types": ["authorization_code", "refresh_token"]})
                     .to_string(),
             ),
     );

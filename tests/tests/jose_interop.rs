@@ -9,8 +9,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashSet;
-use std::io::Write as _;
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -23,10 +21,10 @@ use oidc_edge_core::logout::logout_token::{
     self, BACKCHANNEL_LOGOUT_EVENT, LOGOUT_TYP, LogoutCause, LogoutTokenError, LogoutTokenKeys,
     LogoutTokenParams, LogoutTokenValidation, MAX_LIFETIME_SECS,
 };
-use oidc_edge_tests::{OsEntropy, repo_root, skip_or_fail};
+use oidc_edge_tests::OsEntropy;
+use oidc_edge_tests::jose::Jose;
 use serde_json::{Map, Value, json};
 
-const REQUIRE_VAR: &str = "OIDC_EDGE_REQUIRE_INTEROP";
 const ISSUER: &str = "https://op.interop.example";
 const CLIENT: &str = "rp-interop";
 /// ECDH-ES `apu` and `apv`: base64url of "Alice" and "Bob", as in RFC 7518 Appendix C.
@@ -34,84 +32,6 @@ const PARTY_INFO: (&str, &str) = ("QWxpY2U", "Qm9i");
 
 // ---------------------------------------------------------------------------------------------
 // The jose tool
-
-/// Proof that node and the pinned jose are installed; runs `jose-tool.mjs`.
-struct Jose;
-
-impl Jose {
-    /// `None` (after a loud skip notice, or a panic when required) when jose cannot run here.
-    fn find() -> Option<Self> {
-        let node = Command::new("node")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        let jose = repo_root().join("node_modules/jose/package.json").is_file();
-        match (node, jose) {
-            (true, true) => Some(Self),
-            (false, _) => {
-                skip_or_fail(
-                    REQUIRE_VAR,
-                    "`node` on PATH (needed to run tests/js/jose-tool.mjs)",
-                );
-                None
-            }
-            (true, false) => {
-                skip_or_fail(
-                    REQUIRE_VAR,
-                    "node_modules/jose (run `npm ci` at the repository root)",
-                );
-                None
-            }
-        }
-    }
-
-    /// Run `(command, request)` pairs in one node process; each result is the command's
-    /// output, or `Err` with jose's `{"error", "code"}`.
-    fn batch(&self, reqs: Vec<(&str, Value)>) -> Vec<Result<Value, Value>> {
-        let n = reqs.len();
-        let input: Vec<Value> = reqs
-            .into_iter()
-            .map(|(cmd, req)| json!({"cmd": cmd, "req": req}))
-            .collect();
-        let mut child = Command::new("node")
-            .arg("tests/js/jose-tool.mjs")
-            .arg("batch")
-            .current_dir(repo_root())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn node");
-        // The tool reads all of stdin before writing anything, so this cannot deadlock; the
-        // handle is dropped at the end of the statement, closing stdin.
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(&serde_json::to_vec(&input).unwrap())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success(),
-            "jose-tool batch failed: {}{stderr}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        let results: Vec<Value> = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("jose-tool printed no JSON array ({e}); stderr: {stderr}"));
-        assert_eq!(results.len(), n, "one result per request");
-        results
-            .into_iter()
-            .map(|r| {
-                if r.get("error").is_some() {
-                    Err(r)
-                } else {
-                    Ok(r)
-                }
-            })
-            .collect()
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Keys, each made once and shared by the tests: RSA key generation is the slowest step here.

@@ -12,6 +12,7 @@ use oidc_edge::native::server::ServerOptions;
 use oidc_edge::native::{NativeClock, now};
 use oidc_edge_core::http::encode_params;
 use oidc_edge_core::logout::delivery::DeliveryPolicy;
+use oidc_edge_tests::jose::jose_verify_batch;
 use oidc_edge_tests::logout::{WAIT, rp_at, wait_outbox_empty};
 use oidc_edge_tests::op::{Op, REALM, Registered, Start, USER};
 use oidc_edge_tests::rp::TestRp;
@@ -410,4 +411,64 @@ fn the_client_revokes_its_access_token() {
             told: (0, 0),
         },
     );
+}
+
+/// Every token shape a refresh gives, checked by an independent JOSE implementation (`jose`):
+/// refreshed ID tokens with the session's `sid` and, after logout, offline access's without;
+/// access tokens (`at+jwt`) with `sid`, and without it after logout.
+#[test]
+fn jose_verifies_what_refreshing_issues() {
+    let st = story(json!({}));
+    let op = &st.op;
+    let refreshed = |held: &Held| {
+        let r = op.refresh(&held.reg, &held.text("refresh_token"));
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+    };
+    let online = refreshed(&st.online);
+    st.op.sessions_logout(&st.session, true);
+    let offline = refreshed(&st.offline);
+    let jwks = op.jwks().to_value();
+    let cases = [
+        (&st.online.reg, &online, "id_token", true),
+        (&st.online.reg, &online, "access_token", true),
+        (&st.offline.reg, &offline, "id_token", false),
+        (&st.offline.reg, &offline, "access_token", false),
+    ];
+    let requests: Vec<Value> = cases
+        .iter()
+        .map(|(reg, tokens, name, _)| {
+            let access = *name == "access_token";
+            let mut r = json!({
+                "token": tokens[*name],
+                "jwks": jwks,
+                "algorithms": [if access { "ES256" } else { reg.alg.as_str() }],
+            });
+            if access {
+                r["typ"] = json!("at+jwt");
+            }
+            r
+        })
+        .collect();
+    let Some(results) = jose_verify_batch(&requests) else {
+        return;
+    };
+    for ((reg, _, name, with_sid), result) in cases.iter().zip(&results) {
+        assert!(
+            result.get("error").is_none(),
+            "jose refused {name}: {result}"
+        );
+        let p = &result["payload"];
+        assert_eq!(p["iss"], op.issuer.as_str(), "{p}");
+        assert_eq!(p["aud"], reg.id.as_str(), "{p}");
+        assert_eq!(p.get("sid").is_some(), *with_sid, "{name}: {p}");
+        assert!(p.get("nonce").is_none(), "{p}");
+        if *name == "access_token" {
+            let jti = p["jti"].as_str().unwrap();
+            assert!(jti.ends_with(".1"), "the grant's first refresh: {jti}");
+            assert_eq!(p["client_id"], reg.id.as_str());
+        } else {
+            assert!(p["auth_time"].is_u64(), "{p}");
+        }
+    }
 }

@@ -13,37 +13,15 @@ use std::io::Read as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use oidc_edge_tests::{repo_root, skip_or_fail, start_server};
-use serde_json::Value;
+use oidc_edge_tests::{repo_root, start_server};
+use serde_json::{Value, json};
 
-const REQUIRE_VAR: &str = "OIDC_EDGE_REQUIRE_INTEROP";
 /// Longest the script may take; it makes a dozen local requests.
 const TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Whether node and openid-client are installed; a loud skip (or a panic) when not.
 fn openid_client_available() -> bool {
-    let node = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !node {
-        skip_or_fail(
-            REQUIRE_VAR,
-            "`node` on PATH (needed to run tests/js/rp-interop.mjs)",
-        );
-        return false;
-    }
-    if !repo_root()
-        .join("node_modules/openid-client/package.json")
-        .is_file()
-    {
-        skip_or_fail(
-            REQUIRE_VAR,
-            "node_modules/openid-client (run `npm ci` at the repository root)",
-        );
-        return false;
-    }
-    true
+    oidc_edge_tests::node_package_available("openid-client", "tests/js/rp-interop.mjs")
 }
 
 /// Run the script against `issuer`; its stdout as JSON, or a panic with its stderr.
@@ -157,6 +135,25 @@ fn openid_client_registers_signs_in_and_validates_id_tokens() {
     }
 
     let (one, two) = (&flows[0], &flows[1]);
+    // RP one registered for refresh tokens: rotated, the same session's sid, no nonce; a
+    // replay of the spent token is refused and takes the family with it.
+    let r = &one["refresh"];
+    assert_eq!(r["rotated"], true, "{r}");
+    assert_eq!(r["claims"]["sid"], one["claims"]["sid"], "{r}");
+    assert_eq!(r["claims"]["sub"], one["claims"]["sub"], "{r}");
+    assert_eq!(r["claims"].get("nonce"), None, "{r}");
+    assert_eq!(
+        r["introspection"],
+        json!({"active": true, "token_type": "refresh_token", "client_id": one["client_id"]}),
+        "{r}"
+    );
+    assert_eq!(r["replay_rejected_with"], "invalid_grant", "{r}");
+    assert_eq!(r["family_revoked_with"], "invalid_grant", "{r}");
+    assert_eq!(
+        two["refresh"],
+        Value::Null,
+        "RP two did not register for them"
+    );
     assert_eq!(one["login_form"], true, "the first RP needs a login");
     assert_eq!(
         two["login_form"], false,

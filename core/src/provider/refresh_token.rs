@@ -5,7 +5,7 @@
 //! `offline_access` it outlives it while the realm's `offline_access_survives_logout` says so.
 //! Refreshing never brings an ended session back.
 
-use alloc::{format, string::String};
+use alloc::string::String;
 
 use super::request::Result;
 use crate::host::Host;
@@ -292,10 +292,7 @@ pub(super) async fn replayed<H: Host>(host: &H, realm: &Realm, family: &Family) 
             realm,
             &mut s,
             &family.record.client_id,
-            &format!(
-                "A spent refresh token of client {} was presented again: its grant is revoked",
-                family.record.client_id
-            ),
+            "A spent refresh token was presented again; its grant is revoked",
         )
         .await?;
     }
