@@ -8,6 +8,7 @@
 //! | [`Deliver`] | a durable queue and the back-channel POSTs | none |
 //! | [`Crypto`] | signatures, RSA key generation, PBKDF2 | [`RustCrypto`] |
 //! | [`Host::log`] | the operator's log, typed events ([`LogEvent`]) | nothing written |
+//! | [`Host::wake_at`] | a timer: end a session at its deadline | none (the sweep's interval) |
 
 use core::fmt;
 
@@ -96,6 +97,7 @@ impl fmt::Debug for HostConfig {
 }
 
 /// Everything the provider needs from its host: the seams above, its settings, and a log.
+#[allow(async_fn_in_trait)] // Workers futures are !Send: no Send bound, by design.
 pub trait Host: Store + Clock + Entropy + Deliver {
     /// Who does the costly primitives: [`RustCrypto`], or the platform's own (WebCrypto).
     type Crypto: Crypto;
@@ -110,5 +112,15 @@ pub trait Host: Store + Clock + Entropy + Deliver {
     /// audit events; never secrets). Default: nothing is written.
     fn log(&self, event: &LogEvent<'_>) {
         let _ = event;
+    }
+
+    /// Wake at `at` (Unix seconds) and call [`crate::provider::expire`] for session `id` of
+    /// `realm`: a host with timers (the native server, the worker's Durable Object alarm) ends
+    /// each session within moments of its deadline. Core asks whenever a session's deadline is
+    /// set or moves; a wake for a session that is not due yet is harmless (it asks again).
+    /// Default: none — the periodic sweep ([`crate::provider::sweep`]) finds it.
+    async fn wake_at(&self, realm: &str, id: &str, at: u64) -> Result<(), StoreError> {
+        let _ = (realm, id, at);
+        Ok(())
     }
 }

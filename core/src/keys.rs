@@ -74,6 +74,20 @@ pub fn refresh_families_of(r: &str, sub: &str, client: Option<&str>) -> String {
 pub fn throttle(r: &str, kind: &str, id: &str) -> String {
     format!("throttle/{r}/{kind}/{id}")
 }
+/// The prefixes whose data must be strongly consistent: everything whose staleness would
+/// lose a logout or let something be used twice — sessions and their user and `sid` indexes,
+/// codes, refresh tokens and revocations. Each is `{prefix}{R}/...`: a host may keep them per
+/// realm (the worker: in the realm's Durable Object), and the rest where reads are cheap.
+pub const STRONG: [&str; 7] = [
+    "session/", "usess/", "code/", "sid/", "rt/", "rtf/", "revoked/",
+];
+
+/// Whether `key` must be strongly consistent ([`STRONG`]); its realm when so.
+pub fn strong_realm(key: &str) -> Option<&str> {
+    let rest = STRONG.iter().find_map(|p| key.strip_prefix(p))?;
+    rest.split('/').next().filter(|r| !r.is_empty())
+}
+
 /// Every prefix under which a realm's own data lives (its audit and dead letters included);
 /// deleting a realm removes them all. The expiry index and the outbox are shared by all realms:
 /// their entries name the realm and are dropped when it is gone.
@@ -186,6 +200,16 @@ mod tests {
                 "{key}"
             );
         }
+        // The strongly consistent ones name their realm.
+        for key in &owned {
+            let strong = STRONG.iter().any(|p| key.starts_with(p));
+            assert_eq!(strong_realm(key).is_some(), strong, "{key}");
+            if strong {
+                assert_eq!(strong_realm(key), Some("r"), "{key}");
+            }
+        }
+        assert_eq!(strong_realm("realm/r"), None);
+        assert_eq!(strong_realm("session/"), None);
         // The realm record itself is removed last, by its own key.
         assert!(prefixes.iter().all(|p| !realm("r").starts_with(p.as_str())));
     }

@@ -354,6 +354,33 @@ pub async fn load<T: DeserializeOwned, S: Store + ?Sized>(
     }
 }
 
+/// Read and decode a JSON document with the bytes it was read from (what a
+/// [`crate::host::Store::swap`] compares against).
+pub async fn load_raw<T: DeserializeOwned, S: Store + ?Sized>(
+    store: &S,
+    key: &str,
+) -> Result<Option<(T, Vec<u8>)>, StoreError> {
+    match store.get(key).await? {
+        None => Ok(None),
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(|v| Some((v, bytes)))
+            .map_err(|e| StoreError(format!("{key}: undecodable document: {e}"))),
+    }
+}
+
+/// Replace the document at `key` with `value` only if it still holds `before` (the bytes
+/// [`load_raw`] read): whether it did.
+pub async fn replace<T: Serialize, S: Store + ?Sized>(
+    store: &S,
+    key: &str,
+    before: &[u8],
+    value: &T,
+    ttl_secs: Option<u64>,
+) -> Result<bool, StoreError> {
+    let bytes = serde_json::to_vec(value).map_err(|e| StoreError(format!("{key}: {e}")))?;
+    store.swap(key, Some(before), Some(&bytes), ttl_secs).await
+}
+
 /// Encode and write a JSON document.
 pub async fn save<T: Serialize, S: Store + ?Sized>(
     store: &S,

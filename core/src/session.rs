@@ -173,20 +173,67 @@ pub async fn find_by_id<H: Host>(
     Ok(s.expiry(host.now()).is_none().then_some(s))
 }
 
-/// Note activity. KV takes about one write per second per key, so `last_access` is written
-/// only when it has moved by a tenth of the idle timeout (at least one second): the idle
-/// deadline is then at most that much early, never late.
-pub async fn touch<H: Host>(host: &H, realm: &str, session: &mut Session) -> Result<(), Error> {
-    let now = host.now().secs();
-    if now >= session.last_access.saturating_add(session.touch_step()) {
-        let before = bucket(session.deadline());
-        session.last_access = now;
-        save(host, realm, session).await?;
-        if bucket(session.deadline()) != before {
-            index(host, realm, session).await?;
+/// How often [`modify`] reads again after losing a race before it gives up.
+const MODIFY_ATTEMPTS: usize = 8;
+
+/// Change the live session `id` with `change` (which answers whether it changed anything), in
+/// a swap against what was read: a session that ended meanwhile is never written back, and
+/// two changes at once both land (the loser reads again and re-applies its change). The
+/// session as it now is, or `None` when it has ended.
+pub async fn modify<H: Host>(
+    host: &H,
+    realm: &str,
+    id: &str,
+    mut change: impl FnMut(&mut Session) -> bool,
+) -> Result<Option<Session>, Error> {
+    let key = keys::session(realm, id);
+    for _ in 0..MODIFY_ATTEMPTS {
+        let Some((mut s, raw)) = records::load_raw::<Session, _>(host, &key).await? else {
+            return Ok(None);
+        };
+        if s.expiry(host.now()).is_some() {
+            return Ok(None);
+        }
+        if !change(&mut s) {
+            return Ok(Some(s));
+        }
+        let ttl = ttl(&s, host.now());
+        if records::replace(host, &key, &raw, &s, Some(ttl)).await? {
+            return Ok(Some(s));
         }
     }
-    Ok(())
+    Err(Error::Store(crate::host::StoreError(alloc::format!(
+        "{key}: changed by others {MODIFY_ATTEMPTS} times in a row"
+    ))))
+}
+
+/// Note activity. KV takes about one write per second per key, so `last_access` is written
+/// only when it has moved by a tenth of the idle timeout (at least one second): the idle
+/// deadline is then at most that much early, never late. Answers whether the session still
+/// lives (it may have ended since it was read; it is not brought back).
+pub async fn touch<H: Host>(host: &H, realm: &str, session: &mut Session) -> Result<bool, Error> {
+    let now = host.now().secs();
+    if now < session.last_access.saturating_add(session.touch_step()) {
+        return Ok(true);
+    }
+    let before = bucket(session.deadline());
+    let touched = modify(host, realm, &session.id, |s| {
+        if now >= s.last_access.saturating_add(s.touch_step()) {
+            s.last_access = now;
+            true
+        } else {
+            false
+        }
+    })
+    .await?;
+    let Some(touched) = touched else {
+        return Ok(false);
+    };
+    *session = touched;
+    if bucket(session.deadline()) != before {
+        index(host, realm, session).await?;
+    }
+    Ok(true)
 }
 
 /// Expiry buckets are minutes: the sweep reads every bucket up to the current one.
@@ -199,16 +246,17 @@ pub fn exp_key(deadline_secs: u64, realm: &str, id: &str) -> String {
     keys::expiry(bucket(deadline_secs), realm, id)
 }
 
-/// Index a session under its current deadline.
+/// Index a session under its current deadline (for the sweep), and ask the host to wake at
+/// it (for a timer's precision).
 pub(crate) async fn index<H: Host>(host: &H, realm: &str, session: &Session) -> Result<(), Error> {
     let ttl = ttl(session, host.now());
-    Ok(host
-        .put(
-            &exp_key(session.deadline(), realm, &session.id),
-            b"",
-            Some(ttl),
-        )
-        .await?)
+    host.put(
+        &exp_key(session.deadline(), realm, &session.id),
+        b"",
+        Some(ttl),
+    )
+    .await?;
+    Ok(host.wake_at(realm, &session.id, session.deadline()).await?)
 }
 
 /// Load a session whether or not its time is up (the sweep and the admin API need that).
@@ -231,23 +279,37 @@ pub async fn remove<H: Host>(host: &H, realm: &str, session: &Session) -> Result
 
 /// Record that `client_id` received an ID token from `session`, and index the client's `sid`
 /// so that its access tokens can name the session without a handle shared by all clients.
+/// Answers whether the session still lives: one that ended meanwhile is not brought back, and
+/// the client must not be given tokens for it (its logout has been sent without it).
 pub async fn join<H: Host>(
     host: &H,
     realm: &str,
     session: &mut Session,
     client_id: &str,
-) -> Result<(), Error> {
-    if session.add_participant(client_id, host.now()) {
-        save(host, realm, session).await?;
-        let ttl = ttl(session, host.now());
-        host.put(
-            &keys::sid(realm, &session.sid_for(client_id)),
-            session.id.as_bytes(),
-            Some(ttl),
-        )
-        .await?;
+) -> Result<bool, Error> {
+    if session.has_participant(client_id) {
+        return Ok(true);
     }
-    Ok(())
+    let now = host.now();
+    // The index first: a sid that names no session (the join lost) leads nowhere.
+    let ttl = ttl(session, now);
+    host.put(
+        &keys::sid(realm, &session.sid_for(client_id)),
+        session.id.as_bytes(),
+        Some(ttl),
+    )
+    .await?;
+    let joined = modify(host, realm, &session.id, |s| {
+        s.add_participant(client_id, now)
+    })
+    .await?;
+    match joined {
+        Some(s) => {
+            *session = s;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
 }
 
 /// The live session behind a client's `sid`, if that client still takes part in it.
@@ -277,12 +339,20 @@ pub async fn leave<H: Host>(
     session: &mut Session,
     client_id: &str,
 ) -> Result<bool, Error> {
-    let before = session.participants.len();
-    session.participants.retain(|p| p.client_id != client_id);
-    if session.participants.len() == before {
+    if !session.has_participant(client_id) {
         return Ok(false);
     }
-    save(host, realm, session).await?;
+    let left = modify(host, realm, &session.id, |s| {
+        let before = s.participants.len();
+        s.participants.retain(|p| p.client_id != client_id);
+        s.participants.len() != before
+    })
+    .await?;
+    if let Some(s) = left {
+        *session = s;
+    } else {
+        session.participants.retain(|p| p.client_id != client_id);
+    }
     host.delete(&keys::sid(realm, &session.sid_for(client_id)))
         .await?;
     Ok(true)

@@ -69,11 +69,14 @@ impl<'a> Page<'a> {
     }
 }
 
-/// A key-value store, as Workers KV offers: **eventually consistent** (a write may be seen
-/// late at another location, up to about a minute), no transactions, **no compare-and-swap**,
-/// optional expiry per key. The core is written for exactly that: single-use codes and
-/// session ends are designed around it (see the README), and a strongly consistent backend
-/// can replace it without change.
+/// A key-value store with optional expiry per key, and one atomic step: [`Store::swap`], a
+/// compare-and-swap. Every decision that must happen once — a code redeemed, a refresh token
+/// rotated, a session touched or joined without bringing an ended one back — is a swap.
+///
+/// How strong a store is, is the host's to say (the README's consistency section): the native
+/// stores and the worker's Durable Objects are strongly consistent and swap atomically; Workers
+/// KV is eventually consistent (a write may be seen late at another location, up to about a
+/// minute) and can only read, compare and write ([`swap_by_read`]).
 #[allow(async_fn_in_trait)] // Workers futures are !Send: no Send bound, by design.
 pub trait Store {
     /// The value at `key`, or `None` (also for an expired key).
@@ -98,6 +101,37 @@ pub trait Store {
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
     /// Keys starting with `prefix`, one [`Page`] of them.
     async fn list(&self, prefix: &str, page: Page<'_>) -> Result<ListPage, StoreError>;
+    /// If the value at `key` is exactly `expected` (`None`: there is none), make it `new`
+    /// (`None`: delete it; `ttl_secs` as for [`Store::put`]) and answer `true`; otherwise
+    /// change nothing and answer `false`. Atomic where the store can be (two swaps from the
+    /// same `expected` never both succeed); see [`swap_by_read`] for one that cannot.
+    async fn swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+        ttl_secs: Option<u64>,
+    ) -> Result<bool, StoreError>;
+}
+
+/// [`Store::swap`] for a store without an atomic one (Workers KV, a JS store that offers no
+/// `swap`): read, compare, then write. Two callers that read the same value both win; the
+/// README says what that costs.
+pub async fn swap_by_read<S: Store + ?Sized>(
+    store: &S,
+    key: &str,
+    expected: Option<&[u8]>,
+    new: Option<&[u8]>,
+    ttl_secs: Option<u64>,
+) -> Result<bool, StoreError> {
+    if store.get(key).await?.as_deref() != expected {
+        return Ok(false);
+    }
+    match new {
+        Some(v) => store.put(key, v, ttl_secs).await?,
+        None => store.delete(key).await?,
+    }
+    Ok(true)
 }
 
 /// A host that keeps its data in a [`Store`] it holds: implementing this gives the host
@@ -147,5 +181,15 @@ impl<T: StoreVia> Store for T {
 
     async fn list(&self, prefix: &str, page: Page<'_>) -> Result<ListPage, StoreError> {
         self.store().list(prefix, page).await
+    }
+
+    async fn swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+        ttl_secs: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        self.store().swap(key, expected, new, ttl_secs).await
     }
 }

@@ -62,7 +62,28 @@ pub struct TestHost {
     pub outbox_reads: Cell<(usize, usize, usize)>,
     /// Keys handed out by `list`, under any prefix.
     pub listed: Cell<usize>,
+    /// Which location the next calls come from (see [`TestHost::eventually`]).
+    pub location: Cell<u8>,
+    /// When set, keys for which it answers `true` are eventually consistent, as on Workers
+    /// KV: a location sees its own writes at once and another's only once they are
+    /// `stale_secs` old, and [`Store::swap`] on them reads, compares and writes.
+    pub eventual: Cell<Option<KeyFilter>>,
+    /// Every write to an eventually consistent key since: (when, where, value and expiry).
+    pub writes: RefCell<BTreeMap<String, Vec<Write>>>,
+    /// How late the current location sees another's writes (at most [`STALE_SECS`]).
+    pub stale_secs: Cell<u64>,
+    /// The wakes asked for ([`Host::wake_at`]): (when, realm, session id).
+    pub wakes: RefCell<std::collections::BTreeSet<(u64, String, String)>>,
 }
+
+/// Which keys something applies to.
+pub type KeyFilter = fn(&str) -> bool;
+
+/// How late a location may see another's writes on Workers KV, at most.
+pub const STALE_SECS: u64 = 60;
+
+/// One write to an eventually consistent key: when, from where, and what (`None`: deleted).
+pub type Write = (u64, u8, Option<(Vec<u8>, Option<u64>)>);
 
 impl Default for TestHost {
     fn default() -> Self {
@@ -98,7 +119,50 @@ impl TestHost {
             answers: RefCell::default(),
             outbox_reads: Cell::default(),
             listed: Cell::default(),
+            location: Cell::new(0),
+            eventual: Cell::new(None),
+            writes: RefCell::default(),
+            stale_secs: Cell::new(STALE_SECS),
+            wakes: RefCell::default(),
         }
+    }
+
+    /// From now on, keys for which `is_eventual` answers `true` behave as on an eventually
+    /// consistent store seen from several locations (switch with [`TestHost::location`]).
+    pub fn eventually(&self, is_eventual: fn(&str) -> bool) {
+        self.eventual.set(Some(is_eventual));
+    }
+
+    fn is_eventual(&self, key: &str) -> bool {
+        self.eventual.get().is_some_and(|f| f(key))
+    }
+
+    /// Log a write to `key` (the value before the first one is kept as written long ago).
+    fn log_write(&self, key: &str, value: Option<(Vec<u8>, Option<u64>)>) {
+        if !self.is_eventual(key) {
+            return;
+        }
+        let mut writes = self.writes.borrow_mut();
+        let log = writes.entry(key.to_owned()).or_insert_with(|| {
+            let before = self.store.borrow().get(key).cloned();
+            vec![(0, u8::MAX, before)]
+        });
+        log.push((self.now.get(), self.location.get(), value));
+    }
+
+    /// The value of `key` as the current location sees it.
+    fn seen(&self, key: &str) -> Option<(Vec<u8>, Option<u64>)> {
+        if self.is_eventual(key)
+            && let Some(log) = self.writes.borrow().get(key)
+        {
+            let (here, now) = (self.location.get(), self.now.get());
+            return log
+                .iter()
+                .rev()
+                .find(|(at, loc, _)| *loc == here || at + self.stale_secs.get() <= now)
+                .and_then(|(_, _, v)| v.clone());
+        }
+        self.store.borrow().get(key).cloned()
     }
 
     pub fn admin(&self, method: Method, path: &str, body: Value) -> Response {
@@ -119,22 +183,40 @@ impl Store for TestHost {
         }
         let now = self.now.get();
         Ok(self
-            .store
-            .borrow()
-            .get(key)
+            .seen(key)
             .filter(|(_, exp)| exp.is_none_or(|e| now < e))
-            .map(|(v, _)| v.clone()))
+            .map(|(v, _)| v))
     }
     async fn put(&self, key: &str, value: &[u8], ttl: Option<u64>) -> Result<(), StoreError> {
         let exp = ttl.map(|t| self.now.get() + t);
+        self.log_write(key, Some((value.to_vec(), exp)));
         self.store
             .borrow_mut()
             .insert(key.into(), (value.to_vec(), exp));
         Ok(())
     }
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.log_write(key, None);
         self.store.borrow_mut().remove(key);
         Ok(())
+    }
+    async fn swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+        ttl: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        // No await between the comparison and the write: atomic, unless the key is
+        // eventually consistent, where the comparison is against what this location sees.
+        if self.get(key).await?.as_deref() != expected {
+            return Ok(false);
+        }
+        match new {
+            Some(v) => self.put(key, v, ttl).await?,
+            None => self.delete(key).await?,
+        }
+        Ok(true)
     }
     async fn list(&self, prefix: &str, page: Page<'_>) -> Result<ListPage, StoreError> {
         // An ordered map seeks as the native stores do: from the prefix or `page.start`.
@@ -221,6 +303,29 @@ impl Host for TestHost {
 
     fn crypto(&self) -> &FixtureCrypto {
         &self.crypto
+    }
+
+    async fn wake_at(&self, realm: &str, id: &str, at: u64) -> Result<(), StoreError> {
+        self.wakes
+            .borrow_mut()
+            .insert((at, realm.to_owned(), id.to_owned()));
+        Ok(())
+    }
+}
+
+impl TestHost {
+    /// What a host with a timer does: call `expire` for every wake asked for at or before
+    /// now, once. How many sessions ended.
+    pub fn fire_wakes(&self) -> usize {
+        let now = self.now.get();
+        let due: Vec<(u64, String, String)> = {
+            let mut wakes = self.wakes.borrow_mut();
+            let later = wakes.split_off(&(now + 1, String::new(), String::new()));
+            std::mem::replace(&mut *wakes, later).into_iter().collect()
+        };
+        due.iter()
+            .filter(|(_, realm, id)| block_on(provider::expire(self, realm, id)).unwrap())
+            .count()
     }
 }
 

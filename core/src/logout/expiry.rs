@@ -7,6 +7,7 @@ use super::LogoutCause;
 use super::end::end_session;
 use crate::error::Error;
 use crate::host::Host;
+use crate::records::Session;
 use crate::{keys, realm, session};
 
 /// End every session whose deadline has passed, telling its relying parties: reads the
@@ -38,29 +39,20 @@ pub async fn sweep<H: Host>(host: &H) -> Result<usize, Error> {
             }
             let keep = match session::load_any(host, realm_name, id).await? {
                 None => false,
-                Some(s) => match s.expiry(now) {
-                    Some(why) => {
-                        let cause = match why {
-                            session::Expiry::MaxTime => LogoutCause::SessionMaxTimeout,
-                            session::Expiry::Idle => LogoutCause::SessionIdleTimeout,
-                        };
-                        match realm::load(host, realm_name).await? {
-                            Some(realm) => {
-                                end_session(host, &realm, &s, cause).await?;
-                                ended += 1;
-                            }
-                            None => session::remove(host, realm_name, &s).await?,
-                        }
-                        false
-                    }
-                    // Touched since it was indexed here: index it where it is now due.
-                    None if session::exp_key(s.deadline(), realm_name, id) != *key => {
-                        session::index(host, realm_name, &s).await?;
-                        false
-                    }
-                    // Due later in the current minute: keep the entry.
-                    None => true,
-                },
+                Some(s) if end_if_due(host, realm_name, &s).await? => {
+                    ended += 1;
+                    false
+                }
+                // Touched since it was indexed here: index it where it is now due.
+                Some(s) if session::exp_key(s.deadline(), realm_name, id) != *key => {
+                    session::index(host, realm_name, &s).await?;
+                    false
+                }
+                // Due later in the current minute: keep the entry, and wake then.
+                Some(s) => {
+                    host.wake_at(realm_name, id, s.deadline()).await?;
+                    true
+                }
             };
             if !keep {
                 host.delete(key).await?;
@@ -71,4 +63,37 @@ pub async fn sweep<H: Host>(host: &H) -> Result<usize, Error> {
             _ => return Ok(ended),
         }
     }
+}
+
+/// End `s` when its time is up (telling its relying parties; a session of a realm that is gone
+/// is only removed). Whether it did.
+async fn end_if_due<H: Host>(host: &H, realm_name: &str, s: &Session) -> Result<bool, Error> {
+    let Some(why) = s.expiry(host.now()) else {
+        return Ok(false);
+    };
+    let cause = match why {
+        session::Expiry::MaxTime => LogoutCause::SessionMaxTimeout,
+        session::Expiry::Idle => LogoutCause::SessionIdleTimeout,
+    };
+    match realm::load(host, realm_name).await? {
+        Some(realm) => {
+            end_session(host, &realm, s, cause).await?;
+        }
+        None => session::remove(host, realm_name, s).await?,
+    }
+    Ok(true)
+}
+
+/// What a host's timer calls at a time it was asked to wake ([`Host::wake_at`]): end session
+/// `id` of `realm_name` if it is due; if it is not (it was used since), ask to be woken at its
+/// new deadline. Whether it ended.
+pub async fn expire<H: Host>(host: &H, realm_name: &str, id: &str) -> Result<bool, Error> {
+    let Some(s) = session::load_any(host, realm_name, id).await? else {
+        return Ok(false);
+    };
+    if end_if_due(host, realm_name, &s).await? {
+        return Ok(true);
+    }
+    host.wake_at(realm_name, id, s.deadline()).await?;
+    Ok(false)
 }

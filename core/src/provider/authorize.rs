@@ -252,7 +252,17 @@ pub(super) async fn authorize<H: Host>(req: &Request, host: &H, realm: &Realm) -
         }
         return login_form(host, realm, &params, None, 200).await;
     };
-    session::touch(host, &realm.name, &mut sess).await?;
+    if !session::touch(host, &realm.name, &mut sess).await? {
+        // Ended while this request was read: as if there had been none.
+        if v.prompted("none") {
+            return Ok(v.error(
+                &issuer,
+                ErrorCode::LoginRequired,
+                "the user is not logged in",
+            ));
+        }
+        return login_form(host, realm, &params, None, 200).await;
+    }
     if needs_consent(host, realm, &v, &user).await? {
         if v.prompted("none") {
             return Ok(v.error(
@@ -607,7 +617,13 @@ pub(super) async fn consent<H: Host>(req: &Request, host: &H, realm: &Realm) -> 
     }
     grant.updated = now;
     records::save(host, &key, &grant, None).await?;
-    session::touch(host, &realm.name, &mut sess).await?;
+    if !session::touch(host, &realm.name, &mut sess).await? {
+        return Ok(error_page(
+            400,
+            "Session expired",
+            "Your session has ended. Go back to the application and sign in again.",
+        ));
+    }
     issue_code(host, realm, &v, &form, &sess).await
 }
 

@@ -140,6 +140,12 @@ pub async fn sweep<H: Host>(host: &H) -> core::result::Result<usize, Error> {
     Ok(ended)
 }
 
+/// End session `id` of `realm` if it is due (hosts call this when a timer they were asked for
+/// with [`Host::wake_at`] fires); else ask for a wake at its new deadline. Whether it ended.
+pub async fn expire<H: Host>(host: &H, realm: &str, id: &str) -> core::result::Result<bool, Error> {
+    crate::logout::expiry::expire(host, realm, id).await
+}
+
 /// Provision the demo realm (`demo`, open registration, private URIs allowed, user `demo` /
 /// `changeit`) when it does not exist yet. Returns whether it was created.
 pub async fn seed_demo<H: Host>(host: &H) -> core::result::Result<bool, Error> {

@@ -34,6 +34,8 @@ pub(super) struct Family {
     pub id: String,
     /// The record.
     pub record: RefreshFamily,
+    /// The bytes it was read from (what a rotation swaps against).
+    pub raw: alloc::vec::Vec<u8>,
 }
 
 /// The current token of a family that lives.
@@ -55,7 +57,7 @@ pub(super) enum Verdict {
     /// The current token of a family that lives.
     Live(alloc::boxed::Box<Live>),
     /// An older token of a family: a replay.
-    Replayed(Family),
+    Replayed(alloc::boxed::Box<Family>),
     /// A token of another client.
     OtherClient,
     /// Unknown, expired or revoked, or its session or account is gone: why.
@@ -90,7 +92,7 @@ pub(super) async fn check<H: Host>(
         return Ok(Verdict::Dead(INVALID));
     }
     if token.generation < family.record.generation {
-        return Ok(Verdict::Replayed(family));
+        return Ok(Verdict::Replayed(alloc::boxed::Box::new(family)));
     }
     if token.generation != family.record.generation || host.now().secs() >= token.expires_at {
         return Ok(Verdict::Dead(INVALID));
@@ -115,12 +117,13 @@ pub(super) async fn load_family<H: Host>(
     family: &str,
 ) -> Result<Option<Family>> {
     let key = keys::refresh_family(&realm.name, sub, client_id, family);
-    Ok(records::load::<RefreshFamily, _>(host, &key)
+    Ok(records::load_raw::<RefreshFamily, _>(host, &key)
         .await?
-        .map(|record| Family {
+        .map(|(record, raw)| Family {
             key,
             id: String::from(family),
             record,
+            raw,
         }))
 }
 
@@ -159,13 +162,16 @@ fn expiry<H: Host>(host: &H, realm: &Realm, f: &RefreshFamily, session: Option<&
     bound.map_or(sliding, |b| sliding.min(b))
 }
 
-/// Write the family and a new current token of it; returns the token's value.
+/// Write the family (in one swap against what was read of it, when `before` is given) and a
+/// new current token of it; returns the token's value, or `None` when the family changed in
+/// between (another rotation won).
 async fn write<H: Host>(
     host: &H,
     realm: &Realm,
     family: &Family,
+    before: Option<&[u8]>,
     session: Option<&Session>,
-) -> Result<String> {
+) -> Result<Option<String>> {
     let now = host.now().secs();
     let expires_at = expiry(host, realm, &family.record, session);
     let ttl = expires_at.saturating_sub(now).max(1);
@@ -178,7 +184,14 @@ async fn write<H: Host>(
         iat: now,
         expires_at,
     };
-    records::save(host, &family.key, &family.record, Some(ttl)).await?;
+    match before {
+        Some(b) => {
+            if !records::replace(host, &family.key, b, &family.record, Some(ttl)).await? {
+                return Ok(None);
+            }
+        }
+        None => records::save(host, &family.key, &family.record, Some(ttl)).await?,
+    }
     records::save(
         host,
         &keys::refresh_token(&realm.name, &opaque_token::hash(&value)),
@@ -186,7 +199,7 @@ async fn write<H: Host>(
         Some(ttl),
     )
     .await?;
-    Ok(value)
+    Ok(Some(value))
 }
 
 /// Start a family for a code just redeemed (grant `grant_id`) by `client` on `session`.
@@ -216,14 +229,32 @@ pub(super) async fn start<H: Host>(
             generation: 0,
             expires_at: offline.then(|| now.plus(realm.config.offline_token_ttl_secs).secs()),
         },
+        raw: alloc::vec::Vec::new(),
     };
-    write(host, realm, &family, Some(session)).await
+    let token = write(host, realm, &family, None, Some(session)).await?;
+    // A family written without a swap is always written.
+    Ok(token.ok_or_else(|| {
+        crate::host::StoreError(String::from("a new refresh token family was not written"))
+    })?)
 }
 
-/// Rotate: the family's next token becomes current (the presented one is spent).
-pub(super) async fn rotate<H: Host>(host: &H, realm: &Realm, live: &mut Live) -> Result<String> {
+/// Rotate: the family's next token becomes current (the presented one is spent). `None` when
+/// another rotation of the same token won the race: the caller treats it as a replay.
+pub(super) async fn rotate<H: Host>(
+    host: &H,
+    realm: &Realm,
+    live: &mut Live,
+) -> Result<Option<String>> {
     live.family.record.generation = live.family.record.generation.saturating_add(1);
-    write(host, realm, &live.family, live.session.as_ref()).await
+    let before = core::mem::take(&mut live.family.raw);
+    write(
+        host,
+        realm,
+        &live.family,
+        Some(&before),
+        live.session.as_ref(),
+    )
+    .await
 }
 
 /// Revoke a family: no token of it refreshes again, and every access token of its grant stops

@@ -149,20 +149,12 @@ async fn code_grant<H: Host>(
         .map_err(Fail::bad_request)?
         .ok_or_else(|| Fail::bad_request("code is required"))?;
     let key = keys::code(&realm.name, &opaque_token::hash(code));
-    let record: Option<AuthorizationCode> = records::load(host, &key).await?;
-    let mut record =
+    let record: Option<(AuthorizationCode, alloc::vec::Vec<u8>)> =
+        records::load_raw(host, &key).await?;
+    let (mut record, raw) =
         record.ok_or_else(|| invalid_grant("the code is invalid, expired or already used"))?;
-    if let Some(grant_id) = &record.redeemed {
-        // A replayed code: what its first use issued is revoked (RFC 6749 §4.1.2): every
-        // access token of the grant, and its refresh tokens.
-        host.put(
-            &keys::revoked(&realm.name, grant_id),
-            b"",
-            Some(realm.config.access_token_ttl_secs),
-        )
-        .await?;
-        refresh_token::revoke_grant(host, realm, &record.sub, &record.client_id, grant_id).await?;
-        host.delete(&key).await?;
+    if record.redeemed.is_some() {
+        replayed_code(host, realm, &key, &record).await?;
         return Err(invalid_grant(
             "the code is invalid, expired or already used",
         ));
@@ -178,13 +170,17 @@ async fn code_grant<H: Host>(
     // access token it may issue lives, so that a replay can revoke what it issued.
     let grant_id = crate::logout::logout_token::random_id(host)?;
     record.redeemed = Some(grant_id.clone());
-    records::save(
-        host,
-        &key,
-        &record,
-        Some(realm.config.access_token_ttl_secs),
-    )
-    .await?;
+    let ttl = Some(realm.config.access_token_ttl_secs);
+    if !records::replace(host, &key, &raw, &record, ttl).await? {
+        // Redeemed at the same moment by another request: one of the two is a replay, and
+        // which cannot be told, so what the other issued is revoked as for any replay.
+        if let Some((winner, _)) = records::load_raw::<AuthorizationCode, _>(host, &key).await? {
+            replayed_code(host, realm, &key, &winner).await?;
+        }
+        return Err(invalid_grant(
+            "the code is invalid, expired or already used",
+        ));
+    }
     if record.client_id != client.client_id {
         return Err(invalid_grant("the code was issued to another client"));
     }
@@ -219,7 +215,9 @@ async fn code_grant<H: Host>(
         Some(u) if u.sub == record.sub && sess.sub == record.sub => u,
         _ => return Err(invalid_grant("the account no longer exists or is disabled")),
     };
-    session::join(host, &realm.name, &mut sess, &client.client_id).await?;
+    if !session::join(host, &realm.name, &mut sess, &client.client_id).await? {
+        return Err(invalid_grant("the session has ended"));
+    }
     let refresh = if refresh_token::allowed(client) {
         Some(refresh_token::start(host, realm, client, &sess, &record.scope, &grant_id).await?)
     } else {
@@ -234,6 +232,27 @@ async fn code_grant<H: Host>(
         jti: &format!("{grant_id}.0"),
     };
     tokens(host, realm, client, &user, &minted, refresh).await
+}
+
+/// A code presented again: what its first use issued is revoked (RFC 6749 §4.1.2) — every
+/// access token of the grant, and its refresh tokens — and the code goes.
+async fn replayed_code<H: Host>(
+    host: &H,
+    realm: &Realm,
+    key: &str,
+    record: &AuthorizationCode,
+) -> Result<()> {
+    if let Some(grant_id) = &record.redeemed {
+        host.put(
+            &keys::revoked(&realm.name, grant_id),
+            b"",
+            Some(realm.config.access_token_ttl_secs),
+        )
+        .await?;
+        refresh_token::revoke_grant(host, realm, &record.sub, &record.client_id, grant_id).await?;
+    }
+    host.delete(key).await?;
+    Ok(())
 }
 
 /// `grant_type=refresh_token`: rotate the family's token, and issue new tokens — with the
@@ -293,10 +312,22 @@ async fn refresh_grant<H: Host>(
             wanted.join(" ")
         }
     };
-    if let Some(s) = &mut live.session {
-        session::touch(host, &realm.name, s).await?;
+    if let Some(s) = &mut live.session
+        && !session::touch(host, &realm.name, s).await?
+    {
+        // Ended since it was read: as for any refresh after the end.
+        live.session = None;
+        if !(live.family.record.offline && realm.config.offline_access_survives_logout) {
+            return Err(invalid_grant("the session has ended"));
+        }
     }
-    let refresh = refresh_token::rotate(host, realm, &mut live).await?;
+    let Some(refresh) = refresh_token::rotate(host, realm, &mut live).await? else {
+        // The same token refreshed twice at once: one of the two is a replay.
+        refresh_token::replayed(host, realm, &live.family).await?;
+        return Err(invalid_grant(
+            "the refresh token was already used: its grant is revoked",
+        ));
+    };
     let sid = live.session.as_ref().map(|s| s.sid_for(&client.client_id));
     let minted = Mint {
         scope: &scope,

@@ -1,5 +1,5 @@
-//! Core's [`Store`] over the embedding's store object: `store.get/put/delete/list`, each
-//! returning a value or a promise of it.
+//! Core's [`Store`] over the embedding's store object: `store.get/put/delete/list`, and
+//! `store.swap` when it has one, each returning a value or a promise of it.
 
 use std::fmt;
 
@@ -16,6 +16,8 @@ pub struct JsStore {
     put: Function,
     delete: Function,
     list: Function,
+    /// `swap(key, expected, value, ttl) -> boolean`, atomic, when the store offers it.
+    swap: Option<Function>,
 }
 
 impl fmt::Debug for JsStore {
@@ -35,6 +37,9 @@ impl JsStore {
             put: method(&obj, "put", "store")?,
             delete: method(&obj, "delete", "store")?,
             list: method(&obj, "list", "store")?,
+            swap: Reflect::get(&obj, &"swap".into())
+                .ok()
+                .and_then(|f| f.dyn_into::<Function>().ok()),
             this: obj,
         })
     }
@@ -113,5 +118,30 @@ impl Store for JsStore {
             .and_then(|c| c.as_string())
             .filter(|c| !c.is_empty());
         Ok(ListPage { keys, cursor })
+    }
+
+    /// The store's own `swap` (atomic, as a store with transactions can make it); without
+    /// one, read, compare and write.
+    async fn swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+        ttl_secs: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let Some(swap) = &self.swap else {
+            return oidc_edge_core::store::swap_by_read(self, key, expected, new, ttl_secs).await;
+        };
+        let bytes = |b: Option<&[u8]>| b.map_or(JsValue::NULL, |b| Uint8Array::from(b).into());
+        let ttl = ttl_secs.map_or(JsValue::UNDEFINED, |t| JsValue::from(t as f64));
+        let done = self
+            .call(
+                swap,
+                "swap",
+                &[key.into(), bytes(expected), bytes(new), ttl],
+            )
+            .await?;
+        done.as_bool()
+            .ok_or_else(|| StoreError(format!("store.swap {key:?} returned no boolean")))
     }
 }

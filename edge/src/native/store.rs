@@ -157,6 +157,41 @@ impl RedbStore {
         Ok(())
     }
 
+    /// [`Store::swap`] in one write transaction: redb has one writer at a time, so the
+    /// comparison and the write cannot interleave with another's.
+    fn swap_sync(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+        ttl_secs: Option<u64>,
+    ) -> Result<bool, redb::Error> {
+        let now = self.clock.now().secs();
+        let txn = self.db.begin_write()?;
+        let swapped = {
+            let mut table = txn.open_table(ENTRIES)?;
+            let current = table.get(key)?.and_then(|g| {
+                let (expires_at, value) = g.value();
+                live(expires_at, now).then(|| value.to_vec())
+            });
+            if current.as_deref() == expected {
+                match new {
+                    Some(v) => {
+                        table.insert(key, (expiry(&self.clock, ttl_secs), v))?;
+                    }
+                    None => {
+                        table.remove(key)?;
+                    }
+                }
+                true
+            } else {
+                false
+            }
+        };
+        txn.commit()?;
+        Ok(swapped)
+    }
+
     fn delete_sync(&self, key: &str) -> Result<(), redb::Error> {
         let txn = self.db.begin_write()?;
         {
@@ -221,6 +256,17 @@ impl Store for RedbStore {
     async fn list(&self, prefix: &str, page: Page<'_>) -> Result<ListPage, StoreError> {
         self.list_sync(prefix, &page).map_err(store_error)
     }
+
+    async fn swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+        ttl_secs: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        self.swap_sync(key, expected, new, ttl_secs)
+            .map_err(store_error)
+    }
 }
 
 /// A value with its expiry (Unix seconds), as [`MemStore`] keeps it.
@@ -284,6 +330,35 @@ impl Store for MemStore {
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.entries()?.remove(key);
         Ok(())
+    }
+
+    async fn swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+        ttl_secs: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let now = self.clock.now().secs();
+        // One lock held for the comparison and the write.
+        let mut entries = self.entries()?;
+        let current = entries
+            .get(key)
+            .filter(|(expires_at, _)| live(*expires_at, now))
+            .map(|(_, v)| v.as_slice());
+        if current != expected {
+            return Ok(false);
+        }
+        match new {
+            Some(v) => {
+                let expires_at = expiry(&self.clock, ttl_secs);
+                entries.insert(key.to_owned(), (expires_at, v.to_vec()));
+            }
+            None => {
+                entries.remove(key);
+            }
+        }
+        Ok(true)
     }
 
     async fn list(&self, prefix: &str, page: Page<'_>) -> Result<ListPage, StoreError> {
@@ -354,6 +429,19 @@ impl Store for NativeStore {
             Self::Mem(s) => s.list(prefix, page).await,
         }
     }
+
+    async fn swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+        ttl_secs: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Self::Redb(s) => s.swap(key, expected, new, ttl_secs).await,
+            Self::Mem(s) => s.swap(key, expected, new, ttl_secs).await,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -393,6 +481,40 @@ mod tests {
                 s.delete("a").await.unwrap();
                 s.delete("never-there").await.unwrap();
             });
+        });
+    }
+
+    #[test]
+    fn swap_compares_then_writes_once() {
+        both(|s, clock| {
+            // Absent, then present: only the expected value wins.
+            assert!(block(s.swap("k", None, Some(b"1"), None)).unwrap());
+            assert!(!block(s.swap("k", None, Some(b"2"), None)).unwrap());
+            assert!(!block(s.swap("k", Some(b"2"), Some(b"3"), None)).unwrap());
+            assert_eq!(block(s.get("k")).unwrap().as_deref(), Some(&b"1"[..]));
+            assert!(block(s.swap("k", Some(b"1"), None, None)).unwrap());
+            assert_eq!(block(s.get("k")).unwrap(), None);
+            // An expired value is no value.
+            assert!(block(s.swap("t", None, Some(b"x"), Some(60))).unwrap());
+            clock.advance(61);
+            assert!(!block(s.swap("t", Some(b"x"), Some(b"y"), None)).unwrap());
+            assert!(block(s.swap("t", None, Some(b"y"), None)).unwrap());
+        });
+        // Eight threads race from one value: exactly one wins.
+        both(|s, _| {
+            block(s.put("race", b"0", None)).unwrap();
+            let wins = std::sync::atomic::AtomicUsize::new(0);
+            std::thread::scope(|scope| {
+                for i in 0..8u8 {
+                    let wins = &wins;
+                    scope.spawn(move || {
+                        if block(s.swap("race", Some(b"0"), Some(&[i]), None)).unwrap() {
+                            wins.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                    });
+                }
+            });
+            assert_eq!(wins.into_inner(), 1);
         });
     }
 

@@ -94,6 +94,18 @@ impl Store for KvBackedStore {
             },
         })
     }
+
+    /// KV has no compare-and-swap: read, compare, write (see the README's consistency
+    /// section). What must happen once lives in the Durable Object instead.
+    async fn swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+        ttl_secs: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        oidc_edge_core::store::swap_by_read(self, key, expected, new, ttl_secs).await
+    }
 }
 
 #[cfg(test)]
