@@ -6,10 +6,12 @@
 //   node benches/worker.mjs                (uses build/ as it is)
 //   BENCH_ROUNDS=3 ...                     (rounds per operation; the median round is reported)
 //
-// Operations: discovery, JWKS, login (PBKDF2), authorize, token (ES256 and RS256 ID tokens), and
-// one back-channel delivery through the Queue consumer (mint + POST + audit), signed (ES256,
-// RS256) and encrypted (ECDH-ES + A128CBC-HS256, RSA-OAEP-256 + A256GCM), to a relying party on
-// 127.0.0.1 that answers 200 at once. Local KV is part of the cost measured (workerd runs it
+// Operations: discovery, JWKS, login (PBKDF2), authorize, token (ES256 and RS256 ID tokens),
+// logout, one back-channel delivery through the Queue consumer (mint + POST + audit), signed
+// (ES256, RS256) and encrypted (ECDH-ES + A128CBC-HS256, RSA-OAEP-256 + A256GCM), to a relying
+// party on 127.0.0.1 that answers 200 at once, and a session's end at its idle deadline (real
+// time: about 70 s; BENCH_EXPIRY=0 leaves it out). Each on two designs, in one run: the realms'
+// Durable Objects for sessions and codes (as deployed), and everything on KV (no binding). Local KV is part of the cost measured (workerd runs it
 // in-process): figures are upper bounds of the worker's own CPU time, compared with the
 // Workers free plan's 10 ms CPU per invocation.
 //
@@ -225,9 +227,107 @@ async function measure(n, op, prepare = async () => undefined) {
   return rounds[Math.floor(rounds.length / 2)];
 }
 
-async function main() {
+/** A first-party client (no consent page) without a back-channel URI: nothing is delivered. */
+async function quietClient(realm) {
+  const redirect = "https://quiet.example/cb";
+  const secret = b64url(randomBytes(24));
+  expect(
+    await call("PUT", `/admin/realms/${realm}/clients/quiet`, {
+      json: { redirect_uris: [redirect], client_secret: secret, first_party: true },
+      admin: true,
+    }),
+    201,
+    "client",
+  );
+  return { client_id: "quiet", client_secret: secret, redirect };
+}
+
+/** Log in and sign `client` in: the session token. */
+async function signedIn(client) {
+  const session = await login();
+  await token(client, await authorize(client, session));
+  return session;
+}
+
+async function logout(session) {
+  expect(
+    await call("POST", `/realms/${REALM}/sessions/logout`, { headers: { "x-session-token": session } }),
+    200,
+    "logout",
+  );
+}
+
+/** AM-SESSION-IDLE_TIMED_OUT events of realm `realm` so far. */
+async function timedOut(realm) {
+  const r = expect(
+    await call("GET", `/admin/realms/${realm}/audit?event=AM-SESSION-IDLE_TIMED_OUT`, { admin: true }),
+    200,
+    "audit",
+  );
+  return r.json.resultCount;
+}
+
+/**
+ * What ending a session at its idle deadline costs: `n` sessions of a realm with a 60 s idle
+ * time, each with the quiet client signed in, then the wait (real time) until all have ended —
+ * by the realm object's alarms (`strong`), or by the cron's sweep run once after the deadline
+ * (KV). CPU from 3 s before the deadline until the last one ended, minus what the polling of
+ * the audit log costs, per session.
+ */
+async function expiryCost(worker, strong, n) {
+  const realm = `expiry-${strong ? "do" : "kv"}`;
+  expect(
+    await call("PUT", `/admin/realms/${realm}`, {
+      json: { session_idle_time_secs: 60, session_max_time_secs: 3600 },
+      admin: true,
+    }),
+    201,
+    "realm",
+  );
+  expect(await call("PUT", `/admin/realms/${realm}/users/bench`, { json: { password: "bench-password-1" }, admin: true }), 201, "user");
+  const client = await quietClient(realm);
+  const started = Date.now();
+  for (let i = 0; i < n; i++) {
+    const r = expect(
+      await call("POST", `/realms/${realm}/authenticate`, { json: { username: "bench", password: "bench-password-1" } }),
+      200,
+      "authenticate",
+    );
+    const q = new URLSearchParams({ response_type: "code", client_id: client.client_id, redirect_uri: client.redirect, scope: "openid", state: "s", nonce: "n" });
+    expect(await call("GET", `/realms/${realm}/authorize?${q}`, { headers: { cookie: `oidc_edge_session=${r.json.tokenId}` } }), 302, "authorize");
+  }
+  // Idle 60 s plus the 6 s touch step, from the first session's creation.
+  const deadline = Math.ceil(started / 1000) * 1000 + 66_000;
+  await new Promise((r) => setTimeout(r, Math.max(0, deadline - 3000 - Date.now())));
+  const pids = workerdPids();
+  const poll = async () => {
+    const c0 = cpuMs(pids);
+    const count = await timedOut(realm);
+    return { count, cpu: cpuMs(pids) - c0 };
+  };
+  const cpu0 = cpuMs(pids);
+  let pollCpu = 0;
+  let fired = false;
+  for (;;) {
+    if (!strong && !fired && Date.now() >= deadline + (n - 1) * 1000 + 1000) {
+      const r = await worker.scheduled({ cron: "* * * * *" });
+      if (r.outcome !== "ok") throw new Error(`scheduled: ${r.outcome}`);
+      fired = true;
+    }
+    const p = await poll();
+    pollCpu += p.cpu;
+    if (p.count >= n) break;
+    if (Date.now() > deadline + 120_000) throw new Error(`only ${p.count} of ${n} sessions ended`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return { cpu: (cpuMs(pids) - cpu0 - pollCpu) / n, wall: NaN };
+}
+
+/** Every operation on one worker: with the realms' Durable Objects (`strong`) or all on KV. */
+async function run(strong) {
   const rp = await startRp();
   mf = workerMiniflare({
+    strong,
     bindings: {
       BASE_URL: BASE,
       ADMIN_TOKEN,
@@ -286,6 +386,8 @@ async function main() {
   row("authorize (session cookie, PKCE)", N, await measure(N, () => authorize(es, session)));
   row("token, ES256 ID token", N, await measure(N, (g) => token(es, g), () => authorize(es, session)));
   row("token, RS256 ID token", N, await measure(N, (g) => token(rs, g), () => authorize(rs, session)));
+  const quiet = await quietClient(REALM);
+  row("logout (sessions/logout; one RP, no back-channel URI)", N, await measure(N, (session) => logout(session), () => signedIn(quiet)));
   for (const [name, client] of [
     ["delivery, ES256", es],
     ["delivery, RS256", rs],
@@ -295,18 +397,35 @@ async function main() {
     row(`${name} (mint + POST + audit)`, N, await measure(N, () => deliver(worker, client, rp)));
   }
 
-  const base = rows.find((r) => r.name.startsWith("baseline"));
-  console.log(`\nworkerd CPU and wall time per operation (median of ${ROUNDS} rounds; CPU = workerd user+system / n)\n`);
-  console.log("| operation | n | CPU ms | × baseline CPU | wall ms (median) | over 10 ms CPU? |");
-  console.log("| --- | ---: | ---: | ---: | ---: | --- |");
-  for (const r of rows) {
-    const ratio = r === base ? "1.00" : (r.cpu / base.cpu).toFixed(1);
-    console.log(
-      `| ${r.name} | ${r.n} | ${r.cpu.toFixed(2)} | ${ratio} | ${r.wall.toFixed(2)} | ${r.cpu > 10 ? "**yes**" : "no"} |`,
+  if (process.env.BENCH_EXPIRY !== "0") {
+    const n = 10;
+    row(
+      strong ? "expiry at the idle deadline, by the realm object's alarm" : "expiry at the idle deadline, by the cron's sweep",
+      n,
+      await expiryCost(worker, strong, n),
     );
   }
   await mf.dispose();
   await rp.close();
+  return rows;
+}
+
+async function main() {
+  const kv = await run(false);
+  const strong = await run(true);
+  const base = strong.find((r) => r.name.startsWith("baseline"));
+  const f = (x) => (Number.isFinite(x) ? x.toFixed(2) : "");
+  console.log(`\nworkerd CPU and wall time per operation (median of ${ROUNDS} rounds; CPU = workerd user+system / n)`);
+  console.log("Durable Objects: sessions, codes, refresh tokens and revocations in the realm's object; KV: all on KV (no REALM_STATE binding)\n");
+  console.log("| operation | n | CPU ms, DO | × baseline | wall ms, DO | CPU ms, KV | wall ms, KV | over 10 ms CPU (DO)? |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+  for (const [i, r] of strong.entries()) {
+    const k = kv[i]?.name === r.name ? kv[i] : kv.find((x) => x.name.replace(/by the.*/, "") === r.name.replace(/by the.*/, ""));
+    const ratio = r === base ? "1.00" : (r.cpu / base.cpu).toFixed(1);
+    console.log(
+      `| ${r.name.replace(/, by the realm object's alarm/, " (DO: alarm; KV: cron sweep)")} | ${r.n} | ${f(r.cpu)} | ${ratio} | ${f(r.wall)} | ${f(k?.cpu)} | ${f(k?.wall)} | ${r.cpu > 10 ? "**yes**" : "no"} |`,
+    );
+  }
 }
 
 await main();

@@ -5,7 +5,8 @@
 #
 #   (no command)  build build/index.js (+ build/index_bg.wasm, build/worker/shim.mjs)
 #   dry-run       ... then `wrangler deploy --dry-run --outdir build/dry-run` (validates wrangler.toml)
-#   smoke         ... then the Miniflare smoke test, tests/js/worker-smoke.mjs
+#   smoke         ... then the Miniflare smoke test, tests/js/worker-smoke.mjs, and the concurrent
+#                 redemption through two instances, tests/js/worker-two-isolates.mjs
 #   bench         ... then the edge cost bench, benches/worker.mjs (workerd CPU per request)
 #   dev           ... then `wrangler dev` on http://127.0.0.1:8787 with local KV and Queue state
 #                 under .wrangler/state (creates .dev.vars with fresh secrets if missing); last
@@ -109,6 +110,8 @@ for cmd in "${cmds[@]}"; do
     smoke)
       step "smoke test (Miniflare)"
       node tests/js/worker-smoke.mjs
+      step "one code redeemed at once through two worker instances sharing the realms' objects"
+      node tests/js/worker-two-isolates.mjs
       ;;
     bench)
       step "edge cost bench (Miniflare): workerd CPU and wall time per request"

@@ -207,16 +207,10 @@ impl Store for TestHost {
         new: Option<&[u8]>,
         ttl: Option<u64>,
     ) -> Result<bool, StoreError> {
-        // No await between the comparison and the write: atomic, unless the key is
-        // eventually consistent, where the comparison is against what this location sees.
-        if self.get(key).await?.as_deref() != expected {
-            return Ok(false);
-        }
-        match new {
-            Some(v) => self.put(key, v, ttl).await?,
-            None => self.delete(key).await?,
-        }
-        Ok(true)
+        // Nothing runs between the comparison and the write here (one thread, these futures
+        // never wait): atomic, unless the key is eventually consistent, where the comparison
+        // is against what this location sees, as on Workers KV.
+        oidc_edge_core::store::swap_by_read(self, key, expected, new, ttl).await
     }
     async fn list(&self, prefix: &str, page: Page<'_>) -> Result<ListPage, StoreError> {
         // An ordered map seeks as the native stores do: from the prefix or `page.start`.

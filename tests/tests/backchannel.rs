@@ -362,6 +362,30 @@ fn idle_sessions_are_ended_by_the_sweep() {
     assert_am_shape(&e[0]);
 }
 
+/// No sweep runs (its interval is an hour): the session's own timer ends it, on the real
+/// clock, within 2 s of its idle deadline (60 s, plus the 6 s touch step of slack) — natively
+/// the server's timer, in workerd the realm's Durable Object alarm.
+#[test]
+fn an_idle_session_ends_by_its_timer_within_2_s_of_its_deadline() {
+    let op = Op::start(Start {
+        options: options(NativeClock::system(), quick_delivery()),
+        realm_config: json!({"session_idle_time_secs": 60, "session_max_time_secs": 3600}),
+    });
+    let (rp, reg) = rp_at(&op, json!({}));
+    let session = op.session();
+    let (_, id_token) = op.sign_in(&reg, &session);
+    let last_access = op.sessions(USER)[0]["last_access"].as_u64().unwrap();
+    let deadline = last_access + 66;
+    let got = rp.wait_answered(1, Duration::from_secs(90));
+    let at = now().0;
+    assert_logout_token(&got[0], &op, &reg, &id_token, "SESSION_IDLE_TIMEOUT");
+    assert!(
+        at >= deadline && at <= deadline + 2,
+        "ended at {at}, its deadline {deadline}"
+    );
+    assert!(op.shows_login_form(&reg, &session));
+}
+
 #[test]
 fn sessions_past_their_maximum_are_ended_however_active() {
     let op = start_manual();

@@ -7,7 +7,9 @@ use std::io::{self, Write as _};
 use oidc_edge_core::UnixTime;
 use oidc_edge_core::crypto::{Pbkdf2, ToSign, pbkdf2_sha256};
 use oidc_edge_core::error::JoseError;
-use oidc_edge_core::host::{Clock, Crypto, Entropy, EntropyError, Host, HostConfig, LogEvent};
+use oidc_edge_core::host::{
+    Clock, Crypto, Entropy, EntropyError, Host, HostConfig, LogEvent, StoreError,
+};
 use oidc_edge_core::jose::jwk::KeyType;
 use oidc_edge_core::jose::jws;
 
@@ -23,6 +25,45 @@ pub struct NativeHost {
     config: HostConfig,
     clock: NativeClock,
     delivery: NativeDelivery,
+    timers: Timers,
+}
+
+/// The wakes core asked for ([`Host::wake_at`]), for the sweep task to keep.
+#[derive(Debug, Default)]
+pub struct Timers {
+    due: std::sync::Mutex<std::collections::BTreeSet<(u64, String, String)>>,
+    changed: tokio::sync::Notify,
+}
+
+impl Timers {
+    /// The earliest wake asked for: its time (Unix seconds).
+    pub fn next(&self) -> Option<u64> {
+        self.due.lock().ok()?.first().map(|(at, _, _)| *at)
+    }
+
+    /// Take every wake at or before `now`: (realm, session id).
+    pub fn take_due(&self, now: u64) -> Vec<(String, String)> {
+        let Ok(mut due) = self.due.lock() else {
+            return Vec::new();
+        };
+        let later = due.split_off(&(now.saturating_add(1), String::new(), String::new()));
+        std::mem::replace(&mut *due, later)
+            .into_iter()
+            .map(|(_, realm, id)| (realm, id))
+            .collect()
+    }
+
+    /// Wait until a wake is asked for.
+    pub async fn changed(&self) {
+        self.changed.notified().await;
+    }
+
+    fn add(&self, at: u64, realm: &str, id: &str) {
+        if let Ok(mut due) = self.due.lock() {
+            due.insert((at, realm.to_owned(), id.to_owned()));
+        }
+        self.changed.notify_one();
+    }
 }
 
 impl NativeHost {
@@ -36,7 +77,13 @@ impl NativeHost {
             config,
             clock,
             delivery,
+            timers: Timers::default(),
         })
+    }
+
+    /// The sessions' timers.
+    pub fn timers(&self) -> &Timers {
+        &self.timers
     }
 
     /// The store.
@@ -86,6 +133,12 @@ impl Host for NativeHost {
 
     fn log(&self, event: &LogEvent<'_>) {
         log(format_args!("{event}"));
+    }
+
+    /// Kept for the sweep task, which wakes at the earliest (see `tasks::sweep_loop`).
+    async fn wake_at(&self, realm: &str, id: &str, at: u64) -> Result<(), StoreError> {
+        self.timers.add(at, realm, id);
+        Ok(())
     }
 }
 

@@ -1,6 +1,6 @@
 // The Worker's entry module: the three events workerd delivers, each handed to the handler that
 // edge/src/worker exports through wasm-bindgen (`#[event(fetch)]`, `#[event(queue)]`,
-// `#[event(scheduled)]`). scripts/build-worker.sh bundles it with the wasm-bindgen glue
+// `#[event(scheduled)]`), and the realm's Durable Object class. scripts/build-worker.sh bundles it with the wasm-bindgen glue
 // (`wasm-bindgen --target module`) into build/index.js; the .wasm stays a module of its own.
 //
 // A Rust panic aborts the wasm instance (panic = "abort"). The `worker` crate's panic hook marks
@@ -39,3 +39,30 @@ export default {
   queue: (batch, env, ctx) => run(wasm.queue, batch, env, ctx),
   scheduled: (event, env, ctx) => run(wasm.scheduled, event, env, ctx),
 };
+
+// The realm's Durable Object (edge/src/worker/objects.rs): its `fetch` runs one store operation,
+// its `alarm` ends the sessions that are due. The Rust object is made again after a fresh wasm
+// instance (a panic elsewhere), from the same state and env: it keeps nothing in memory.
+export class RealmState {
+  constructor(state, env) {
+    this.state = state;
+    this.env = env;
+    this.instanceId = -1;
+  }
+
+  inner() {
+    if (this.instanceId !== state.instanceId || !this.object) {
+      this.object = new wasm.RealmState(this.state, this.env);
+      this.instanceId = state.instanceId;
+    }
+    return this.object;
+  }
+
+  fetch(request) {
+    return run(() => this.inner().fetch(request));
+  }
+
+  alarm() {
+    return run(() => this.inner().alarm());
+  }
+}

@@ -15,6 +15,7 @@ use worker::{Env, Queue, console_log};
 
 use super::config::{self, ConfigError, WorkerConfig};
 use super::deliver;
+use super::objects::{self, Objects, Strong, Stubs, WorkerStore};
 use super::store::KvBackedStore;
 use crate::web::{self, WebCrypto, WebEntropy};
 
@@ -25,7 +26,7 @@ pub const QUEUE_BINDING: &str = "LOGOUT_QUEUE";
 
 /// Core's host in one invocation: the bindings and the settings read from them.
 pub struct WorkerHost {
-    store: KvBackedStore,
+    store: WorkerStore,
     queue: Queue,
     config: WorkerConfig,
     /// Where the clock stands when a test has set it (`TEST_CLOCK`); `Date.now()` otherwise.
@@ -48,7 +49,24 @@ impl WorkerHost {
         let mut host = Self::bind(env)?;
         if host.config.test_clock {
             host.fixed_now_ms = host.test_clock().await?;
+            host.store.now_ms = host.fixed_now_ms;
         }
+        Ok(host)
+    }
+
+    /// The host inside realm `realm`'s Durable Object (its alarm): that realm's strong data is
+    /// the object's own storage.
+    pub async fn inside(env: &Env, here: Objects, realm: &str) -> Result<Self, ConfigError> {
+        let mut host = Self::from_env(env).await?;
+        let stubs = match &host.store.strong {
+            Strong::Stubs(s) => s.clone(),
+            _ => return Err(ConfigError(format!("the {} binding", objects::BINDING))),
+        };
+        host.store.strong = Strong::Inside {
+            here,
+            realm: realm.to_owned(),
+            stubs,
+        };
         Ok(host)
     }
 
@@ -77,8 +95,16 @@ impl WorkerHost {
         let queue = env
             .queue(QUEUE_BINDING)
             .map_err(|e| ConfigError(format!("the Queue producer {QUEUE_BINDING}: {e}")))?;
+        // Without the Durable Object binding (an older wrangler.toml), everything stays on KV.
+        let strong = env
+            .durable_object(objects::BINDING)
+            .map_or(Strong::Kv, |ns| Strong::Stubs(Stubs::new(ns)));
         Ok(Self {
-            store: KvBackedStore::new(store),
+            store: WorkerStore {
+                kv: KvBackedStore::new(store),
+                strong,
+                now_ms: None,
+            },
             queue,
             config,
             fixed_now_ms: None,
@@ -119,7 +145,7 @@ impl WorkerHost {
     }
 }
 
-oidc_edge_core::store_via!(WorkerHost => store: KvBackedStore);
+oidc_edge_core::store_via!(WorkerHost => store: WorkerStore);
 
 impl Clock for WorkerHost {
     fn now(&self) -> UnixTime {
@@ -163,6 +189,11 @@ impl Host for WorkerHost {
 
     fn log(&self, event: &LogEvent<'_>) {
         console_log!("{event}");
+    }
+
+    /// The realm's Durable Object alarm ([`objects`]); without the binding, the cron's sweep.
+    async fn wake_at(&self, realm: &str, id: &str, at: u64) -> Result<(), StoreError> {
+        self.store.wake(realm, id, at).await
     }
 }
 

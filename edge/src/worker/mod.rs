@@ -13,12 +13,15 @@
 //! | [`http`] | the Workers request and response, as core's |
 //! | [`config`] | the settings, read from vars and secrets |
 //! | [`store`] | core's store over Workers KV |
+//! | [`objects`] | the realms' strongly consistent store: an object's storage, the worker's side |
+//! | [`realm_state`] | the realm's Durable Object class: one store operation per fetch, and its alarm |
 //! | [`deliver`], [`consumer`] | the Queue producer and the POSTs; the Queue consumer |
 //!
 //! Signatures, password hashing and RSA key generation go to WebCrypto ([`crate::web`]),
 //! through core's crypto seam.
 //!
-//! Bindings (see `wrangler.toml` and [`config`]): KV namespace `OIDC_KV`, Queue producer
+//! Bindings (see `wrangler.toml` and [`config`]): Durable Object namespace `REALM_STATE`
+//! (class `RealmState`), KV namespace `OIDC_KV`, Queue producer
 //! `LOGOUT_QUEUE` (and its consumer with a dead-letter queue), vars `BASE_URL`, `DEMO_REALM`,
 //! `DEAD_LETTER_QUEUE`, secrets `ADMIN_TOKEN` and `MASTER_KEY`.
 //!
@@ -30,6 +33,8 @@ pub mod consumer;
 pub mod deliver;
 pub mod host;
 pub mod http;
+pub mod objects;
+pub mod realm_state;
 pub mod store;
 
 use oidc_edge_core::host::Host as _;
