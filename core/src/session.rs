@@ -150,8 +150,8 @@ pub async fn create<H: Host>(
     Ok((session, token))
 }
 
-/// Write a session document.
-pub async fn save<H: Host>(host: &H, realm: &str, session: &Session) -> Result<(), Error> {
+/// Write a new session document (a session that exists is changed by [`modify`] only).
+async fn save<H: Host>(host: &H, realm: &str, session: &Session) -> Result<(), Error> {
     let ttl = ttl(session, host.now());
     Ok(records::save(host, &keys::session(realm, &session.id), session, Some(ttl)).await?)
 }

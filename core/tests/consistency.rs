@@ -158,3 +158,47 @@ fn a_timer_for_a_session_used_since_waits_for_its_new_deadline() {
     h.now.set(first + 960);
     assert_eq!(h.fire_wakes(), 1);
 }
+
+/// A client whose code is redeemed while the session's logout is being queued: it joined a
+/// session that is ending, and it must be told too (before, the end removed the session as it
+/// had read it, and the newcomer never got a logout token).
+#[test]
+fn a_client_that_joins_while_the_session_ends_is_told_too() {
+    let (h, session) = setup();
+    let first = rp(&h);
+    login(
+        &h,
+        &first,
+        &session,
+        oidc_edge_core::jose::JwsAlg::RS256,
+        None,
+    );
+    let late_bc = "https://late.example/bc";
+    let late = register(
+        &h,
+        json!({"redirect_uris": ["https://late.example/cb"], "backchannel_logout_uri": late_bc}),
+    );
+    let r = authorize(&h, &late, Some(&session), "");
+    let code = location_params(&r)["code"].clone();
+    let redeemed = std::rc::Rc::new(std::cell::Cell::new(0u16));
+    let seen = redeemed.clone();
+    let client = late.clone();
+    *h.meanwhile.borrow_mut() = Some(Meanwhile(Box::new(move |h: &TestHost| {
+        seen.set(exchange(h, &client, &code, None).status);
+    })));
+    sessions_logout(&h, &session);
+    assert_eq!(
+        redeemed.get(),
+        200,
+        "the code was redeemed while the session still lived"
+    );
+    run_due(&h);
+    assert_eq!(received(&h, BC, &first.id, None).len(), 1);
+    assert_eq!(
+        received(&h, late_bc, &late.id, None).len(),
+        1,
+        "the newcomer is told"
+    );
+    let sessions = json_of(&h.admin(Method::Get, "/admin/realms/r1/sessions", Value::Null));
+    assert_eq!(sessions["resultCount"], 0);
+}

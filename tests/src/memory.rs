@@ -74,6 +74,18 @@ pub struct TestHost {
     pub stale_secs: Cell<u64>,
     /// The wakes asked for ([`Host::wake_at`]): (when, realm, session id).
     pub wakes: RefCell<std::collections::BTreeSet<(u64, String, String)>>,
+    /// Run once, at the next enqueue, before it: another request arriving while a logout
+    /// waits for its queue.
+    pub meanwhile: RefCell<Option<Meanwhile>>,
+}
+
+/// See [`TestHost::meanwhile`].
+pub struct Meanwhile(pub Box<dyn FnOnce(&TestHost)>);
+
+impl std::fmt::Debug for Meanwhile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Meanwhile(..)")
+    }
 }
 
 /// Which keys something applies to.
@@ -124,6 +136,7 @@ impl TestHost {
             writes: RefCell::default(),
             stale_secs: Cell::new(STALE_SECS),
             wakes: RefCell::default(),
+            meanwhile: RefCell::default(),
         }
     }
 
@@ -253,6 +266,11 @@ impl Entropy for TestHost {
 
 impl Deliver for TestHost {
     async fn enqueue(&self, deliveries: Vec<Delivery>) -> Result<(), StoreError> {
+        // What another request does while this one waits for its queue, once.
+        let meanwhile = self.meanwhile.borrow_mut().take();
+        if let Some(Meanwhile(f)) = meanwhile {
+            f(self);
+        }
         outbox::put(self, &deliveries).await
     }
     async fn post(&self, post: Post<'_>) -> PostOutcome {

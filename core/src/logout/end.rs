@@ -41,9 +41,25 @@ pub async fn plan<H: Host>(
     cause: LogoutCause,
     transaction_id: &str,
 ) -> Result<Vec<Delivery>, Error> {
+    plan_except(host, realm, s, cause, transaction_id, &BTreeSet::new()).await
+}
+
+/// [`plan`] for the participants of `s` not in `told` (each delivery's tracking id numbered by
+/// its participant's place, so that a later plan for newcomers does not repeat one).
+async fn plan_except<H: Host>(
+    host: &H,
+    realm: &Realm,
+    s: &Session,
+    cause: LogoutCause,
+    transaction_id: &str,
+    told: &BTreeSet<String>,
+) -> Result<Vec<Delivery>, Error> {
     let now_ms = host.now_ms();
     let mut out = Vec::new();
-    for p in &s.participants {
+    for (i, p) in s.participants.iter().enumerate() {
+        if told.contains(&p.client_id) {
+            continue;
+        }
         let Some(client) =
             records::load::<Client, _>(host, &keys::client(&realm.name, &p.client_id)).await?
         else {
@@ -65,7 +81,7 @@ pub async fn plan<H: Host>(
                 .backchannel_logout_session_required
                 .then(|| s.sid_for(&p.client_id)),
             cause,
-            tracking_id: format!("{transaction_id}-{}", out.len()),
+            tracking_id: format!("{transaction_id}-{i}"),
             attempts: 0,
             next_attempt_ms: now_ms,
             state: DeliveryState::Pending,
@@ -100,7 +116,12 @@ pub async fn end_session_by<H: Host>(
     finish(host, realm, s, cause, initiator, deliveries, transaction_id).await
 }
 
-/// Hand `deliveries` to the host's queue, then remove `s` and audit its end.
+/// How often the end of a session reads it again when it changed meanwhile.
+const END_ATTEMPTS: usize = 8;
+
+/// Hand `deliveries` to the host's queue, then remove `s` and audit its end. The session goes
+/// in a swap against what was last read of it: a client that joined meanwhile (its tokens
+/// issued while the logout was being queued) is planned and queued too before it goes.
 async fn finish<H: Host>(
     host: &H,
     realm: &Realm,
@@ -110,9 +131,41 @@ async fn finish<H: Host>(
     deliveries: Vec<Delivery>,
     transaction_id: String,
 ) -> Result<Ended, Error> {
-    let n = deliveries.len();
+    let mut n = deliveries.len();
     if n > 0 {
         host.enqueue(deliveries).await?;
+    }
+    let key = keys::session(&realm.name, &s.id);
+    let mut told: BTreeSet<String> = s.participants.iter().map(|p| p.client_id.clone()).collect();
+    let mut ended = s.clone();
+    let mut gone = false;
+    for _ in 0..END_ATTEMPTS {
+        let Some((current, raw)) = records::load_raw::<Session, _>(host, &key).await? else {
+            gone = true;
+            break;
+        };
+        if current
+            .participants
+            .iter()
+            .any(|p| !told.contains(&p.client_id))
+        {
+            let more = plan_except(host, realm, &current, cause, &transaction_id, &told).await?;
+            told.extend(current.participants.iter().map(|p| p.client_id.clone()));
+            n += more.len();
+            if !more.is_empty() {
+                host.enqueue(more).await?;
+            }
+        }
+        ended = current;
+        if host.swap(&key, Some(&raw), None, None).await? {
+            gone = true;
+            break;
+        }
+    }
+    let s = &ended;
+    if !gone {
+        // Changed under us every time: remove it all the same (its logout is queued).
+        host.delete(&key).await?;
     }
     session::remove(host, &realm.name, s).await?;
     let clients: Vec<&str> = s

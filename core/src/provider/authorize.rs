@@ -715,13 +715,20 @@ pub(super) async fn login<H: Host>(req: &Request, host: &H, realm: &Realm) -> Re
     // session (its relying parties keep their sids); as another account it ends the old one.
     let mut token = None;
     if let Some(old) = req.cookie(session::COOKIE)
-        && let Some(mut s) = session::find(host, &realm.name, old).await?
+        && let Some(s) = session::find(host, &realm.name, old).await?
     {
         if s.sub == user.sub {
-            s.auth_time = host.now().secs();
-            s.last_access = s.auth_time;
-            session::save(host, &realm.name, &s).await?;
-            token = Some(String::from(old));
+            let now = host.now().secs();
+            let renewed = session::modify(host, &realm.name, &s.id, |s| {
+                s.auth_time = now;
+                s.last_access = now;
+                true
+            })
+            .await?;
+            // Ended meanwhile: a new session below, not the old one written back.
+            if renewed.is_some() {
+                token = Some(String::from(old));
+            }
         } else {
             crate::logout::end::end_session(host, realm, &s, LogoutCause::ClientLogout).await?;
         }
