@@ -75,6 +75,19 @@ export class MapStore {
     return { keys: page, cursor: page.length < keys.length ? page[page.length - 1] : null };
   }
 
+  /** Compare-and-swap: nothing awaits between the comparison and the write. */
+  async swap(key, expected, value, ttlSecs) {
+    this.swaps = (this.swaps ?? 0) + 1;
+    const e = this.map.get(key);
+    const current = e && (e.expires === undefined || e.expires > Date.now()) ? e.value : null;
+    const same =
+      current === null || expected === null ? current === expected : Buffer.compare(Buffer.from(current), Buffer.from(expected)) === 0;
+    if (!same) return false;
+    if (value === null) this.map.delete(key);
+    else this.map.set(key, { value, expires: ttlSecs === undefined ? undefined : Date.now() + ttlSecs * 1000 });
+    return true;
+  }
+
   /** Keys under `prefix`, for assertions. */
   keys(prefix) {
     return [...this.map.keys()].filter((k) => k.startsWith(prefix)).sort();

@@ -431,6 +431,32 @@ describe("Provider over node:http", () => {
     assert.deepEqual(op.store.keys("outbox/"), []);
   });
 
+  test("the store's swap: one code redeemed by ten requests at once succeeds once", async () => {
+    const op = await startOp();
+    await op.createRealm();
+    const c = await op.client("racer", {});
+    const session = await op.login();
+    const query = new URLSearchParams({ response_type: "code", client_id: c.id, redirect_uri: c.redirect, scope: "openid", nonce: "n" });
+    const auth = await op.call("GET", `/realms/${REALM}/authorize?${query}`, { headers: { cookie: `oidc_edge_session=${session}` } });
+    assert.equal(auth.status, 302, auth.text);
+    const code = new URL(auth.headers.get("location")).searchParams.get("code");
+    const swapsBefore = op.store.swaps ?? 0;
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        op.call("POST", `/realms/${REALM}/token`, {
+          basic: [c.id, c.secret],
+          form: { grant_type: "authorization_code", code, redirect_uri: c.redirect },
+        }),
+      ),
+    );
+    assert.deepEqual(
+      answers.map((r) => r.status).sort(),
+      [200, 400, 400, 400, 400, 400, 400, 400, 400, 400],
+      answers.map((r) => r.text).join("\n"),
+    );
+    assert.ok(op.store.swaps > swapsBefore, "the provider used the store's own swap");
+  });
+
   test("seedDemo, sweep, and errors of the embedding's own making", async () => {
     const op = await startOp();
     assert.equal(await op.provider.seedDemo(), true);
