@@ -121,6 +121,9 @@ fn walkthrough(base: &str, admin_token: &str) -> String {
         r#"Try it: realm `demo` has open registration and user demo / changeit, and allows
 back-channel logout URIs on loopback (so the RP can be your own machine).
 
+The quickest relying party: `oidc-edge mock-rp --issuer {realm}` registers a client,
+prints its client_id and secret, and prints every logout token it receives, verified.
+
   ADMIN_TOKEN={admin_token}
   SINCE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
@@ -143,9 +146,9 @@ back-channel logout URIs on loopback (so the RP can be your own machine).
     -d code_verifier={TRY_IT_VERIFIER}
   ID_TOKEN=...
 
-  # 5. Be the RP: in another terminal, answer one back-channel POST and print it (the form
-  #    body is logout_token=...). With netcat (`nc -l -p 9999` on some systems):
-  printf 'HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n' | nc -l 9999
+  # 5. Be the RP: in another terminal, serve the client's back-channel logout URI; it
+  #    verifies each logout token (Back-Channel Logout 1.0 §2.6) and prints it.
+  oidc-edge mock-rp --issuer {realm} --port 9999 --client-id "$CLIENT_ID" --client-secret "$CLIENT_SECRET"
 
   # 6. End the session, one of these ways; the client's backchannel_logout_uri gets a
   #    logout token (from a durable outbox: retried with backoff while the RP is down).
@@ -200,6 +203,7 @@ mod tests {
             "http://127.0.0.1:8787/admin/realms/demo/deliveries?state=dead",
             "\"post_logout_redirect_uris\":[\"http://127.0.0.1:9999/logged-out\"]",
             "ADMIN_TOKEN=$(cat x)",
+            "mock-rp --issuer http://127.0.0.1:8787/realms/demo --port 9999 --client-id",
         ] {
             assert!(w.contains(path), "{path} missing from\n{w}");
         }

@@ -69,6 +69,33 @@ enum Command {
     /// Mint, verify and send back-channel logout tokens.
     #[command(subcommand, name = "logout-token")]
     LogoutToken(LogoutTokenCommand),
+    /// A relying party in one command: registers itself with a realm (or takes an existing
+    /// client), serves http://127.0.0.1:{port}/backchannel-logout, verifies and prints every
+    /// logout token it receives, and answers as told. Ctrl-C stops it.
+    #[command(name = "mock-rp")]
+    MockRp {
+        /// The realm's issuer (http://127.0.0.1:8787/realms/demo).
+        #[arg(long)]
+        issuer: String,
+        /// The port to serve on (0: any free one, printed).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// An existing client instead of a new registration (its backchannel_logout_uri must
+        /// point here).
+        #[arg(long = "client-id")]
+        client_id: Option<String>,
+        /// That client's secret.
+        #[arg(long = "client-secret", requires = "client_id")]
+        client_secret: Option<String>,
+        /// 200: 200 for a valid token, 400 for an invalid one; 400, 503: always that; hang:
+        /// never answer (to watch retries and dead letters).
+        #[arg(long, default_value = "200", value_parser = ["200", "400", "503", "hang"])]
+        answer: String,
+        /// One JSON object per line: first {client_id, client_secret?, backchannel_logout_uri},
+        /// then one per token {verdict, reason?, header, claims, answered}.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -294,6 +321,23 @@ fn run(command: Command) -> Result<(), Failure> {
             mint: args,
             timeout_ms,
         }) => send(&uri, &args, timeout_ms),
+        Command::MockRp {
+            issuer,
+            port,
+            client_id,
+            client_secret,
+            answer,
+            json,
+        } => super::mock_rp::run(super::mock_rp::Options {
+            issuer,
+            port,
+            client_id,
+            client_secret,
+            answer: super::mock_rp::Answer::parse(&answer)
+                .ok_or_else(|| Failure::Input(format!("--answer {answer}")))?,
+            json,
+        })
+        .map_err(Failure::Input),
     }
 }
 
