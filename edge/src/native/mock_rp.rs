@@ -171,7 +171,10 @@ fn peek(token: &str) -> (Value, Value) {
 /// The mock RP's state between requests.
 struct Rp {
     http: reqwest::Client,
-    provider: Provider,
+    issuer: String,
+    /// The provider's discovery, once read (an existing client may be served before its realm
+    /// exists: then it is read when the first token comes).
+    provider: RefCell<Option<Rc<Provider>>>,
     client_id: String,
     answer: Answer,
     json: bool,
@@ -180,11 +183,22 @@ struct Rp {
 }
 
 impl Rp {
+    /// The provider's discovery, read now if it was not yet.
+    async fn provider(&self) -> Result<Rc<Provider>, String> {
+        if let Some(p) = self.provider.borrow().as_ref() {
+            return Ok(Rc::clone(p));
+        }
+        let p = Rc::new(discover(&self.http, &self.issuer).await?);
+        *self.provider.borrow_mut() = Some(Rc::clone(&p));
+        Ok(p)
+    }
+
     /// Verify one logout token: the verdict, and the claims when valid.
     async fn verdict(&self, token: &str) -> Result<Value, String> {
+        let provider = self.provider().await?;
         let keys = self
             .http
-            .get(&self.provider.jwks_uri)
+            .get(&provider.jwks_uri)
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
@@ -194,7 +208,7 @@ impl Rp {
             .map_err(fail("the JWKS"))?;
         let jwks = JwkSet::from_json(&keys).map_err(|e| format!("the JWKS: {e}"))?;
         let v = LogoutTokenValidation {
-            issuer: &self.provider.issuer,
+            issuer: &provider.issuer,
             audience: &self.client_id,
             jwks: &jwks,
             algs: &JwsAlg::ALL,
@@ -305,7 +319,15 @@ async fn serve(opts: Options) -> Result<(), String> {
         .timeout(Duration::from_secs(10))
         .build()
         .map_err(fail("the HTTP client"))?;
-    let provider = discover(&http, &opts.issuer).await?;
+    // An existing client needs no discovery yet: its realm may be created after this starts.
+    let provider = match discover(&http, &opts.issuer).await {
+        Ok(p) => Some(Rc::new(p)),
+        Err(e) if opts.client_id.is_some() => {
+            eprintln!("mock-rp: {e}; trying again when a token comes");
+            None
+        }
+        Err(e) => return Err(e),
+    };
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], opts.port)))
         .await
         .map_err(|e| format!("port {}: {e}", opts.port))?;
@@ -314,9 +336,10 @@ async fn serve(opts: Options) -> Result<(), String> {
         .map_err(|e| format!("the listener: {e}"))?
         .port();
     let uri = format!("http://127.0.0.1:{port}{PATH}");
-    let (client_id, client_secret) = match &opts.client_id {
-        Some(id) => (id.clone(), opts.client_secret.clone()),
-        None => register(&http, &provider, port, &uri).await?,
+    let (client_id, client_secret) = match (&opts.client_id, &provider) {
+        (Some(id), _) => (id.clone(), opts.client_secret.clone()),
+        (None, Some(p)) => register(&http, p, port, &uri).await?,
+        (None, None) => return Err(String::from("no discovery, no registration")),
     };
     {
         let mut out = io::stdout().lock();
@@ -330,7 +353,7 @@ async fn serve(opts: Options) -> Result<(), String> {
             writeln!(
                 out,
                 "mock-rp for {}\n  client_id: {client_id}{}\n  backchannel_logout_uri: {uri}\n  redirect_uri: http://127.0.0.1:{port}/cb\nwaiting for logout tokens (Ctrl-C stops)",
-                provider.issuer,
+                opts.issuer,
                 client_secret
                     .as_deref()
                     .map_or_else(String::new, |s| format!("\n  client_secret: {s}"))
@@ -340,7 +363,8 @@ async fn serve(opts: Options) -> Result<(), String> {
     }
     let rp = Rc::new(Rp {
         http,
-        provider,
+        issuer: opts.issuer.clone(),
+        provider: RefCell::new(provider),
         client_id,
         answer: opts.answer,
         json: opts.json,
