@@ -317,6 +317,17 @@ impl Response {
         self
     }
 
+    /// This page with its own Content Security Policy instead of the default one.
+    #[must_use]
+    pub fn with_csp(mut self, csp: &str) -> Self {
+        for (name, value) in &mut self.headers {
+            if name == "content-security-policy" {
+                *value = String::from(csp);
+            }
+        }
+        self
+    }
+
     /// A redirect (302 Found) to `location`.
     pub fn redirect(location: &str) -> Self {
         Self::empty(302)

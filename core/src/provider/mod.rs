@@ -9,6 +9,7 @@
 mod access_token;
 mod admin;
 mod authorize;
+mod demo;
 mod discovery;
 mod end_session;
 mod introspect;
@@ -110,6 +111,7 @@ async fn route<H: Host>(req: &Request, host: &H) -> Result<Response> {
                 _ => Err(not_found()),
             }
         }
+        ["demo", rest @ ..] => demo::route(req, host, rest).await,
         ["admin", rest @ ..] => {
             admin::authorize(req, host)?;
             // A filter that does not decode is refused, never read as no filter.
@@ -159,7 +161,8 @@ pub async fn seed_demo<H: Host>(host: &H) -> core::result::Result<bool, Error> {
         registrations_per_source_per_hour: 10_000,
         ..RealmConfig::default()
     };
-    realm::create(host, "demo", config).await?;
+    let demo_realm = realm::create(host, "demo", config).await?;
+    demo::seed(host, &demo_realm).await?;
     let user = User {
         username: String::from("demo"),
         password_hash: password::hash_password_with(host, "changeit").await?,
