@@ -3,7 +3,7 @@
 //! One file per endpoint (`authorize`, `token`, `revoke`, `introspect`, `userinfo`,
 //! `end_session`, `sessions`, `register`, `discovery`, `admin`); `access_token` is how the
 //! endpoints that take an access token check it, `refresh_token` how refresh token families
-//! are kept, rotated and revoked. Every HTTP error is a `Fail`, turned into a response in
+//! are kept, rotated and revoked; `demo` is the demo relying party at `/demo`. Every HTTP error is a `Fail`, turned into a response in
 //! one place by [`crate::oauth::OAuthError::into_response`].
 
 mod access_token;

@@ -121,8 +121,12 @@ fn walkthrough(base: &str, admin_token: &str) -> String {
         r#"Try it: realm `demo` has open registration and user demo / changeit, and allows
 back-channel logout URIs on loopback (so the RP can be your own machine).
 
-The quickest relying party: `oidc-edge mock-rp --issuer {realm}` registers a client,
-prints its client_id and secret, and prints every logout token it receives, verified.
+See it at once: open {base}/demo in a browser. Two demo applications sign in (demo /
+changeit), each with its own sid; sign out of one and the page lists the logout token each
+received, verified, with the audit events of its delivery.
+
+The quickest relying party of your own: `oidc-edge mock-rp --issuer {realm}` registers a
+client, prints its client_id and secret, and prints every logout token it receives, verified.
 
   ADMIN_TOKEN={admin_token}
   SINCE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -204,6 +208,7 @@ mod tests {
             "\"post_logout_redirect_uris\":[\"http://127.0.0.1:9999/logged-out\"]",
             "ADMIN_TOKEN=$(cat x)",
             "mock-rp --issuer http://127.0.0.1:8787/realms/demo --port 9999 --client-id",
+            "open http://127.0.0.1:8787/demo in a browser",
         ] {
             assert!(w.contains(path), "{path} missing from\n{w}");
         }
