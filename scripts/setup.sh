@@ -8,6 +8,9 @@
 #   npm           node_modules from package-lock.json (`npm ci`, one workspace: js/, tests/js/):
 #                 wrangler, miniflare, binaryen (wasm-opt), esbuild, jose, typescript,
 #                 openid-client; skipped while node_modules matches the lock file
+#   browser       Chromium for the demo page's browser test (Debian's `chromium` package, by
+#                 apt-get, as root; puppeteer-core, pinned in package-lock.json, drives it);
+#                 skipped when a `chromium` is on PATH
 #   wasm-bindgen  .tools/bin/wasm-bindgen: wasm-bindgen-cli at the Cargo.lock version of
 #                 wasm-bindgen, built unoptimised (it only rewrites one module per build, in
 #                 about a second, and builds in half the time an optimised build takes)
@@ -38,6 +41,23 @@ for what in "$@"; do
         npm ci --no-audit --no-fund --loglevel=error
       else
         echo "node_modules is up to date"
+      fi
+      ;;
+    browser)
+      if command -v chromium >/dev/null 2>&1; then
+        chromium --version 2>/dev/null || true
+      elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        # Debian's security updates replace the package's versions: the one tested with is
+        # asked for first, and the current one taken (and named) when it is gone.
+        apt-get update -qq
+        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+          chromium=156.0.8078.114-1~deb12u1 >/dev/null; then
+          echo "chromium 156.0.8078.114-1~deb12u1 is not available: installing the current one"
+          DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+        fi
+        chromium --version
+      else
+        echo "no chromium, and no apt-get as root: the browser test will be skipped (or fail under OIDC_EDGE_REQUIRE_INTEROP=1)"
       fi
       ;;
     wasm-bindgen)

@@ -101,10 +101,20 @@ mkdir -p target
 (wasm_lane) >"$wasm_log" 2>&1 &
 wasm_pid=$!
 
+# Chromium for the demo page's browser test, beside the builds (apt-get, about 45 s).
+scripts/setup.sh browser >target/setup-browser.log 2>&1 &
+browser_pid=$!
+
 # The native lane, in the foreground.
 lint_while_building
 step "native lane: lint and build every crate and target (clippy -D warnings)"
 cargo test --workspace --all-targets --locked --no-run
+if ! wait "$browser_pid"; then
+  echo "setting up Chromium failed:" >&2
+  cat target/setup-browser.log >&2
+  exit 1
+fi
+tail -n 1 target/setup-browser.log
 
 step "native lane: tests"
 cargo test --workspace --locked 2>&1 | tee -a "$log"

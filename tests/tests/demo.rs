@@ -163,3 +163,53 @@ fn without_the_demo_there_is_no_demo_page() {
     let r = Reply::read(http_client().get(format!("{}/demo", server.base_url)));
     assert_eq!(r.status, 404);
 }
+
+/// The page in headless Chromium (`tests/js/demo-browser.mjs`, puppeteer-core): sign in to both
+/// applications through the provider's sign-in form, sign out of one, and the page — reloading
+/// its list by itself — shows both logout tokens and both applications signed out, with no
+/// Content Security Policy violation. Its screenshot is `target/demo-page.png` (the README's).
+#[test]
+fn the_demo_page_works_in_headless_chromium() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !std::path::Path::new(&chromium).exists() {
+        oidc_edge_tests::skip_or_fail(
+            "OIDC_EDGE_REQUIRE_INTEROP",
+            "Chromium (scripts/setup.sh browser)",
+        );
+        return;
+    }
+    if !oidc_edge_tests::node_package_available("puppeteer-core", "tests/js/demo-browser.mjs") {
+        return;
+    }
+    let server = start_server(true);
+    let shot = oidc_edge_tests::repo_root().join("target/demo-page.png");
+    let out = std::process::Command::new("node")
+        .arg("tests/js/demo-browser.mjs")
+        .arg(&server.base_url)
+        .arg(&shot)
+        .env("CHROMIUM", &chromium)
+        .current_dir(oidc_edge_tests::repo_root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "demo-browser.mjs failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_ne!(v["sid1"], v["sid2"], "{v}");
+    let tokens = v["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 2, "{v}");
+    for t in tokens {
+        assert!(t.as_str().unwrap().contains("valid"), "{t}");
+    }
+    // The favicon's 404 is the only error a browser may log here.
+    for e in v["errors"].as_array().unwrap() {
+        let e = e.as_str().unwrap();
+        assert!(
+            e.contains("404") && !e.contains("Content Security Policy"),
+            "the page logged: {e}"
+        );
+    }
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
+}

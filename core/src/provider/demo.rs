@@ -176,6 +176,33 @@ async fn load_visit<H: Host>(host: &H, id: Option<&str>) -> Result<Visit> {
     })
 }
 
+/// Change visit `id` with `change` in a swap against what was read, so that two changes at
+/// once (the back-channel logouts of both applications) both land. The visit as it now is.
+async fn modify_visit<H: Host>(
+    host: &H,
+    id: &str,
+    mut change: impl FnMut(&mut Visit),
+) -> Result<Visit> {
+    let at = key("visit", id);
+    for _ in 0..8 {
+        let (mut visit, raw) = match records::load_raw::<Visit, _>(host, &at).await? {
+            Some((v, raw)) => (v, Some(raw)),
+            None => (Visit::default(), None),
+        };
+        change(&mut visit);
+        let bytes = serde_json::to_vec(&visit).unwrap_or_default();
+        if host
+            .swap(&at, raw.as_deref(), Some(&bytes), Some(28_800))
+            .await?
+        {
+            return Ok(visit);
+        }
+    }
+    Err(Fail::Internal(crate::error::Error::Store(
+        crate::host::StoreError(format!("{at}: changed by others 8 times in a row")),
+    )))
+}
+
 fn visit_cookie<H: Host>(host: &H, id: &str) -> String {
     format!(
         "{COOKIE}={id}; Path=/demo; Max-Age=28800; HttpOnly; SameSite=Lax{}",
@@ -299,15 +326,14 @@ async fn callback<H: Host>(req: &Request, host: &H, realm: &Realm) -> Result<Res
         )
         .await?;
     }
-    let mut visit = load_visit(host, Some(&pending.visit)).await?;
-    visit.apps.insert(
-        pending.app.clone(),
-        SignedIn {
-            id_token: String::from(id_token),
-            claims,
-        },
-    );
-    records::save(host, &key("visit", &pending.visit), &visit, Some(28_800)).await?;
+    let signed_in = SignedIn {
+        id_token: String::from(id_token),
+        claims,
+    };
+    modify_visit(host, &pending.visit, |v| {
+        v.apps.insert(pending.app.clone(), signed_in.clone());
+    })
+    .await?;
     Ok(Response::empty(303)
         .with_header("location", "/demo")
         .with_header("cache-control", "no-store"))
@@ -316,14 +342,14 @@ async fn callback<H: Host>(req: &Request, host: &H, realm: &Realm) -> Result<Res
 /// `GET /demo/logout?app=...`: RP-initiated logout with the app's ID token as the hint.
 async fn logout<H: Host>(req: &Request, host: &H) -> Result<Response> {
     let app = app_of(&req.query_params())?;
-    let id = visit_id(req);
-    let mut visit = load_visit(host, id).await?;
-    let Some(signed_in) = visit.apps.remove(app) else {
+    let Some(id) = visit_id(req) else {
         return Ok(Response::empty(303).with_header("location", "/demo"));
     };
-    if let Some(id) = id {
-        records::save(host, &key("visit", id), &visit, Some(28_800)).await?;
-    }
+    let mut signed_out = None;
+    modify_visit(host, id, |v| signed_out = v.apps.remove(app)).await?;
+    let Some(signed_in) = signed_out else {
+        return Ok(Response::empty(303).with_header("location", "/demo"));
+    };
     let query = encode_params([
         ("id_token_hint", signed_in.id_token.as_str()),
         ("post_logout_redirect_uri", &format!("{}/demo", base(host))),
@@ -402,10 +428,10 @@ async fn backchannel<H: Host>(
                 if let Some(visit) = host.get(&at).await?
                     && let Ok(visit) = String::from_utf8(visit)
                 {
-                    let mut v = load_visit(host, Some(&visit)).await?;
-                    if v.apps.remove(app).is_some() {
-                        records::save(host, &key("visit", &visit), &v, Some(28_800)).await?;
-                    }
+                    modify_visit(host, &visit, |v| {
+                        v.apps.remove(app);
+                    })
+                    .await?;
                     host.delete(&at).await?;
                 }
             }
@@ -476,6 +502,14 @@ async fn state<H: Host>(req: &Request, host: &H) -> Result<Value> {
     Ok(json!({"apps": apps, "received": tokens}))
 }
 
+/// The apps signed in, as `state` says (the page's script compares its view with this).
+fn signed_in_apps(st: &Value) -> Vec<&'static str> {
+    APPS.iter()
+        .copied()
+        .filter(|a| !st["apps"][*a].is_null())
+        .collect()
+}
+
 /// `GET /demo`: the page, rendered with the visitor's state (the script refreshes the list of
 /// received tokens every two seconds).
 async fn page<H: Host>(req: &Request, host: &H) -> Result<Response> {
@@ -514,8 +548,9 @@ async fn page<H: Host>(req: &Request, host: &H) -> Result<Response> {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>oidc-edge demo relying party</title>\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=\"stylesheet\" href=\"/demo/app.css\"></head><body>\
 <header><h1>oidc-edge demo relying party</h1><p>Two applications of realm <code>demo</code>. Sign in to both (user <code>demo</code>, password <code>changeit</code>): each gets its own <code>sid</code> for the same session. Sign out of one, and both are told by back-channel logout.</p></header>\
-<main><div class=\"apps\">{apps}</div><section id=\"received\"><h2>Logout tokens received</h2><ol id=\"tokens\"></ol><p id=\"none\">None yet.</p></section></main>\
-<script src=\"/demo/app.js\"></script></body></html>"
+<main data-signed-in=\"{signed_in}\"><div class=\"apps\">{apps}</div><section id=\"received\"><h2>Logout tokens received</h2><ol id=\"tokens\"></ol><p id=\"none\">None yet.</p></section></main>\
+<script src=\"/demo/app.js\"></script></body></html>",
+        signed_in = html_escape(&signed_in_apps(&st).join(" ")),
     );
     Ok(Response::html(200, body)
         .with_header("referrer-policy", "no-referrer")

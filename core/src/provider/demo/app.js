@@ -3,7 +3,9 @@
 // application's sign-in state changes (a back-channel logout signs it out).
 "use strict";
 
-let shown = null;
+// The applications signed in as the page was rendered: when /demo/state says otherwise (a
+// back-channel logout signed one out), the page is rendered again.
+const shown = document.querySelector("main").dataset.signedIn;
 
 function text(tag, content, className) {
   const el = document.createElement(tag);
@@ -38,12 +40,11 @@ async function refresh() {
     const r = await fetch("/demo/state", { credentials: "same-origin", cache: "no-store" });
     if (!r.ok) return;
     const state = await r.json();
-    const signedIn = JSON.stringify(Object.keys(state.apps).filter((a) => state.apps[a] !== null));
-    if (shown !== null && shown !== signedIn) {
+    const signedIn = Object.keys(state.apps).filter((a) => state.apps[a] !== null).join(" ");
+    if (signedIn !== shown) {
       location.reload();
       return;
     }
-    shown = signedIn;
     render(state.received);
   } catch {
     // The provider is restarting: try again at the next tick.
