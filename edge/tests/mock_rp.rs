@@ -155,6 +155,29 @@ fn mock_rp_verifies_the_token_of_each_way_a_session_ends_and_refuses_forgeries()
     assert_eq!(r.status, 204, "{}", r.text());
     assert_valid(&rp.next(), "SESSION_TERMINATION", &id_token);
 
+    // An administrator signs the user out everywhere (this RP requires sid: one token for
+    // its one session).
+    let session = op.session();
+    let (_, id_token) = op.sign_in(&reg, &session);
+    let r = op.admin(
+        Method::DELETE,
+        &format!("/admin/realms/{REALM}/users/{USER}/sessions"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_valid(&rp.next(), "SESSION_TERMINATION", &id_token);
+
+    // The password is reset.
+    let session = op.session();
+    let (_, id_token) = op.sign_in(&reg, &session);
+    let r = op.admin(
+        Method::PUT,
+        &format!("/admin/realms/{REALM}/users/{USER}"),
+        Some(&json!({"password": oidc_edge_tests::op::PASSWORD})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_valid(&rp.next(), "SESSION_TERMINATION", &id_token);
+
     // The account is disabled.
     let session = op.session();
     let (_, id_token) = op.sign_in(&reg, &session);
@@ -162,6 +185,23 @@ fn mock_rp_verifies_the_token_of_each_way_a_session_ends_and_refuses_forgeries()
         Method::PUT,
         &format!("/admin/realms/{REALM}/users/{USER}"),
         Some(&json!({"disabled": true})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_valid(&rp.next(), "SESSION_TERMINATION", &id_token);
+
+    // Enabled again, then deleted.
+    let r = op.admin(
+        Method::PUT,
+        &format!("/admin/realms/{REALM}/users/{USER}"),
+        Some(&json!({"disabled": false})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let session = op.session();
+    let (_, id_token) = op.sign_in(&reg, &session);
+    let r = op.admin(
+        Method::DELETE,
+        &format!("/admin/realms/{REALM}/users/{USER}"),
+        None,
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_valid(&rp.next(), "SESSION_TERMINATION", &id_token);
