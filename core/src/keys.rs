@@ -76,11 +76,15 @@ pub fn throttle(r: &str, kind: &str, id: &str) -> String {
 }
 /// The prefixes whose data must be strongly consistent: everything whose staleness would
 /// lose a logout or let something be used twice — sessions and their user and `sid` indexes,
-/// codes, refresh tokens and revocations. Each is `{prefix}{R}/...`: a host may keep them per
-/// realm (the worker: in the realm's Durable Object), and the rest where reads are cheap.
-pub const STRONG: [&str; 7] = [
-    "session/", "usess/", "code/", "sid/", "rt/", "rtf/", "revoked/",
+/// codes, refresh tokens and revocations (and the demo RP's sign-ins). Each is
+/// `{prefix}{R}/...`: a host may keep them per realm (the worker: in the realm's Durable
+/// Object), and the rest where reads are cheap.
+pub const STRONG: [&str; 8] = [
+    "session/", "usess/", "code/", "sid/", "rt/", "rtf/", "revoked/", DEMO_RP,
 ];
+
+/// `demorp/{R}/...`: the records of the demo relying party (`/demo`) of realm R.
+pub const DEMO_RP: &str = "demorp/";
 
 /// Whether `key` must be strongly consistent ([`STRONG`]); its realm when so.
 pub fn strong_realm(key: &str) -> Option<&str> {
@@ -91,7 +95,7 @@ pub fn strong_realm(key: &str) -> Option<&str> {
 /// Every prefix under which a realm's own data lives (its audit and dead letters included);
 /// deleting a realm removes them all. The expiry index and the outbox are shared by all realms:
 /// their entries name the realm and are dropped when it is gone.
-pub fn realm_prefixes(r: &str) -> [String; 14] {
+pub fn realm_prefixes(r: &str) -> [String; 15] {
     [
         format!("client/{r}/"),
         format!("user/{r}/"),
@@ -104,6 +108,7 @@ pub fn realm_prefixes(r: &str) -> [String; 14] {
         format!("revoked/{r}/"),
         format!("rt/{r}/"),
         format!("rtf/{r}/"),
+        format!("{DEMO_RP}{r}/"),
         format!("throttle/{r}/"),
         audit_of(r),
         dead_of(r),
@@ -177,6 +182,7 @@ mod tests {
             refresh_family("r", "u", "c", "f"),
             refresh_families_of("r", "u", None),
             refresh_families_of("r", "u", Some("c")),
+            format!("{DEMO_RP}r/visit/v"),
             throttle("r", "account", "u"),
             audit("r", 1, "e"),
             audit_of("r"),

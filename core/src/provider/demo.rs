@@ -70,8 +70,10 @@ struct Received {
     claims: Value,
 }
 
+/// `demorp/demo/{kind}/{id}`: the demo RP's own records (strongly consistent, as
+/// [`keys::STRONG`] says: the two applications' back-channel logouts change a visit at once).
 fn key(kind: &str, id: &str) -> String {
-    format!("demorp/{kind}/{id}")
+    format!("{}{REALM}/{kind}/{id}", keys::DEMO_RP)
 }
 
 fn base<H: Host>(host: &H) -> String {
