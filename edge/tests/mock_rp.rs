@@ -87,10 +87,14 @@ impl MockRp {
 }
 
 fn start_op(retry_max: u32) -> Op {
+    start_op_on(NativeClock::system(), json!({}), retry_max)
+}
+
+fn start_op_on(clock: NativeClock, realm_config: Value, retry_max: u32) -> Op {
     Op::start(Start {
         options: ServerOptions {
             addr: "127.0.0.1:0".parse().unwrap(),
-            clock: NativeClock::system(),
+            clock,
             delivery: DeliveryPolicy {
                 timeout_ms: 2000,
                 retry_max,
@@ -100,7 +104,7 @@ fn start_op(retry_max: u32) -> Op {
             sweep_interval: Duration::from_secs(3600),
             ..ServerOptions::default()
         },
-        realm_config: json!({}),
+        realm_config,
     })
 }
 
@@ -174,6 +178,17 @@ fn mock_rp_verifies_the_token_of_each_way_a_session_ends_and_refuses_forgeries()
         Method::PUT,
         &format!("/admin/realms/{REALM}/users/{USER}"),
         Some(&json!({"password": oidc_edge_tests::op::PASSWORD})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_valid(&rp.next(), "SESSION_TERMINATION", &id_token);
+
+    // The user's consent to this client is withdrawn: it alone is told.
+    let session = op.session();
+    let (_, id_token) = op.sign_in(&reg, &session);
+    let r = op.admin(
+        Method::DELETE,
+        &format!("/admin/realms/{REALM}/users/{USER}/grants/{}", reg.id),
+        None,
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_valid(&rp.next(), "SESSION_TERMINATION", &id_token);
@@ -275,4 +290,44 @@ fn mock_rp_answering_503_sees_every_retry_until_the_dead_letter() {
         let dead = op.deliveries("dead");
         if dead.len() == 1 { Ok(()) } else { Err(dead) }
     });
+}
+
+/// The sessions' own deadlines: idle, then maximum. The provider's clock is a manual one set
+/// back so that, once moved past each deadline, it stands near the real time again: the mock
+/// RP checks `iat` and `exp` against the real clock, as any RP does.
+#[test]
+fn mock_rp_verifies_the_tokens_of_sessions_that_timed_out() {
+    let config = json!({"session_idle_time_secs": 60, "session_max_time_secs": 120});
+    let real = oidc_edge::native::now().0;
+    // Idle: 60 s plus the 6 s touch step.
+    let op = start_op_on(
+        NativeClock::manual(oidc_edge_core::UnixTime(real - 66)),
+        config.clone(),
+        2,
+    );
+    let rp = MockRp::start(&op.issuer, &[]);
+    let reg = rp.registered();
+    let session = op.session();
+    let (_, id_token) = op.sign_in(&reg, &session);
+    op.advance(66);
+    assert_eq!(op.sweep_now(), 1);
+    assert_valid(&rp.next(), "SESSION_IDLE_TIMEOUT", &id_token);
+    drop(rp);
+    // Maximum: kept busy every 50 s, it ends 120 s after it began all the same.
+    let op = start_op_on(
+        NativeClock::manual(oidc_edge_core::UnixTime(real - 120)),
+        config,
+        2,
+    );
+    let rp = MockRp::start(&op.issuer, &[]);
+    let reg = rp.registered();
+    let session = op.session();
+    let (_, id_token) = op.sign_in(&reg, &session);
+    for _ in 0..2 {
+        op.advance(50);
+        assert!(!op.shows_login_form(&reg, &session));
+    }
+    op.advance(20);
+    assert_eq!(op.sweep_now(), 1);
+    assert_valid(&rp.next(), "SESSION_MAX_TIMEOUT", &id_token);
 }

@@ -1,7 +1,8 @@
 //! The Postman collection (`examples/oidc-edge.postman_collection.json`) run by Newman (npm,
 //! pinned) against the native server, with `oidc-edge mock-rp` as the relying party: every
 //! request and assertion of the collection passes, and the mock RP verified each logout token
-//! the collection's logouts sent.
+//! the collection's six logouts sent (the user's, RP-initiated, sign out everywhere, a password
+//! reset, a disabled account, an administrator's termination).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::io::{BufRead as _, BufReader};
@@ -59,8 +60,8 @@ fn newman_runs_the_postman_collection_green_with_mock_rp_as_the_rp() {
         .current_dir(repo_root())
         .output()
         .unwrap();
-    // The three logouts of the collection, as the mock RP printed them.
-    let got: Vec<Value> = (0..3)
+    // The six logouts of the collection, as the mock RP printed them.
+    let got: Vec<Value> = (0..6)
         .map_while(|_| lines.recv_timeout(Duration::from_secs(10)).ok())
         .collect();
     let _ = rp.kill();
@@ -80,8 +81,8 @@ fn newman_runs_the_postman_collection_green_with_mock_rp_as_the_rp() {
     );
     assert_eq!(stats["requests"]["failed"], 0, "{stats}");
     // Each a valid token answered 200, and nothing more.
-    assert_eq!(got.len(), 3, "{got:#?}");
-    assert!(lines.try_recv().is_err(), "no fourth token");
+    assert_eq!(got.len(), 6, "{got:#?}");
+    assert!(lines.try_recv().is_err(), "no seventh token");
     for line in &got {
         assert_eq!(line["verdict"], "valid", "{line}");
         assert_eq!(line["answered"], 200, "{line}");
@@ -93,6 +94,13 @@ fn newman_runs_the_postman_collection_green_with_mock_rp_as_the_rp() {
         .collect();
     assert_eq!(
         causes,
-        ["CLIENT_LOGOUT", "CLIENT_LOGOUT", "SESSION_TERMINATION"]
+        [
+            "CLIENT_LOGOUT",
+            "CLIENT_LOGOUT",
+            "SESSION_TERMINATION",
+            "SESSION_TERMINATION",
+            "SESSION_TERMINATION",
+            "SESSION_TERMINATION"
+        ]
     );
 }
