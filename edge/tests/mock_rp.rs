@@ -331,3 +331,46 @@ fn mock_rp_verifies_the_tokens_of_sessions_that_timed_out() {
     assert_eq!(op.sweep_now(), 1);
     assert_valid(&rp.next(), "SESSION_MAX_TIMEOUT", &id_token);
 }
+
+/// `--encrypt`: the mock RP registers an ID-token encryption key, the provider encrypts its
+/// logout tokens to it (a nested JWT), and the mock RP decrypts and verifies them.
+#[test]
+fn mock_rp_with_an_encryption_key_decrypts_its_logout_tokens() {
+    use oidc_edge_tests::flow;
+    let op = start_op(2);
+    let rp = MockRp::start(&op.issuer, &["--encrypt"]);
+    let reg = rp.registered();
+    let session = op.session();
+    let a = flow::Authorize {
+        scope: "openid",
+        state: "s",
+        nonce: "n",
+        session: Some(&session),
+        extra: "",
+    };
+    let r = op.send_request(flow::authorize_request(REALM, &reg.id, &reg.redirect, &a));
+    let r = op.consent_if_asked(r, &session, "allow");
+    let code = r.location_param("code").expect("a code");
+    let r = op.send_request(flow::token_request(
+        REALM,
+        &reg.id,
+        Some(&reg.secret),
+        &reg.redirect,
+        &code,
+        None,
+    ));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let id_token = r.json()["id_token"].as_str().unwrap().to_owned();
+    assert_eq!(id_token.split('.').count(), 5, "an encrypted ID token");
+    op.sessions_logout(&session, true);
+    let line = rp.next();
+    assert_eq!(
+        (&line["verdict"], &line["answered"]),
+        (&json!("valid"), &json!(200)),
+        "{line}"
+    );
+    assert_eq!(line["header"]["alg"], "ECDH-ES+A128KW", "{line}");
+    assert_eq!(line["header"]["cty"], "JWT", "{line}");
+    assert_eq!(line["claims"]["cause"], "CLIENT_LOGOUT", "{line}");
+    assert!(line["claims"]["sid"].is_string(), "{line}");
+}

@@ -95,6 +95,10 @@ enum Command {
         /// then one per token {verdict, reason?, header, claims, answered}.
         #[arg(long)]
         json: bool,
+        /// Register an ID-token encryption key (ECDH-ES+A128KW, A256GCM) with the new client:
+        /// its logout tokens then come encrypted, and are decrypted here.
+        #[arg(long, conflicts_with = "client_id")]
+        encrypt: bool,
     },
 }
 
@@ -328,6 +332,7 @@ fn run(command: Command) -> Result<(), Failure> {
             client_secret,
             answer,
             json,
+            encrypt,
         } => super::mock_rp::run(super::mock_rp::Options {
             issuer,
             port,
@@ -336,6 +341,7 @@ fn run(command: Command) -> Result<(), Failure> {
             answer: super::mock_rp::Answer::parse(&answer)
                 .ok_or_else(|| Failure::Input(format!("--answer {answer}")))?,
             json,
+            encrypt,
         })
         .map_err(Failure::Input),
     }

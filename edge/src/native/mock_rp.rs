@@ -21,7 +21,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use oidc_edge_core::host::Clock as _;
 use oidc_edge_core::http::Params;
-use oidc_edge_core::jose::{JwkSet, JwsAlg, b64};
+use oidc_edge_core::jose::{Jwk, JwkSet, JwsAlg, b64};
 use oidc_edge_core::logout::logout_token::{LogoutTokenValidation, verify};
 use serde_json::{Value, json};
 
@@ -31,6 +31,8 @@ use super::{NativeClock, OsEntropy};
 pub const PATH: &str = "/backchannel-logout";
 /// Largest request body read.
 const MAX_BODY: usize = 64 * 1024;
+/// The key management algorithm of `--encrypt`.
+const ENC_ALG: &str = "ECDH-ES+A128KW";
 
 /// How the mock RP answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +75,9 @@ pub struct Options {
     pub answer: Answer,
     /// One JSON object per line instead of text.
     pub json: bool,
+    /// Register an ID-token encryption key (ECDH-ES+A128KW, A256GCM): the provider then
+    /// encrypts its logout tokens to it, and the mock RP decrypts them.
+    pub encrypt: bool,
 }
 
 /// What the provider's discovery says that the mock RP needs.
@@ -109,23 +114,30 @@ async fn discover(http: &reqwest::Client, issuer: &str) -> Result<Provider, Stri
     })
 }
 
-/// Register a confidential client whose back-channel logout URI is `uri` (requiring `sid`).
+/// Register a confidential client whose back-channel logout URI is `uri` (requiring `sid`),
+/// with `encrypt_to` as its ID-token encryption key when given.
 async fn register(
     http: &reqwest::Client,
     provider: &Provider,
     port: u16,
     uri: &str,
+    encrypt_to: Option<&Jwk>,
 ) -> Result<(String, Option<String>), String> {
     let endpoint = provider
         .registration_endpoint
         .as_deref()
         .ok_or("the provider offers no dynamic registration: give --client-id")?;
-    let meta = json!({
+    let mut meta = json!({
         "client_name": "oidc-edge mock-rp",
         "redirect_uris": [format!("http://127.0.0.1:{port}/cb")],
         "backchannel_logout_uri": uri,
         "backchannel_logout_session_required": true,
     });
+    if let Some(key) = encrypt_to {
+        meta["id_token_encrypted_response_alg"] = json!(ENC_ALG);
+        meta["id_token_encrypted_response_enc"] = json!("A256GCM");
+        meta["jwks"] = json!({"keys": [key.to_public().to_value()]});
+    }
     let resp = http
         .post(endpoint)
         .header("content-type", "application/json")
@@ -176,6 +188,7 @@ struct Rp {
     /// exists: then it is read when the first token comes).
     provider: RefCell<Option<Rc<Provider>>>,
     client_id: String,
+    decrypt_with: Option<Jwk>,
     answer: Answer,
     json: bool,
     seen: RefCell<BTreeSet<String>>,
@@ -212,7 +225,7 @@ impl Rp {
             audience: &self.client_id,
             jwks: &jwks,
             algs: &JwsAlg::ALL,
-            decrypt_with: None,
+            decrypt_with: self.decrypt_with.as_ref(),
             now: NativeClock::system().now(),
             leeway_secs: 60,
         };
@@ -336,9 +349,17 @@ async fn serve(opts: Options) -> Result<(), String> {
         .map_err(|e| format!("the listener: {e}"))?
         .port();
     let uri = format!("http://127.0.0.1:{port}{PATH}");
+    let decrypt_with = if opts.encrypt {
+        let mut key = Jwk::generate_ec(&OsEntropy).map_err(|e| format!("the key: {e}"))?;
+        key.alg = Some(String::from(ENC_ALG));
+        key.key_use = Some(String::from("enc"));
+        Some(key)
+    } else {
+        None
+    };
     let (client_id, client_secret) = match (&opts.client_id, &provider) {
         (Some(id), _) => (id.clone(), opts.client_secret.clone()),
-        (None, Some(p)) => register(&http, p, port, &uri).await?,
+        (None, Some(p)) => register(&http, p, port, &uri, decrypt_with.as_ref()).await?,
         (None, None) => return Err(String::from("no discovery, no registration")),
     };
     {
@@ -366,6 +387,7 @@ async fn serve(opts: Options) -> Result<(), String> {
         issuer: opts.issuer.clone(),
         provider: RefCell::new(provider),
         client_id,
+        decrypt_with,
         answer: opts.answer,
         json: opts.json,
         seen: RefCell::default(),
