@@ -42,6 +42,22 @@ impl Browser {
         r
     }
 
+    /// A form POST with the browser's cookies.
+    fn post_form(&mut self, path: &str, form: &[(&str, &str)]) -> Reply {
+        let cookie: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        Reply::read(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .header("cookie", cookie.join("; "))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(oidc_edge_core::http::encode_params(form.iter().copied())),
+        )
+    }
+
     /// Follow redirects from `url` until a page (or the `stop` prefix) is reached.
     fn follow(&mut self, url: &str, stop: &str) -> Reply {
         let mut next = url.to_owned();
@@ -109,8 +125,30 @@ fn two_demo_apps_sign_in_with_their_own_sid_and_both_hear_of_the_logout() {
     assert_ne!(sid1, sid2, "two RPs of one session get different sids");
     assert!(b.get("/demo").text().contains(&sid1));
 
-    // Sign out of app 1: RP-initiated logout, back to the page.
-    let back = b.follow("/demo/logout?app=demo-app-1", "never");
+    // A sign-out from elsewhere ends nothing: a link (GET), a form without the page's token,
+    // or with another visitor's.
+    assert_eq!(b.get("/demo/logout?app=demo-app-1").status, 405);
+    let page = b.get("/demo").text();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    for forged in ["", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
+        let r = b.post_form("/demo/logout", &[("app", "demo-app-1"), ("csrf", forged)]);
+        assert_eq!(r.status, 400, "{}", r.text());
+    }
+    let st = b.state();
+    assert!(
+        st["apps"]["demo-app-1"].is_object(),
+        "still signed in: {st}"
+    );
+
+    // Sign out of app 1 with the page's form: RP-initiated logout, back to the page.
+    let r = b.post_form("/demo/logout", &[("app", "demo-app-1"), ("csrf", &csrf)]);
+    assert_eq!(r.status, 302, "{}", r.text());
+    let back = b.follow(r.location(), "never");
     assert_eq!(back.status, 200, "{}", back.text());
     let st = wait(Duration::from_secs(15), "both logout tokens", || {
         let st = b.state();

@@ -140,7 +140,7 @@ pub(super) async fn route<H: Host>(req: &Request, host: &H, rest: &[&str]) -> Re
         (["state"], Method::Get) => Ok(Response::json(200, &state(req, host).await?)),
         (["login"], Method::Get) => login(req, host).await,
         (["callback"], Method::Get) => callback(req, host, &realm).await,
-        (["logout"], Method::Get) => logout(req, host).await,
+        (["logout"], Method::Post) => logout(req, host).await,
         (["backchannel-logout", app], Method::Post) => backchannel(req, host, &realm, app).await,
         ([] | ["app.js" | "app.css" | "state" | "login" | "callback" | "logout"], _)
         | (["backchannel-logout", _], _) => Err(super::request::method_not_allowed()),
@@ -341,12 +341,20 @@ async fn callback<H: Host>(req: &Request, host: &H, realm: &Realm) -> Result<Res
         .with_header("cache-control", "no-store"))
 }
 
-/// `GET /demo/logout?app=...`: RP-initiated logout with the app's ID token as the hint.
+/// `POST /demo/logout` (`app`, `csrf`): RP-initiated logout with the app's ID token as the hint.
 async fn logout<H: Host>(req: &Request, host: &H) -> Result<Response> {
-    let app = app_of(&req.query_params())?;
+    let form = super::request::form(req)?;
+    let app = app_of(&form)?;
     let Some(id) = visit_id(req) else {
         return Ok(Response::empty(303).with_header("location", "/demo"));
     };
+    // Only the page's own form signs out (a cross-site POST carries no SameSite=Lax cookie,
+    // and no other page knows this token): a link from elsewhere ends nothing.
+    if !super::authorize::form_csrf_ok(&form, &logout_csrf(id)) {
+        return Err(Fail::bad_request(
+            "this sign-out did not come from the demo page",
+        ));
+    }
     let mut signed_out = None;
     modify_visit(host, id, |v| signed_out = v.apps.remove(app)).await?;
     let Some(signed_in) = signed_out else {
@@ -361,6 +369,11 @@ async fn logout<H: Host>(req: &Request, host: &H) -> Result<Response> {
         "{}/end_session?{query}",
         realm::issuer(host, REALM)
     )))
+}
+
+/// The CSRF token of the page's sign-out forms, derived from the visit's secret id.
+fn logout_csrf(visit: &str) -> String {
+    opaque_token::hmac_b64(visit.as_bytes(), b"csrf/demo-logout")
 }
 
 /// `POST /demo/backchannel-logout/{app}`: the application's back-channel logout URI.
@@ -520,6 +533,7 @@ fn signed_in_apps(st: &Value) -> Vec<&'static str> {
 /// received tokens every two seconds).
 async fn page<H: Host>(req: &Request, host: &H) -> Result<Response> {
     let st = state(req, host).await?;
+    let csrf = visit_id(req).map(logout_csrf).unwrap_or_default();
     let mut apps = String::new();
     for app in APPS {
         let claims = &st["apps"][app];
@@ -541,7 +555,7 @@ async fn page<H: Host>(req: &Request, host: &H) -> Result<Response> {
                 }
             }
             format!(
-                "<p class=\"status\">Signed in as <strong>{}</strong>, sid <code class=\"sid\" id=\"sid-{n}\">{}</code></p><table>{rows}</table><p><a class=\"button\" id=\"logout-{n}\" href=\"/demo/logout?app={app}\">Sign out</a></p>",
+                "<p class=\"status\">Signed in as <strong>{}</strong>, sid <code class=\"sid\" id=\"sid-{n}\">{}</code></p><table>{rows}</table><form method=\"post\" action=\"/demo/logout\"><input type=\"hidden\" name=\"app\" value=\"{app}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><p><button class=\"button\" id=\"logout-{n}\" type=\"submit\">Sign out</button></p></form>",
                 html_escape(claims["preferred_username"].as_str().unwrap_or("?")),
                 html_escape(claims["sid"].as_str().unwrap_or("")),
             )
