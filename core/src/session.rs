@@ -268,6 +268,15 @@ pub async fn load_any<H: Host>(host: &H, realm: &str, id: &str) -> Result<Option
 /// cleaned by the sweep).
 pub async fn remove<H: Host>(host: &H, realm: &str, session: &Session) -> Result<(), Error> {
     host.delete(&keys::session(realm, &session.id)).await?;
+    remove_indexes(host, realm, session).await
+}
+
+/// Remove a session's user index and its clients' `sid` index (the session itself is gone).
+pub(crate) async fn remove_indexes<H: Host>(
+    host: &H,
+    realm: &str,
+    session: &Session,
+) -> Result<(), Error> {
     host.delete(&keys::user_session(realm, &session.sub, &session.id))
         .await?;
     for p in &session.participants {

@@ -167,7 +167,7 @@ async fn finish<H: Host>(
         // Changed under us every time: remove it all the same (its logout is queued).
         host.delete(&key).await?;
     }
-    session::remove(host, &realm.name, s).await?;
+    session::remove_indexes(host, &realm.name, s).await?;
     let clients: Vec<&str> = s
         .participants
         .iter()

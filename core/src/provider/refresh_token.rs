@@ -127,6 +127,12 @@ pub(super) async fn load_family<H: Host>(
         }))
 }
 
+/// Whether a family may go on after its session ended: `offline_access`, where the realm lets
+/// it outlive logout.
+pub(super) fn outlives_session(f: &RefreshFamily, realm: &Realm) -> bool {
+    f.offline && realm.config.offline_access_survives_logout
+}
+
 /// Whether a family stands: within its absolute lifetime, its account there and enabled, and
 /// its session live with the client in it — or, for `offline_access` where the realm lets it
 /// outlive logout, its session over. The session (while it lives) and the account, or why not.
@@ -145,7 +151,7 @@ pub(super) async fn standing<H: Host>(
     match session::find_by_id(host, &realm.name, &f.session_id).await? {
         Some(s) if s.sub == f.sub && s.has_participant(&f.client_id) => Ok(Ok((Some(s), user))),
         Some(_) => Ok(Err(INVALID)),
-        None if f.offline && realm.config.offline_access_survives_logout => Ok(Ok((None, user))),
+        None if outlives_session(f, realm) => Ok(Ok((None, user))),
         None => Ok(Err("the session has ended")),
     }
 }
@@ -260,13 +266,18 @@ pub(super) async fn rotate<H: Host>(
 /// Revoke a family: no token of it refreshes again, and every access token of its grant stops
 /// working (RFC 7009 §2.1). The session, and its logout, go on.
 pub(super) async fn revoke<H: Host>(host: &H, realm: &Realm, family: &Family) -> Result<()> {
+    revoke_at(host, realm, &family.key, &family.id).await
+}
+
+/// [`revoke`] by the family's store key and id.
+async fn revoke_at<H: Host>(host: &H, realm: &Realm, key: &str, id: &str) -> Result<()> {
     host.put(
-        &keys::revoked(&realm.name, &family.id),
+        &keys::revoked(&realm.name, id),
         b"",
         Some(realm.config.access_token_ttl_secs),
     )
     .await?;
-    host.delete(&family.key).await?;
+    host.delete(key).await?;
     Ok(())
 }
 
@@ -301,13 +312,7 @@ pub(super) async fn revoke_all<H: Host>(
         }
         for key in keys {
             let id = key.rsplit('/').next().unwrap_or_default();
-            host.put(
-                &keys::revoked(&realm.name, id),
-                b"",
-                Some(realm.config.access_token_ttl_secs),
-            )
-            .await?;
-            host.delete(&key).await?;
+            revoke_at(host, realm, &key, id).await?;
             n += 1;
         }
     }

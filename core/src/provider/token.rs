@@ -317,7 +317,7 @@ async fn refresh_grant<H: Host>(
     {
         // Ended since it was read: as for any refresh after the end.
         live.session = None;
-        if !(live.family.record.offline && realm.config.offline_access_survives_logout) {
+        if !refresh_token::outlives_session(&live.family.record, realm) {
             return Err(invalid_grant("the session has ended"));
         }
     }
