@@ -5,6 +5,7 @@ pub mod cause;
 pub mod delivery;
 pub mod end;
 pub mod expiry;
+pub mod ledger;
 pub mod logout_token;
 pub mod mint_request;
 pub mod outbox;

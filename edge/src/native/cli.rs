@@ -163,6 +163,10 @@ struct ServeArgs {
     #[arg(long = "max-connections", value_name = "N", default_value_t = server::DEFAULT_MAX_CONNECTIONS as u32,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     max_connections: u32,
+    /// Also serve `GET /metrics` (Prometheus text) here, without the admin token: bind it
+    /// where only the metrics collector reaches (on the main address it needs the token).
+    #[arg(long = "metrics-addr", value_name = "ADDR")]
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -373,6 +377,7 @@ fn serve_options(args: ServeArgs) -> ServerOptions {
         sweep_interval: Duration::from_secs(args.sweep_interval_secs),
         read_timeout: Duration::from_secs(args.read_timeout_secs),
         max_connections: args.max_connections as usize,
+        metrics_addr: args.metrics_addr,
     }
 }
 
