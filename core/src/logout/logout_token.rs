@@ -146,7 +146,7 @@ pub async fn mint_with<H: crate::host::Host>(
 
 /// The token's claims (`jti` fresh, `auditTrackingId` as given or fresh), once the
 /// parameters are checked.
-fn claims(
+pub(crate) fn claims(
     params: &LogoutTokenParams<'_>,
     entropy: &dyn Entropy,
 ) -> Result<Map<String, Value>, Error> {

@@ -2,6 +2,7 @@
 //! fan-out plan, the delivery state machine and the outbox it runs over.
 
 pub mod cause;
+pub mod check;
 pub mod delivery;
 pub mod end;
 pub mod expiry;

@@ -64,6 +64,9 @@ pub(super) async fn route<H: Host>(req: &Request, host: &H, segs: &[&str]) -> Re
                 _ => Err(super::request::method_not_allowed()),
             }
         }
+        ["realms", r, "clients", id, "backchannel-check"] if m == Method::Post => {
+            super::backchannel_check::check(host, r, id).await
+        }
         ["realms", r, "users", name, "grants", rest @ ..] if rest.len() <= 1 => {
             let realm = load(host, r).await?;
             let user = load_user(host, &realm, name).await?;

@@ -9,6 +9,7 @@
 mod access_token;
 mod admin;
 mod authorize;
+mod backchannel_check;
 mod demo;
 mod discovery;
 mod end_session;
