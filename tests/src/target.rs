@@ -120,6 +120,15 @@ impl Server {
         }
     }
 
+    /// Where the native server serves `GET /metrics` without the token (`--metrics-addr`),
+    /// when it was given one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        match &self.host {
+            Host::Native(s) => s.metrics_addr,
+            Host::Worker(_) => None,
+        }
+    }
+
     /// Where it runs.
     pub fn target(&self) -> Target {
         match self.host {
