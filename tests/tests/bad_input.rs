@@ -1291,6 +1291,9 @@ fn out_of_range(c: &Ctx) -> Vec<Case> {
             r#"{"registration_token": 1234567890123456789}"#,
         ),
         ("private_uris_string", r#"{"allow_private_uris": "yes"}"#),
+        ("logout_wait_too_long", r#"{"logout_wait_ms": 10001}"#),
+        ("logout_wait_negative", r#"{"logout_wait_ms": -1}"#),
+        ("logout_wait_string", r#"{"logout_wait_ms": "1500"}"#),
         ("unknown_field", r#"{"admin": true}"#),
     ] {
         out.push(
@@ -1628,6 +1631,67 @@ fn out_of_range(c: &Ctx) -> Vec<Case> {
         .bearer(&c.admin)
         .accepted(),
     );
+    for (name, query) in [
+        ("state_failed", "state=failed"),
+        (
+            "every_filter",
+            "session=x&user=y&client=z&state=delivered&limit=500",
+        ),
+        ("cursor_unknown", "cursor=ffffffffffffnothing"),
+    ] {
+        out.push(
+            Case::get(
+                format!("range/deliveries/{name}"),
+                format!("{deliveries}?{query}"),
+            )
+            .bearer(&c.admin)
+            .accepted(),
+        );
+    }
+    for (name, query) in [
+        ("cursor_path", "cursor=..%2F..%2Fsession"),
+        ("cursor_long", &format!("cursor={}", "a".repeat(200))),
+        ("limit_zero", "limit=0"),
+        ("limit_huge", "limit=99999999999999999999999"),
+        ("limit_text", "limit=ten"),
+        ("state_repeated", "state=dead&state=pending"),
+        ("client_invalid_utf8", "client=%ff"),
+    ] {
+        out.push(
+            Case::get(
+                format!("range/deliveries/{name}"),
+                format!("{deliveries}?{query}"),
+            )
+            .bearer(&c.admin),
+        );
+    }
+    let stats = c.admin_realm("clients/nosuch/deliveries/stats");
+    out.push(Case::get("range/delivery_stats/unknown_client", stats.clone()).bearer(&c.admin));
+    out.push(
+        Case::get(
+            "range/delivery_stats/long_client",
+            c.admin_realm(&format!("clients/{}/deliveries/stats", "c".repeat(600))),
+        )
+        .bearer(&c.admin),
+    );
+    for (name, id) in [
+        ("unknown", "ffffffffffffnothing".to_owned()),
+        ("dots", "..".to_owned()),
+        ("long", "d".repeat(600)),
+        ("encoded_slash", "a%2Fb".to_owned()),
+    ] {
+        out.push(
+            Case::post(
+                format!("range/delivery_retry/{name}"),
+                c.admin_realm(&format!("deliveries/{id}/retry")),
+            )
+            .bearer(&c.admin),
+        );
+    }
+    out.push(Case::post(
+        "admin_auth/delivery_retry_without_token",
+        c.admin_realm("deliveries/ffffffffffffnothing/retry"),
+    ));
     out.push(
         Case::get(
             "range/sessions/unknown_user",
