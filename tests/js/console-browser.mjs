@@ -315,6 +315,12 @@ try {
     }
     if (Date.now() > deadline) fail("no AM-BACK-CHANNEL-LOGOUT event in the audit screen");
   }
+  // Unfiltered: the session's end and its delivery, one after the other.
+  await typeInto("#audit-filters input[name=event]", "");
+  await page.click("#audit-filters button[type=submit]");
+  await page.waitForFunction(() => document.querySelectorAll("#audit-table tr[data-event]").length >= 2);
+  report.audit_events = await page.$$eval("#audit-table tr[data-event]", (rows) => rows.map((r) => r.dataset.event));
+  await clearNotice();
   await shot("07-audit");
 
   // A second session, ended by "sign out everywhere".

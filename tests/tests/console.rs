@@ -431,6 +431,12 @@ fn the_console_works_in_headless_chromium() {
             .contains(v["session_id"].as_str().unwrap())),
         "{v}"
     );
+    let events = v["audit_events"].as_array().unwrap();
+    assert!(
+        events.contains(&json!("AM-SESSION-DESTROYED"))
+            && events.contains(&json!("AM-BACK-CHANNEL-LOGOUT")),
+        "{v}"
+    );
     let bc = v["backchannel"].as_array().unwrap();
     assert!(
         bc.iter().any(|e| {
