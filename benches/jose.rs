@@ -24,6 +24,7 @@ fn params() -> LogoutTokenParams<'static> {
         sid: Some("c2lkLWZvci1ycDE"),
         cause: Some(LogoutCause::SessionTermination),
         audit_tracking_id: Some("51577ce6-82de-4ae0-b6cb-978700b2ecd8-42"),
+        jti: None,
         now: UnixTime(1_795_681_587),
         lifetime_secs: 120,
     }

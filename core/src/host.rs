@@ -9,12 +9,15 @@
 //! | [`Crypto`] | signatures, RSA key generation, PBKDF2 | [`RustCrypto`] |
 //! | [`Host::log`] | the operator's log, typed events ([`LogEvent`]) | nothing written |
 //! | [`Host::wake_at`] | a timer: end a session at its deadline | none (the sweep's interval) |
+//! | [`Host::sleep_ms`] | a pause: the logout page waits for the RPs' answers | none (no wait) |
+//! | [`Host::observe`] | counters and histograms ([`Metric`]) | nothing kept |
 
 use core::fmt;
 
 pub use crate::crypto::{Crypto, RustCrypto};
 pub use crate::jose::rand::{Entropy, EntropyError};
 pub use crate::log::LogEvent;
+pub use crate::metrics::Metric;
 pub use crate::store::{ListPage, Page, Store, StoreError, StoreVia};
 
 /// The wall clock.
@@ -122,5 +125,18 @@ pub trait Host: Store + Clock + Entropy + Deliver {
     async fn wake_at(&self, realm: &str, id: &str, at: u64) -> Result<(), StoreError> {
         let _ = (realm, id, at);
         Ok(())
+    }
+
+    /// Pause for `ms` milliseconds while deliveries go on (the logout page waits for the RPs'
+    /// answers, [`crate::logout::ledger::wait`]); `false` when the host cannot, and then nothing
+    /// waits. Default: cannot.
+    async fn sleep_ms(&self, ms: u64) -> bool {
+        let _ = ms;
+        false
+    }
+
+    /// Count something that happened ([`Metric`]). Default: nothing is kept.
+    fn observe(&self, metric: &Metric) {
+        let _ = metric;
     }
 }

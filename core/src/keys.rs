@@ -76,12 +76,24 @@ pub fn throttle(r: &str, kind: &str, id: &str) -> String {
 }
 /// The prefixes whose data must be strongly consistent: everything whose staleness would
 /// lose a logout or let something be used twice — sessions and their user and `sid` indexes,
-/// codes, refresh tokens and revocations (and the demo RP's sign-ins). Each is
+/// codes, refresh tokens and revocations, the delivery ledger (the logout page waits on it) and
+/// the demo RP's sign-ins. Each is
 /// `{prefix}{R}/...`: a host may keep them per realm (the worker: in the realm's Durable
 /// Object), and the rest where reads are cheap.
-pub const STRONG: [&str; 8] = [
-    "session/", "usess/", "code/", "sid/", "rt/", "rtf/", "revoked/", DEMO_RP,
+pub const STRONG: [&str; 9] = [
+    "session/", "usess/", "code/", "sid/", "rt/", "rtf/", "revoked/", LEDGER, DEMO_RP,
 ];
+
+/// `ledger/{R}/...`: the delivery ledger ([`crate::logout::ledger`]).
+pub const LEDGER: &str = "ledger/";
+/// `ledger/{R}/{id}`: one delivery's record and attempts.
+pub fn ledger(r: &str, id: &str) -> String {
+    format!("{LEDGER}{r}/{id}")
+}
+/// `ledger/{R}/`: a realm's delivery records, newest first.
+pub fn ledger_of(r: &str) -> String {
+    format!("{LEDGER}{r}/")
+}
 
 /// `demorp/{R}/...`: the records of the demo relying party (`/demo`) of realm R.
 pub const DEMO_RP: &str = "demorp/";
@@ -95,7 +107,7 @@ pub fn strong_realm(key: &str) -> Option<&str> {
 /// Every prefix under which a realm's own data lives (its audit and dead letters included);
 /// deleting a realm removes them all. The expiry index and the outbox are shared by all realms:
 /// their entries name the realm and are dropped when it is gone.
-pub fn realm_prefixes(r: &str) -> [String; 15] {
+pub fn realm_prefixes(r: &str) -> [String; 16] {
     [
         format!("client/{r}/"),
         format!("user/{r}/"),
@@ -112,6 +124,7 @@ pub fn realm_prefixes(r: &str) -> [String; 15] {
         format!("throttle/{r}/"),
         audit_of(r),
         dead_of(r),
+        ledger_of(r),
     ]
 }
 /// `audit/{R}/{ms}/{id}`: an audit event; keys of a realm sort by time.

@@ -27,6 +27,7 @@ pub mod jose;
 pub mod keys;
 pub mod log;
 pub mod logout;
+pub mod metrics;
 pub mod net;
 pub mod oauth;
 pub mod opaque_token;

@@ -52,6 +52,9 @@ pub struct RealmConfig {
     /// Whether refresh tokens with `offline_access` outlive the session they came from (Back-
     /// Channel Logout 1.0 §2.7 advises so); when false, they end with it as the others do.
     pub offline_access_survives_logout: bool,
+    /// How long the logout page and `sessions/logout` wait for the RPs' answers, in ms, before
+    /// they answer (the deliveries go on in the background); 0 answers at once.
+    pub logout_wait_ms: u64,
 }
 
 impl Default for RealmConfig {
@@ -69,6 +72,7 @@ impl Default for RealmConfig {
             refresh_token_ttl_secs: 14 * 86400,
             offline_token_ttl_secs: 90 * 86400,
             offline_access_survives_logout: true,
+            logout_wait_ms: 1500,
         }
     }
 }

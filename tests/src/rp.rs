@@ -255,6 +255,15 @@ impl TestRp {
         st.jwks = Some(jwks);
     }
 
+    /// Tell the RP what it registered, with the OP's public keys given rather than fetched
+    /// (an OP that is only a key, as the CLI's); a token naming another key is still looked
+    /// up at `{issuer}/jwks`, and refused when that fails.
+    pub fn expect_keys(&self, expect: Expect, jwks: JwkSet) {
+        let mut st = self.shared.lock();
+        st.expect = Some(expect);
+        st.jwks = Some(jwks);
+    }
+
     /// Answer every POST from now on with `answer` (a script in progress is dropped).
     pub fn answer(&self, answer: Answer) {
         let mut st = self.shared.lock();

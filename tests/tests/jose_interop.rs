@@ -647,6 +647,7 @@ fn logout_tokens_minted_here_pass_jose() {
         audit_tracking_id: i
             .is_multiple_of(2)
             .then_some("0f8e2d6c-3b1a-4c5d-9e7f-a1b2c3d4e5f6"),
+        jti: None,
         now: iat,
         lifetime_secs: if i.is_multiple_of(2) {
             MAX_LIFETIME_SECS

@@ -12,11 +12,13 @@
 use alloc::{format, string::String};
 use core::fmt;
 
+use super::ledger::{self, Attempt};
 use super::logout_token::{self, LogoutTokenKeys, LogoutTokenParams};
 use crate::audit::{self, AuditEvent};
 use crate::error::Error;
-use crate::host::{Entropy, Host, Post, PostOutcome};
+use crate::host::{Entropy, Host, Metric, Post, PostOutcome};
 use crate::keys;
+use crate::metrics::AttemptOutcome;
 use crate::records::{self, Client};
 use crate::{http, realm};
 
@@ -113,6 +115,8 @@ pub enum Prepared {
     Post {
         /// `logout_token=...`, with a token minted for this attempt.
         body: String,
+        /// The token's `jti`.
+        jti: String,
         /// The realm's `allow_private_uris` (see [`Post::allow_private`]).
         allow_private: bool,
     },
@@ -147,6 +151,7 @@ pub async fn prepare<H: Host>(host: &H, d: &Delivery) -> Result<Prepared, Error>
     let key = realm::signing_key(host, &realm, alg).await?;
     let encryption = client.metadata.encryption();
     let issuer = realm::issuer(host, &d.realm);
+    let jti = logout_token::random_id(host)?;
     let params = LogoutTokenParams {
         issuer: &issuer,
         audience: &d.client_id,
@@ -154,6 +159,7 @@ pub async fn prepare<H: Host>(host: &H, d: &Delivery) -> Result<Prepared, Error>
         sid: d.sid.as_deref(),
         cause: Some(d.cause),
         audit_tracking_id: Some(&d.tracking_id),
+        jti: Some(&jti),
         now: host.now(),
         lifetime_secs: logout_token::MAX_LIFETIME_SECS,
     };
@@ -168,6 +174,7 @@ pub async fn prepare<H: Host>(host: &H, d: &Delivery) -> Result<Prepared, Error>
             "logout_token={}",
             http::encode_params([("x", token.as_str())]).trim_start_matches("x=")
         ),
+        jti,
         allow_private: realm.config.allow_private_uris,
     })
 }
@@ -243,28 +250,60 @@ pub fn dead_letter(mut d: Delivery) -> Delivery {
     d
 }
 
-/// One attempt, start to end: [`prepare`], the host's POST, [`conclude`], and the audit
-/// event recorded. The caller stores the concluded delivery (the outbox's
-/// [`super::outbox::settle`], or a Queue message).
+/// One attempt, start to end: [`prepare`], the host's POST, [`conclude`], the attempt in the
+/// delivery's ledger record ([`super::ledger::record`]), the audit event recorded and the
+/// attempt counted ([`Metric::Attempt`]). The caller stores the concluded delivery (the
+/// outbox's [`super::outbox::settle`], or a Queue message).
 pub async fn attempt<H: Host>(host: &H, d: &Delivery) -> Result<Concluded, Error> {
     let policy = host.config().delivery;
-    let outcome = match prepare(host, d).await? {
-        Prepared::Gone(why) => Outcome::Gone(why),
+    let started = host.now_ms();
+    let (outcome, jti) = match prepare(host, d).await? {
+        Prepared::Gone(why) => (Outcome::Gone(why), None),
         Prepared::Post {
             body,
+            jti,
             allow_private,
-        } => Outcome::Posted(
-            host.post(Post {
-                uri: &d.uri,
-                body: &body,
-                timeout_ms: policy.timeout_ms,
-                allow_private,
-            })
-            .await,
+        } => (
+            Outcome::Posted(
+                host.post(Post {
+                    uri: &d.uri,
+                    body: &body,
+                    timeout_ms: policy.timeout_ms,
+                    allow_private,
+                })
+                .await,
+            ),
+            Some(jti),
         ),
     };
-    let concluded = conclude(&policy, d, &outcome, host.now_ms(), jitter(host)?);
+    let now = host.now_ms();
+    let concluded = conclude(&policy, d, &outcome, now, jitter(host)?);
+    let latency_ms = now.saturating_sub(started);
+    let tried = match &outcome {
+        Outcome::Posted(o) => Attempt::of(started, latency_ms, jti, o),
+        Outcome::Gone(_) => Attempt {
+            at_ms: started,
+            status: None,
+            error: Some(String::from("client_gone")),
+            latency_ms,
+            jti: None,
+        },
+    };
+    let entry = ledger::record(host, &concluded.delivery, Some(tried)).await?;
     audit::record(host, &d.realm, concluded.audit.clone()).await?;
+    host.observe(&Metric::Attempt {
+        outcome: match concluded.next {
+            Next::Done(DeliveryState::Delivered) => AttemptOutcome::Delivered,
+            Next::Done(_) => AttemptOutcome::Rejected,
+            Next::RetryAt(_) => AttemptOutcome::Retrying,
+            Next::Dead => AttemptOutcome::DeadLettered,
+        },
+        retry: d.attempts > 0,
+        latency_ms,
+        time_to_notify_ms: (concluded.delivery.state == DeliveryState::Delivered)
+            .then(|| entry.time_to_notify_ms())
+            .flatten(),
+    });
     Ok(concluded)
 }
 

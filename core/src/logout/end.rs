@@ -5,10 +5,11 @@ use alloc::collections::BTreeSet;
 use alloc::{format, string::String, vec::Vec};
 
 use super::delivery::{Delivery, DeliveryState};
-use super::logout_token::{LogoutCause, random_id, random_uuid};
+use super::ledger;
+use super::logout_token::{LogoutCause, random_uuid};
 use crate::audit::{self, AuditEvent};
 use crate::error::Error;
-use crate::host::Host;
+use crate::host::{Host, Metric};
 use crate::keys;
 use crate::records::{self, Client, Realm, Session};
 use crate::session;
@@ -20,6 +21,24 @@ pub struct Ended {
     pub deliveries: usize,
     /// The audit transaction id of this logout.
     pub transaction_id: String,
+    /// The deliveries queued, as planned (to wait for: [`super::ledger::wait`]).
+    pub queued: Vec<Delivery>,
+}
+
+/// Record deliveries in the ledger and hand them to the host's durable queue: every delivery
+/// of a session's end goes this way. A queue that fails leaves no record behind.
+pub async fn queue<H: Host>(host: &H, deliveries: &[Delivery]) -> Result<(), Error> {
+    if deliveries.is_empty() {
+        return Ok(());
+    }
+    ledger::open(host, deliveries).await?;
+    if let Err(e) = host.enqueue(deliveries.to_vec()).await {
+        // Best effort: the error that matters is the queue's.
+        let _ = ledger::discard(host, deliveries).await;
+        return Err(e.into());
+    }
+    host.observe(&Metric::DeliveriesQueued(deliveries.len()));
+    Ok(())
 }
 
 /// AM's event name for a session that ended for `cause`.
@@ -69,7 +88,7 @@ async fn plan_except<H: Host>(
             continue;
         };
         out.push(Delivery {
-            id: random_id(host)?,
+            id: ledger::new_id(host, now_ms)?,
             realm: realm.name.clone(),
             session_id: s.id.clone(),
             client_id: p.client_id.clone(),
@@ -131,10 +150,8 @@ async fn finish<H: Host>(
     deliveries: Vec<Delivery>,
     transaction_id: String,
 ) -> Result<Ended, Error> {
-    let mut n = deliveries.len();
-    if n > 0 {
-        host.enqueue(deliveries).await?;
-    }
+    queue(host, &deliveries).await?;
+    let mut queued = deliveries;
     let key = keys::session(&realm.name, &s.id);
     let mut told: BTreeSet<String> = s.participants.iter().map(|p| p.client_id.clone()).collect();
     let mut ended = s.clone();
@@ -151,10 +168,8 @@ async fn finish<H: Host>(
         {
             let more = plan_except(host, realm, &current, cause, &transaction_id, &told).await?;
             told.extend(current.participants.iter().map(|p| p.client_id.clone()));
-            n += more.len();
-            if !more.is_empty() {
-                host.enqueue(more).await?;
-            }
+            queue(host, &more).await?;
+            queued.extend(more);
         }
         ended = current;
         if host.swap(&key, Some(&raw), None, None).await? {
@@ -168,6 +183,8 @@ async fn finish<H: Host>(
         host.delete(&key).await?;
     }
     session::remove_indexes(host, &realm.name, s).await?;
+    host.observe(&Metric::SessionEnded(cause));
+    let n = queued.len();
     let clients: Vec<&str> = s
         .participants
         .iter()
@@ -194,16 +211,19 @@ async fn finish<H: Host>(
     Ok(Ended {
         deliveries: n,
         transaction_id,
+        queued,
     })
 }
 
 /// What [`end_user`] did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EndedAll {
     /// Sessions ended.
     pub sessions: usize,
     /// Logout tokens queued.
     pub deliveries: usize,
+    /// The deliveries queued, as planned.
+    pub queued: Vec<Delivery>,
 }
 
 /// How many logout tokens a relying party that does not require `sid` gets when every session
@@ -260,6 +280,7 @@ pub async fn end_user<H: Host>(
             .await?;
             done.sessions += 1;
             done.deliveries += ended.deliveries;
+            done.queued.extend(ended.queued);
         }
     }
 }
@@ -290,9 +311,7 @@ pub async fn end_participation<H: Host>(
     )
     .await?;
     let n = deliveries.len();
-    if n > 0 {
-        host.enqueue(deliveries).await?;
-    }
+    queue(host, &deliveries).await?;
     session::leave(host, &realm.name, s, client_id).await?;
     let event = AuditEvent {
         id: String::new(),

@@ -38,6 +38,8 @@ pub struct LogoutTokenParams<'a> {
     pub cause: Option<LogoutCause>,
     /// AM's `auditTrackingId`, stable across retries; generated when `None`.
     pub audit_tracking_id: Option<&'a str>,
+    /// `jti`; a fresh random one when `None`.
+    pub jti: Option<&'a str>,
     /// `iat`.
     pub now: UnixTime,
     /// `exp - iat`, at most [`MAX_LIFETIME_SECS`].
@@ -144,7 +146,7 @@ pub async fn mint_with<H: crate::host::Host>(
 
 /// The token's claims (`jti` fresh, `auditTrackingId` as given or fresh), once the
 /// parameters are checked.
-fn claims(
+pub(crate) fn claims(
     params: &LogoutTokenParams<'_>,
     entropy: &dyn Entropy,
 ) -> Result<Map<String, Value>, Error> {
@@ -154,7 +156,10 @@ fn claims(
     if params.lifetime_secs == 0 || params.lifetime_secs > MAX_LIFETIME_SECS {
         return Err(Error::Claims(ClaimsError::Invalid("exp")));
     }
-    let jti = random_id(entropy)?;
+    let jti = match params.jti {
+        Some(j) => String::from(j),
+        None => random_id(entropy)?,
+    };
     let tracking = match params.audit_tracking_id {
         Some(t) => String::from(t),
         None => random_uuid(entropy)?,

@@ -250,6 +250,7 @@ impl MintRequest {
             sid: self.sid.as_deref(),
             cause,
             audit_tracking_id: self.audit_tracking_id.as_deref(),
+            jti: None,
             now: self.now.map_or(now, UnixTime),
             lifetime_secs,
         };

@@ -2,9 +2,11 @@
 //! fan-out plan, the delivery state machine and the outbox it runs over.
 
 pub mod cause;
+pub mod check;
 pub mod delivery;
 pub mod end;
 pub mod expiry;
+pub mod ledger;
 pub mod logout_token;
 pub mod mint_request;
 pub mod outbox;

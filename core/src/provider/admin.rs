@@ -12,6 +12,7 @@ use crate::client_metadata::{AuthMethod, ClientMetadata};
 use crate::host::Host;
 use crate::http::{Method, Request, Response};
 use crate::keys;
+use crate::logout::ledger;
 use crate::oauth::ErrorCode;
 use crate::records::{self, Client, Realm, RealmConfig, User};
 use crate::{opaque_token, password, realm};
@@ -71,6 +72,9 @@ pub(super) async fn route<H: Host>(req: &Request, host: &H, segs: &[&str]) -> Re
                 Method::Delete => delete(host, &keys::client(r, id), "client").await,
                 _ => Err(super::request::method_not_allowed()),
             }
+        }
+        ["realms", r, "clients", id, "backchannel-check"] if m == Method::Post => {
+            super::backchannel_check::check(host, r, id).await
         }
         ["realms", r, "users", name, "grants", rest @ ..] if rest.len() <= 1 => {
             let realm = load(host, r).await?;
@@ -146,6 +150,12 @@ pub(super) async fn route<H: Host>(req: &Request, host: &H, segs: &[&str]) -> Re
         }
         ["realms", r, "deliveries"] if m == Method::Get => {
             list_deliveries(req, host, &load(host, r).await?).await
+        }
+        ["realms", r, "deliveries", id, "retry"] if m == Method::Post => {
+            retry_delivery(host, &load(host, r).await?, id).await
+        }
+        ["realms", r, "clients", id, "deliveries", "stats"] if m == Method::Get => {
+            delivery_stats(req, host, &load(host, r).await?, id).await
         }
         ["realms", r, "users", name] => {
             let realm = load(host, r).await?;
@@ -285,6 +295,9 @@ fn validate_config(c: &RealmConfig) -> Result<()> {
         return bad(
             "refresh_token_ttl_secs must be 60 s to 365 days; offline_token_ttl_secs 60 s to 730 days",
         );
+    }
+    if c.logout_wait_ms > 10_000 {
+        return bad("logout_wait_ms must be 0 to 10000");
     }
     if c.registration_token.as_ref().is_some_and(|t| t.len() < 16) {
         return bad("registration_token must be at least 16 characters");
@@ -685,37 +698,92 @@ async fn list_sessions<H: Host>(host: &H, realm: &Realm, user: Option<&str>) -> 
     ))
 }
 
-/// `GET /admin/realms/{R}/deliveries[?state=pending|dead]`: deliveries not yet finished (the
-/// `outbox/` records both hosts keep: the native outbox, the worker's record beside its Queue
-/// messages) and dead letters.
+/// `GET /admin/realms/{R}/deliveries?session=&user=&client=&state=&cursor=&limit=`: the
+/// delivery ledger, newest first, a page at a time.
 async fn list_deliveries<H: Host>(req: &Request, host: &H, realm: &Realm) -> Result<Response> {
-    use crate::logout::delivery::Delivery;
-    let want = req.query_params().get("state").map(String::from);
-    if want
-        .as_deref()
-        .is_some_and(|w| w != "pending" && w != "dead")
-    {
-        return Err(Fail::bad_request("state must be pending or dead"));
-    }
-    let mut out = alloc::vec::Vec::new();
-    let sources: [(&str, String); 2] = [
-        ("pending", String::from(keys::OUTBOX)),
-        ("dead", keys::dead_of(&realm.name)),
-    ];
-    for (state, prefix) in sources {
-        if want.as_deref().is_some_and(|w| w != state) {
-            continue;
-        }
-        for k in records::list_all(host, &prefix, 1000).await? {
-            if let Some(d) = records::load::<Delivery, _>(host, &k).await?
-                && d.realm == realm.name
-            {
-                out.push(serde_json::to_value(&d).unwrap_or(Value::Null));
-            }
+    let q = req.query_params();
+    for name in ["session", "user", "client", "state", "cursor", "limit"] {
+        if let Err(e) = q.one(name) {
+            return Err(Fail::bad_request(e));
         }
     }
+    let state = q.get("state");
+    if state.is_some_and(|s| !ledger::STATES.contains(&s)) {
+        return Err(Fail::bad_request(
+            "state must be pending, delivered, rejected, dead or failed",
+        ));
+    }
+    let cursor = q.get("cursor");
+    if cursor.is_some_and(|c| !ledger::valid_id(c)) {
+        return Err(Fail::bad_request("cursor is not one this API gave"));
+    }
+    let limit = match q.get("limit") {
+        None => 100,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=ledger::MAX_PAGE).contains(n))
+            .ok_or_else(|| Fail::bad_request("limit must be 1 to 500"))?,
+    };
+    let listed = ledger::list(
+        host,
+        &realm.name,
+        &ledger::Query {
+            session: q.get("session"),
+            user: q.get("user"),
+            client: q.get("client"),
+            state,
+            cursor,
+            limit,
+        },
+    )
+    .await?;
     Ok(Response::json(
         200,
-        &json!({ "result": out, "resultCount": out.len() }),
+        &json!({ "result": listed.entries, "resultCount": listed.entries.len(), "next_cursor": listed.next_cursor }),
     ))
+}
+
+/// `GET /admin/realms/{R}/clients/{id}/deliveries/stats?window=<seconds>` (default a day).
+async fn delivery_stats<H: Host>(
+    req: &Request,
+    host: &H,
+    realm: &Realm,
+    client: &str,
+) -> Result<Response> {
+    if !valid_client_id(client)
+        || host
+            .get(&keys::client(&realm.name, client))
+            .await?
+            .is_none()
+    {
+        return Err(not_found("client"));
+    }
+    let q = req.query_params();
+    let window = match q.one("window").map_err(Fail::bad_request)? {
+        None => 86_400,
+        Some(w) => w
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=crate::audit::RETENTION_SECS).contains(n))
+            .ok_or_else(|| Fail::bad_request("window must be 1 to 2592000 seconds"))?,
+    };
+    let stats = ledger::stats(host, &realm.name, client, window, host.now_ms()).await?;
+    Ok(Response::json(200, &stats))
+}
+
+/// `POST /admin/realms/{R}/deliveries/{id}/retry`: send a finished delivery again.
+async fn retry_delivery<H: Host>(host: &H, realm: &Realm, id: &str) -> Result<Response> {
+    match ledger::retry(host, &realm.name, id).await? {
+        Ok(entry) => Ok(Response::json(202, &entry)),
+        Err(ledger::NoRetry::Unknown) => Err(not_found("delivery")),
+        Err(ledger::NoRetry::Pending) => Err(Fail::new(
+            ErrorCode::Conflict,
+            "the delivery is still being attempted",
+        )),
+        Err(ledger::NoRetry::NowhereToGo) => Err(Fail::new(
+            ErrorCode::Conflict,
+            "the client is gone or no longer has a backchannel_logout_uri",
+        )),
+    }
 }

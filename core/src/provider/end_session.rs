@@ -1,5 +1,7 @@
 //! RP-initiated logout (OIDC RP-Initiated Logout 1.0): `/end_session` asks the user, and only
-//! the confirmed POST ends the session.
+//! the confirmed POST ends the session. Then it waits for the RPs' answers (the realm's
+//! `logout_wait_ms`, never longer) and says where each application stands, or goes on to the
+//! client's `post_logout_redirect_uri` at once when every one took its logout token.
 
 use alloc::{format, string::String};
 
@@ -13,7 +15,7 @@ use crate::jose::JwsAlg;
 use crate::jose::jws::Verifier;
 use crate::keys;
 use crate::logout::LogoutCause;
-use crate::logout::end;
+use crate::logout::{end, ledger};
 use crate::records::{self, Client, Realm};
 use crate::{realm, session};
 
@@ -179,24 +181,35 @@ pub(super) async fn end_session<H: Host>(
         Some(token) => session::find(host, &realm.name, token).await?,
         None => None,
     };
+    // Where the user goes next: the client's post-logout URI, with `state`.
+    let next = redirect.as_ref().map(|uri| {
+        let sep = if uri.contains('?') { '&' } else { '?' };
+        match params.get("state") {
+            Some(state) => format!("{uri}{sep}{}", encode_params([("state", state)])),
+            None => uri.clone(),
+        }
+    });
     let continue_to = |ended: Option<bool>| -> Response {
-        match &redirect {
-            Some(uri) => {
-                let sep = if uri.contains('?') { '&' } else { '?' };
-                match params.get("state") {
-                    Some(state) => Response::redirect(&format!(
-                        "{uri}{sep}{}",
-                        encode_params([("state", state)])
-                    )),
-                    None => Response::redirect(uri),
-                }
-            }
+        match &next {
+            Some(uri) => Response::redirect(uri),
             None => match ended {
                 Some(true) => page("Signed out", "You have been signed out."),
                 Some(false) => page("Still signed in", "You are still signed in."),
                 None => page("Signed out", "There was no session to end."),
             },
         }
+    };
+    // After a session's end: wait for the RPs (the realm's `logout_wait_ms`), then go on at
+    // once if every one took its token, else say where each stands.
+    let signed_out = async |queued: &[crate::logout::delivery::Delivery]| -> Result<Response> {
+        let waited = ledger::wait(host, queued, realm.config.logout_wait_ms).await?;
+        let r = if queued.is_empty() || next.is_some() && (waited.all_delivered() || !waited.waited)
+        {
+            continue_to(Some(true))
+        } else {
+            outcome_page(host, realm, &waited.outcomes, next.as_deref()).await?
+        };
+        Ok(r.with_header("set-cookie", &clear_cookie(host, realm)))
     };
     let Some(s) = current else {
         // Nothing to end; a stale cookie is cleared.
@@ -216,13 +229,13 @@ pub(super) async fn end_session<H: Host>(
             }
             match d {
                 "logout" => {
-                    end::end_session(host, realm, &s, LogoutCause::ClientLogout).await?;
-                    Ok(continue_to(Some(true))
-                        .with_header("set-cookie", &clear_cookie(host, realm)))
+                    let ended =
+                        end::end_session(host, realm, &s, LogoutCause::ClientLogout).await?;
+                    signed_out(&ended.queued).await
                 }
                 // "Sign out of all devices": every session of the user.
                 "logout_all" => {
-                    end::end_user(
+                    let ended = end::end_user(
                         host,
                         realm,
                         &s.sub,
@@ -231,8 +244,7 @@ pub(super) async fn end_session<H: Host>(
                         end::SidLess::Once,
                     )
                     .await?;
-                    Ok(continue_to(Some(true))
-                        .with_header("set-cookie", &clear_cookie(host, realm)))
+                    signed_out(&ended.queued).await
                 }
                 "stay" => Ok(continue_to(Some(false))),
                 _ => Ok(error_page("decision must be logout, logout_all or stay.")),
@@ -247,10 +259,8 @@ pub(super) async fn end_session<H: Host>(
                     }
             });
             if for_this_session {
-                end::end_session(host, realm, &s, LogoutCause::ClientLogout).await?;
-                return Ok(
-                    continue_to(Some(true)).with_header("set-cookie", &clear_cookie(host, realm))
-                );
+                let ended = end::end_session(host, realm, &s, LogoutCause::ClientLogout).await?;
+                return signed_out(&ended.queued).await;
             }
             Ok(confirmation_page(
                 host,
@@ -306,4 +316,62 @@ fn confirmation_page<H: Host>(
         Some(uri) => r.allow_form_target(uri),
         None => r,
     }
+}
+
+/// The page after a logout that the RPs did not all confirm in time: each application of the
+/// session and where its sign-out stands, and a "Continue" link to the client's post-logout URI
+/// when one was given.
+async fn outcome_page<H: Host>(
+    host: &H,
+    realm: &Realm,
+    outcomes: &[ledger::Outcome],
+    next: Option<&str>,
+) -> Result<Response> {
+    let mut items = String::new();
+    for o in outcomes {
+        let client: Option<Client> =
+            records::load(host, &keys::client(&realm.name, &o.client_id)).await?;
+        let name = client
+            .as_ref()
+            .and_then(|c| c.metadata.client_name.as_deref())
+            .unwrap_or(&o.client_id);
+        let (class, words) = match o.state {
+            "delivered" => ("delivered", String::from("signed out")),
+            "pending" => (
+                "pending",
+                String::from("still being signed out (we keep trying)"),
+            ),
+            _ => (
+                "failed",
+                match (o.status, &o.error) {
+                    (Some(s), _) => format!("could not be reached (it answered HTTP {s})"),
+                    (None, Some(e)) => format!("could not be reached ({})", e.replace('_', " ")),
+                    (None, None) => String::from("could not be reached"),
+                },
+            ),
+        };
+        items.push_str(&format!(
+            "<li data-client=\"{id}\" data-state=\"{class}\"><strong>{name}</strong>: {words}</li>",
+            id = html_escape(&o.client_id),
+            name = html_escape(name),
+            words = html_escape(&words),
+        ));
+    }
+    let pending = outcomes.iter().any(|o| o.state == "pending");
+    let note = if pending {
+        "<p>Applications still being signed out will be told as soon as they answer.</p>"
+    } else {
+        ""
+    };
+    let link = next.map_or_else(String::new, |uri| {
+        format!(
+            "<p><a id=\"continue\" href=\"{}\">Continue</a></p>",
+            html_escape(uri)
+        )
+    });
+    let body = format!(
+        "<p>You have been signed out of <strong>{realm_name}</strong>. Your applications:</p><ul id=\"applications\">{items}</ul>{note}{link}",
+        realm_name = html_escape(&realm.name),
+    );
+    Ok(Response::html(200, form_page("Signed out", &body)))
 }

@@ -9,6 +9,7 @@
 mod access_token;
 mod admin;
 mod authorize;
+mod backchannel_check;
 mod console;
 mod demo;
 mod discovery;

@@ -1,5 +1,6 @@
 //! The session API: `POST /realms/{R}/sessions/logout` ends the caller's own session, or with
-//! `{"all": true}` every session of the caller's user ("sign out of all devices").
+//! `{"all": true}` every session of the caller's user ("sign out of all devices"). It answers
+//! once the RPs have (or the realm's `logout_wait_ms` has passed), with each one's outcome.
 
 use serde_json::{Value, json};
 
@@ -7,8 +8,8 @@ use super::end_session::clear_cookie;
 use super::request::{Fail, Result};
 use crate::host::Host;
 use crate::http::{Request, Response};
-use crate::logout::LogoutCause;
 use crate::logout::end::{SidLess, end_session, end_user};
+use crate::logout::{LogoutCause, ledger};
 use crate::oauth::ErrorCode;
 use crate::records::Realm;
 use crate::session;
@@ -53,10 +54,12 @@ pub(super) async fn logout<H: Host>(req: &Request, host: &H, realm: &Realm) -> R
             SidLess::Once,
         )
         .await?;
-        json!({"result": "Successfully logged out", "sessions_ended": ended.sessions, "backchannel_logout_deliveries": ended.deliveries})
+        let waited = ledger::wait(host, &ended.queued, realm.config.logout_wait_ms).await?;
+        json!({"result": "Successfully logged out", "sessions_ended": ended.sessions, "backchannel_logout_deliveries": ended.deliveries, "deliveries": waited.outcomes})
     } else {
         let ended = end_session(host, realm, &s, LogoutCause::ClientLogout).await?;
-        json!({"result": "Successfully logged out", "backchannel_logout_deliveries": ended.deliveries})
+        let waited = ledger::wait(host, &ended.queued, realm.config.logout_wait_ms).await?;
+        json!({"result": "Successfully logged out", "backchannel_logout_deliveries": ended.deliveries, "deliveries": waited.outcomes})
     };
     Ok(Response::json(200, &body).with_header("set-cookie", &clear_cookie(host, realm)))
 }

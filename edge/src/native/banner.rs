@@ -21,6 +21,11 @@ impl BoundServer {
                 "  note: listening on every interface; set --base-url to the address clients use\n",
             );
         }
+        if let Some(addr) = self.metrics_addr() {
+            out.push_str(&format!(
+                "  metrics: http://{addr}/metrics (no token; on the main address it needs the admin token)\n"
+            ));
+        }
         match &self.data {
             Some(dir) => out.push_str(&format!("  store: {}\n", dir.join(STORE_FILE).display())),
             None => out.push_str("  store: memory (everything is lost at exit)\n"),

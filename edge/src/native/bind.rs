@@ -29,13 +29,14 @@ use super::config::{
 };
 use super::deliver::delivery_worker;
 use super::host::{NativeHost, log};
-use super::http::serve_connection;
+use super::http::{serve_connection, serve_metrics};
 use super::store::{MemStore, NativeStore, RedbStore};
 use super::tasks::{SweepRequest, purge_loop, sweep_loop};
 
 /// A server whose socket is bound and whose host is ready; [`run`](Self::run) it.
 pub struct BoundServer {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     pub(super) local_addr: SocketAddr,
     host: Rc<NativeHost>,
     pub(super) data: Option<PathBuf>,
@@ -85,6 +86,15 @@ pub async fn bind(opts: ServerOptions) -> io::Result<BoundServer> {
         .await
         .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {}: {e}", opts.addr)))?;
     let local_addr = listener.local_addr()?;
+    let metrics_listener = match opts.metrics_addr {
+        Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot listen on {addr} for metrics: {e}"),
+            )
+        })?),
+        None => None,
+    };
 
     let (master_key, master_key_source) = match (opts.master_key, &opts.data) {
         (Some(key), _) => (key, SecretSource::Given),
@@ -124,6 +134,7 @@ pub async fn bind(opts: ServerOptions) -> io::Result<BoundServer> {
     let (sweep_requests, sweep_requests_rx) = mpsc::unbounded_channel();
     Ok(BoundServer {
         listener,
+        metrics_listener,
         local_addr,
         host,
         data: opts.data,
@@ -170,7 +181,18 @@ impl BoundServer {
         LocalSet::new().run_until(self.accept_loop(shutdown)).await
     }
 
-    async fn accept_loop(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+    /// Where `GET /metrics` is served without the token (`--metrics-addr`), if anywhere.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
+    async fn accept_loop(mut self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        let metrics = self
+            .metrics_listener
+            .take()
+            .map(|l| tokio::task::spawn_local(serve_metrics(l, Rc::clone(&self.host))));
         let workers = [
             tokio::task::spawn_local(purge_loop(Rc::clone(&self.host))),
             tokio::task::spawn_local(delivery_worker(Rc::clone(&self.host))),
@@ -214,6 +236,9 @@ impl BoundServer {
         }
         for worker in workers {
             worker.abort();
+        }
+        if let Some(m) = metrics {
+            m.abort();
         }
         Ok(())
     }

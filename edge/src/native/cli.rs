@@ -1,7 +1,8 @@
 //! The `oidc-edge` command line: the provider's HTTP server (`serve`), and keys, JWKS, and
-//! logout tokens to test relying parties with.
+//! logout tokens to test relying parties with (`logout-token check-rp` runs the RP checker).
 //!
-//! Exit codes: 0 success; 1 a token was rejected or an RP did not accept a delivery;
+//! Exit codes: 0 success; 1 a token was rejected, an RP did not accept a delivery, or an RP
+//! failed a case of `check-rp`;
 //! 2 bad input (unreadable file, wrong key for the algorithm, malformed token, bad option,
 //! unusable data directory or address).
 
@@ -13,11 +14,13 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use oidc_edge_core::UnixTime;
+use oidc_edge_core::host::PostOutcome;
 use oidc_edge_core::jose::jwk::KeyType;
 use oidc_edge_core::jose::{Jwk, JwkSet, JwsAlg};
+use oidc_edge_core::logout::check::{self, CheckParams};
 use oidc_edge_core::logout::delivery::DeliveryPolicy;
-use oidc_edge_core::logout::logout_token::{self, LogoutTokenError};
-use oidc_edge_core::logout::mint_request::{MintField, MintRequest};
+use oidc_edge_core::logout::logout_token::{self, LogoutTokenError, LogoutTokenKeys};
+use oidc_edge_core::logout::mint_request::{MintError, MintField, MintRequest};
 use serde_json::Value;
 
 use super::server::{self, ADMIN_TOKEN_ENV, MASTER_KEY_ENV, ServerOptions};
@@ -163,6 +166,10 @@ struct ServeArgs {
     #[arg(long = "max-connections", value_name = "N", default_value_t = server::DEFAULT_MAX_CONNECTIONS as u32,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     max_connections: u32,
+    /// Also serve `GET /metrics` (Prometheus text) here, without the admin token: bind it
+    /// where only the metrics collector reaches (on the main address it needs the token).
+    #[arg(long = "metrics-addr", value_name = "ADDR")]
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -203,6 +210,44 @@ enum LogoutTokenCommand {
         #[arg(long = "timeout-ms", default_value_t = 5000)]
         timeout_ms: u64,
     },
+    /// Check a relying party's back-channel logout endpoint: POST it a valid logout token and
+    /// six invalid ones (wrong_signature, alg_none, nonce_present, expired, wrong_aud,
+    /// missing_events), each with a fresh jti and a made-up sub and sid, and print what it
+    /// answered as JSON. Exit 0 when it accepted the valid one (200 or 204) and refused each
+    /// invalid one with 400; 1 when any case failed.
+    #[command(name = "check-rp")]
+    CheckRp(CheckRpArgs),
+}
+
+#[derive(Args, Debug)]
+struct CheckRpArgs {
+    /// The RP's backchannel_logout_uri.
+    uri: String,
+    /// The OP's private signing key (JWK file), whose public half the RP trusts.
+    #[arg(long)]
+    key: String,
+    /// Issuer.
+    #[arg(long)]
+    iss: String,
+    /// The RP's client id.
+    #[arg(long)]
+    aud: String,
+    /// Signature algorithm (default: the key's `alg`, else ES256 for EC and RS256 for RSA keys).
+    #[arg(long = "sign-alg")]
+    sign_alg: Option<String>,
+    /// Nest every token in a JWE to this public key (JWK file): the RP's ID-token encryption key.
+    #[arg(long = "encrypt-to")]
+    encrypt_to: Option<String>,
+    /// JWE key management (default: the key's `alg`, else ECDH-ES or RSA-OAEP-256).
+    #[arg(long, requires = "encrypt_to")]
+    alg: Option<String>,
+    /// JWE content encryption (default: A128CBC-HS256).
+    #[arg(long, requires = "encrypt_to")]
+    enc: Option<String>,
+    /// Timeout of each request, in milliseconds.
+    #[arg(long = "timeout-ms", default_value_t = 5000,
+          value_parser = clap::value_parser!(u64).range(1..=120_000))]
+    timeout_ms: u64,
 }
 
 #[derive(Args, Debug)]
@@ -325,6 +370,7 @@ fn run(command: Command) -> Result<(), Failure> {
             mint: args,
             timeout_ms,
         }) => send(&uri, &args, timeout_ms),
+        Command::LogoutToken(LogoutTokenCommand::CheckRp(args)) => check_rp(&args),
         Command::MockRp {
             issuer,
             port,
@@ -373,6 +419,7 @@ fn serve_options(args: ServeArgs) -> ServerOptions {
         sweep_interval: Duration::from_secs(args.sweep_interval_secs),
         read_timeout: Duration::from_secs(args.read_timeout_secs),
         max_connections: args.max_connections as usize,
+        metrics_addr: args.metrics_addr,
     }
 }
 
@@ -440,20 +487,23 @@ fn mint(args: &MintArgs) -> Result<String, Failure> {
     };
     request
         .mint(&key, encrypt_to.as_ref(), now(), &OsEntropy)
-        .map_err(|e| {
-            let flag = match e.field() {
-                None => "mint",
-                Some(MintField::Key) => "--key",
-                Some(MintField::SignAlg) => "--sign-alg",
-                Some(MintField::EncryptTo) => "--encrypt-to",
-                Some(MintField::EncryptionAlg) => "--alg",
-                Some(MintField::Enc) => "--enc",
-                Some(MintField::Cause) => "--cause",
-                Some(MintField::ExpiresIn) => "--exp-secs",
-                Some(MintField::SubjectOrSid) => "--sub/--sid",
-            };
-            Failure::Input(format!("{flag}: {e}"))
-        })
+        .map_err(mint_failure)
+}
+
+/// A refused [`MintRequest`] as bad input, naming the flag at fault.
+fn mint_failure(e: MintError) -> Failure {
+    let flag = match e.field() {
+        None => "mint",
+        Some(MintField::Key) => "--key",
+        Some(MintField::SignAlg) => "--sign-alg",
+        Some(MintField::EncryptTo) => "--encrypt-to",
+        Some(MintField::EncryptionAlg) => "--alg",
+        Some(MintField::Enc) => "--enc",
+        Some(MintField::Cause) => "--cause",
+        Some(MintField::ExpiresIn) => "--exp-secs",
+        Some(MintField::SubjectOrSid) => "--sub/--sid",
+    };
+    Failure::Input(format!("{flag}: {e}"))
 }
 
 fn verify(
@@ -497,19 +547,30 @@ fn verify(
     }
 }
 
-fn send(uri: &str, args: &MintArgs, timeout_ms: u64) -> Result<(), Failure> {
+/// An RP's URI as `send` and `check-rp` take it: absolute http(s), no fragment.
+fn rp_url(uri: &str) -> Result<url::Url, Failure> {
     let url = url::Url::parse(uri).map_err(input("URI"))?;
     if !matches!(url.scheme(), "http" | "https") || url.fragment().is_some() {
         return Err(Failure::Input(
             "the URI must be absolute http(s) without a fragment".into(),
         ));
     }
-    let token = mint(args)?;
-    let client = reqwest::blocking::Client::builder()
+    Ok(url)
+}
+
+/// An HTTP client for RPs: no redirects followed, `timeout_ms` per request.
+fn rp_client(timeout_ms: u64) -> Result<reqwest::blocking::Client, Failure> {
+    reqwest::blocking::Client::builder()
         .timeout(Duration::from_millis(timeout_ms))
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(input("HTTP client"))?;
+        .map_err(input("HTTP client"))
+}
+
+fn send(uri: &str, args: &MintArgs, timeout_ms: u64) -> Result<(), Failure> {
+    let url = rp_url(uri)?;
+    let token = mint(args)?;
+    let client = rp_client(timeout_ms)?;
     let resp = client
         .post(url)
         .form(&[("logout_token", token.as_str())])
@@ -539,6 +600,94 @@ fn send(uri: &str, args: &MintArgs, timeout_ms: u64) -> Result<(), Failure> {
         Err(Failure::Rejected(format!(
             "{uri} answered HTTP {}",
             status.as_u16()
+        )))
+    }
+}
+
+/// `logout-token check-rp`: core's RP checker ([`check`]) with this process's key, clock and
+/// HTTP client.
+fn check_rp(args: &CheckRpArgs) -> Result<(), Failure> {
+    let url = rp_url(&args.uri)?;
+    let key = read_jwk(&args.key)?;
+    let recipient = args
+        .encrypt_to
+        .as_deref()
+        .map(|path| read_jwk(path).map(|k| k.to_public()))
+        .transpose()?;
+    // The same defaults and checks as `mint`.
+    let request = MintRequest {
+        sign_alg: args.sign_alg.clone(),
+        encryption_alg: args.alg.clone(),
+        enc: args.enc.clone(),
+        ..MintRequest::default()
+    };
+    let alg = request.signing_alg(&key).map_err(mint_failure)?;
+    let encryption = request
+        .encryption(recipient.as_ref())
+        .map_err(mint_failure)?;
+    let params = CheckParams {
+        issuer: &args.iss,
+        audience: &args.aud,
+        keys: LogoutTokenKeys {
+            signing_key: &key,
+            alg,
+            encrypt_to: recipient
+                .as_ref()
+                .zip(encryption)
+                .map(|(k, (a, e))| (k, a, e)),
+        },
+        now: now(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(input("runtime"))?;
+    let minted = runtime
+        .block_on(check::cases(
+            &oidc_edge_core::crypto::RustCrypto,
+            &OsEntropy,
+            &params,
+        ))
+        .map_err(input("check-rp"))?;
+    let client = rp_client(args.timeout_ms)?;
+    let outcomes: Vec<(check::CaseKind, PostOutcome)> = minted
+        .cases
+        .iter()
+        .map(|case| {
+            let outcome = match client
+                .post(url.clone())
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(case.form_body())
+                .send()
+            {
+                Ok(resp) => PostOutcome::Status(resp.status().as_u16()),
+                Err(e) if e.is_timeout() => PostOutcome::Timeout,
+                Err(e) => PostOutcome::Failed(describe(&e)),
+            };
+            (case.kind, outcome)
+        })
+        .collect();
+    let report = check::judge(outcomes.iter().map(|(k, o)| (*k, o)));
+    let mut out = serde_json::to_value(&report).map_err(input("JSON"))?;
+    if let Value::Object(m) = &mut out {
+        m.insert("client_id".into(), Value::String(args.aud.clone()));
+        m.insert("uri".into(), Value::String(args.uri.clone()));
+    }
+    print_json(&out)?;
+    if report.all_passed() {
+        Ok(())
+    } else {
+        let failed: Vec<&str> = report
+            .cases
+            .iter()
+            .filter(|c| !c.pass)
+            .map(|c| c.name)
+            .collect();
+        Err(Failure::Rejected(format!(
+            "{} passed {} of {} cases; failed: {}",
+            args.uri,
+            report.passed,
+            report.total,
+            failed.join(", ")
         )))
     }
 }

@@ -69,6 +69,9 @@ pub struct ServerOptions {
     /// accepting: new connections wait in the listen backlog (the kernel's queue) until one
     /// closes, which [`read_timeout`](Self::read_timeout) bounds for idle ones.
     pub max_connections: usize,
+    /// Where to serve `GET /metrics` without the admin token (`--metrics-addr`); on the main
+    /// listener it always needs the token.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// The default of [`ServerOptions::sweep_interval`].
@@ -91,6 +94,7 @@ impl Default for ServerOptions {
             sweep_interval: DEFAULT_SWEEP_INTERVAL,
             read_timeout: DEFAULT_READ_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            metrics_addr: None,
         }
     }
 }

@@ -8,12 +8,13 @@ use oidc_edge_core::UnixTime;
 use oidc_edge_core::crypto::{Pbkdf2, ToSign, pbkdf2_sha256};
 use oidc_edge_core::error::JoseError;
 use oidc_edge_core::host::{
-    Clock, Crypto, Entropy, EntropyError, Host, HostConfig, LogEvent, StoreError,
+    Clock, Crypto, Entropy, EntropyError, Host, HostConfig, LogEvent, Metric, StoreError,
 };
 use oidc_edge_core::jose::jwk::KeyType;
 use oidc_edge_core::jose::jws;
 
 use super::client::NativeDelivery;
+use super::metrics::Metrics;
 use super::store::NativeStore;
 use super::{NativeClock, OsEntropy};
 
@@ -26,6 +27,7 @@ pub struct NativeHost {
     clock: NativeClock,
     delivery: NativeDelivery,
     timers: Timers,
+    metrics: Metrics,
 }
 
 /// The wakes core asked for ([`Host::wake_at`]), for the sweep task to keep.
@@ -78,7 +80,13 @@ impl NativeHost {
             clock,
             delivery,
             timers: Timers::default(),
+            metrics: Metrics::default(),
         })
+    }
+
+    /// What the server counts (`GET /metrics`).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The sessions' timers.
@@ -139,6 +147,17 @@ impl Host for NativeHost {
     async fn wake_at(&self, realm: &str, id: &str, at: u64) -> Result<(), StoreError> {
         self.timers.add(at, realm, id);
         Ok(())
+    }
+
+    /// Real time (also with a manual clock): the deliveries it waits for run meanwhile on the
+    /// same event loop.
+    async fn sleep_ms(&self, ms: u64) -> bool {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        true
+    }
+
+    fn observe(&self, metric: &Metric) {
+        self.metrics.observe(metric);
     }
 }
 

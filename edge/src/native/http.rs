@@ -113,6 +113,7 @@ async fn respond(
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let resp = match into_core(req, read_timeout).await {
+        Ok(req) if req.path == "/metrics" => metrics(&req, host),
         Ok(mut req) => {
             req.remote = peer.map(str::to_owned);
             provider::handle(req, host).await
@@ -125,13 +126,51 @@ async fn respond(
             refusal
         }
     };
+    let took = started.elapsed();
+    host.metrics()
+        .request(oidc_edge_core::metrics::endpoint(&path), took.as_secs_f64());
     log(format_args!(
         "{method} {} {} {}ms",
         loggable_path(&path),
         resp.status,
-        started.elapsed().as_millis()
+        took.as_millis()
     ));
     from_core(resp)
+}
+
+/// `GET /metrics` on the main listener: behind the admin token (a listener of its own,
+/// `--metrics-addr`, serves it to whoever reaches it).
+fn metrics(req: &Request, host: &NativeHost) -> Response {
+    use oidc_edge_core::host::Host as _;
+    if req.method != Method::Get {
+        return ErrorCode::MethodNotAllowed
+            .with("GET /metrics only")
+            .into_response();
+    }
+    let expected = &host.config().admin_token;
+    match req.bearer() {
+        Some(t) if !expected.is_empty() && oidc_edge_core::opaque_token::ct_eq(t, expected) => {
+            metrics_text(host)
+        }
+        _ => ErrorCode::InvalidToken
+            .with("GET /metrics needs the admin token as a bearer token")
+            .into_response(),
+    }
+}
+
+/// The metrics, in the Prometheus text format.
+pub(super) fn metrics_text(host: &NativeHost) -> Response {
+    Response {
+        status: 200,
+        headers: vec![
+            (
+                "content-type".into(),
+                "text/plain; version=0.0.4; charset=utf-8".into(),
+            ),
+            ("cache-control".into(), "no-store".into()),
+        ],
+        body: host.metrics().render().into_bytes(),
+    }
 }
 
 /// The hyper request as core's [`Request`], or the answer when its body is refused.
@@ -269,6 +308,43 @@ fn from_core(resp: Response) -> hyper::Response<Full<Bytes>> {
         }
     }
     out
+}
+
+/// The metrics listener (`--metrics-addr`): `GET /metrics` to whoever reaches it, nothing
+/// else.
+pub(super) async fn serve_metrics(listener: tokio::net::TcpListener, host: Rc<NativeHost>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let host = Rc::clone(&host);
+        let service = service_fn(move |req: hyper::Request<Incoming>| {
+            let host = Rc::clone(&host);
+            async move {
+                let resp = if req.uri().path() != "/metrics" {
+                    ErrorCode::NotFound
+                        .with("only /metrics is here")
+                        .into_response()
+                } else if req.method() != HyperMethod::GET {
+                    ErrorCode::MethodNotAllowed
+                        .with("GET /metrics only")
+                        .into_response()
+                } else {
+                    metrics_text(&host)
+                };
+                Ok::<_, Infallible>(from_core(resp))
+            }
+        });
+        tokio::task::spawn_local(async move {
+            let _ = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(super::config::DEFAULT_READ_TIMEOUT)
+                .max_header_size(MAX_HEAD)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ pub mod config;
 pub mod deliver;
 pub mod host;
 pub mod http;
+pub mod metrics;
 pub mod mock_rp;
 pub mod server;
 pub mod store;

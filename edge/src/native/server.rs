@@ -77,6 +77,8 @@ pub struct RunningServer {
     /// Its clock: [`NativeClock::advance`] moves the server's time (and wakes the delivery
     /// worker, so retries due by the new time go out at once).
     pub clock: NativeClock,
+    /// Where `GET /metrics` is served without the token, when asked for.
+    pub metrics_addr: Option<SocketAddr>,
     sweeps: mpsc::UnboundedSender<SweepRequest>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -132,6 +134,7 @@ pub fn spawn_for_test(opts: ServerOptions) -> io::Result<RunningServer> {
         String,
         String,
         mpsc::UnboundedSender<SweepRequest>,
+        Option<SocketAddr>,
     );
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<Ready>>();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -158,6 +161,7 @@ pub fn spawn_for_test(opts: ServerOptions) -> io::Result<RunningServer> {
                     server.base_url().to_owned(),
                     server.admin_token().to_owned(),
                     server.sweep_requests.clone(),
+                    server.metrics_addr(),
                 );
                 let _ = ready_tx.send(Ok(info));
                 let stopped = async {
@@ -169,7 +173,7 @@ pub fn spawn_for_test(opts: ServerOptions) -> io::Result<RunningServer> {
                 }
             });
         })?;
-    let (addr, base_url, admin_token, sweeps) = ready_rx
+    let (addr, base_url, admin_token, sweeps, metrics_addr) = ready_rx
         .recv()
         .map_err(|_| io::Error::other("the server thread ended before it was ready"))??;
     Ok(RunningServer {
@@ -177,6 +181,7 @@ pub fn spawn_for_test(opts: ServerOptions) -> io::Result<RunningServer> {
         base_url,
         admin_token,
         clock,
+        metrics_addr,
         sweeps,
         stop: Some(stop_tx),
         thread: Some(thread),

@@ -32,6 +32,7 @@ use std::cell::Cell;
 use futures_util::StreamExt as _;
 use oidc_edge_core::host::{Clock as _, Host as _};
 use oidc_edge_core::logout::delivery::{Delivery, Next, attempt, dead_letter, retry_after_error};
+use oidc_edge_core::logout::ledger;
 use oidc_edge_core::logout::outbox::{self, settle};
 use worker::{MessageExt as _, QueueRetryOptionsBuilder, RawMessage};
 
@@ -151,7 +152,15 @@ async fn bury(host: &WorkerHost, m: &RawMessage) {
     let Some(d) = body(host, m) else {
         return;
     };
-    record_dead(host, &d, &dead_letter(d.clone()), m).await;
+    let dead = dead_letter(d.clone());
+    // The ledger says so too (best effort: the dead letter below is what must not be lost).
+    if let Err(e) = ledger::record(host, &dead, None).await {
+        host.log_line(&format!(
+            "queue: delivery {}: recording the dead letter in the ledger failed ({e})",
+            d.id
+        ));
+    }
+    record_dead(host, &d, &dead, m).await;
 }
 
 /// Store a dead letter where the admin API lists them (core's [`settle`], as natively), then

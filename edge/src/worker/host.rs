@@ -195,6 +195,12 @@ impl Host for WorkerHost {
     async fn wake_at(&self, realm: &str, id: &str, at: u64) -> Result<(), StoreError> {
         self.store.wake(realm, id, at).await
     }
+
+    /// A timer in the request's own invocation: the Queue's consumer delivers meanwhile.
+    async fn sleep_ms(&self, ms: u64) -> bool {
+        worker::Delay::from(std::time::Duration::from_millis(ms)).await;
+        true
+    }
 }
 
 impl WorkerHost {
