@@ -193,6 +193,7 @@ async fn mint_case<C: Crypto + ?Sized>(
         sid: Some(s.sid),
         cause: None,
         audit_tracking_id: Some(s.tracking_id),
+        jti: None,
         now: p.now,
         lifetime_secs: MAX_LIFETIME_SECS,
     };
