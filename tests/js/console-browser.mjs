@@ -4,13 +4,16 @@
 // back-channel logout URI is the test's RP, and users (one named like an HTML injection); a
 // user signs in to that client with openid-client (the code flow, as rp-interop.mjs drives it);
 // the operator opens the user's sessions, terminates the session, and finds the logout in the
-// delivery ledger (when the provider has one) and in the audit log; a second session ends with
-// "sign out everywhere"; the operator signs out. A screenshot of each screen goes to <out dir>.
+// delivery ledger (delivered, with the client's statistics) and in the audit log; a second
+// session ends with "sign out everywhere", its delivery is refused by the RP once and retried
+// from the ledger; the RP checker runs from the client's row; the operator signs out. A
+// screenshot of each screen goes to <out dir>.
 //
 //   ADMIN_TOKEN=... node tests/js/console-browser.mjs <base URL> <realm> <back-channel URI> <out dir>
 //
 // Once the realm exists the script prints {"event":"realm-ready"} and waits for a line on stdin
-// (the test then tells its RP which realm's keys to verify with). CHROMIUM overrides the browser
+// (the test then tells its RP which realm's keys to verify with); before the second session's
+// end, {"event":"reject-next"} (the test's RP then refuses the next logout token once). CHROMIUM overrides the browser
 // (default /usr/bin/chromium). Prints one JSON line with what it saw; exits 1 on failure.
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -156,6 +159,18 @@ try {
     });
     await page.type(sel, value);
   };
+  const ledgerRows = () => page.$$eval("#ledger-table tr[data-delivery]", (rows) => rows.map((r) => ({ id: r.dataset.delivery, state: r.dataset.state, text: r.textContent })));
+  /** Refresh the ledger until its rows satisfy `done`. */
+  const waitLedger = async (done, what) => {
+    const until = Date.now() + 30000;
+    for (;;) {
+      const rows = await ledgerRows();
+      if (done(rows)) return rows;
+      if (Date.now() > until) fail(`the ledger never showed ${what}: ${JSON.stringify(rows)}`);
+      await new Promise((r) => setTimeout(r, 500));
+      await page.click("#ledger-refresh");
+    }
+  };
   const tab = async (name, ready) => {
     await page.click(`#tabs button[data-screen="${name}"]`);
     await page.waitForSelector(`#screen-${name}:not([hidden]) ${ready}`);
@@ -265,37 +280,31 @@ try {
   await page.waitForFunction(() => !document.querySelector("#sessions-table tr[data-session]"));
   report.sessions_after_terminate = await text("#sessions-table");
 
-  // The delivery ledger, where the provider keeps one: the delivery to the RP, delivered, and
-  // the client's statistics.
-  const stats = await admin("GET", `realms/${realm}/clients/${CLIENT}/deliveries/stats`);
-  report.ledger = stats.status === 200;
-  if (report.ledger) {
-    await tab("clients", `#clients-table button[data-client="${CLIENT}"][data-action="deliveries"]`);
-    await page.click(`#clients-table button[data-client="${CLIENT}"][data-action="deliveries"]`);
-    await page.waitForSelector("#screen-deliveries:not([hidden])");
-    await page.waitForFunction(
-      (sid) => [...document.querySelectorAll("#ledger-table tr[data-delivery]")].some((r) => r.dataset.state === "delivered"),
-      { timeout: 30000, polling: 250 },
-      report.session_id,
-    );
-    report.ledger_rows = await page.$$eval("#ledger-table tr[data-delivery]", (rows) => rows.map((r) => ({ id: r.dataset.delivery, state: r.dataset.state, text: r.textContent })));
-    await page.waitForSelector("#stats:not([hidden]) #stats-figures dd");
-    report.stats_panel = await text("#stats-figures");
-    const first = report.ledger_rows[0].id;
-    await page.click(`#ledger-table button[data-delivery="${first}"][data-action="history"]`);
-    report.history = await text(`#ledger-table tr[data-history-of="${first}"]`);
-    await shot("06-ledger");
-    // Filters: by session (the one ended), by state (nothing dead).
-    await page.click("#ledger-clear");
-    await typeInto("#ledger-filters input[name=session]", report.session_id);
-    await page.click("#ledger-filters button[type=submit]");
-    await page.waitForFunction((id) => [...document.querySelectorAll("#ledger-table tr[data-delivery]")].length >= 1, {}, report.session_id);
-    report.by_session = await page.$$eval("#ledger-table tr[data-delivery]", (rows) => rows.length);
-    await page.click("#ledger-clear");
-    await page.select("#ledger-filters select[name=state]", "dead");
-    await page.click("#ledger-filters button[type=submit]");
-    await page.waitForSelector("#ledger-table p.empty");
-  }
+  // The delivery ledger, from the client's row: the delivery to the RP, delivered, with its
+  // attempt and the client's statistics.
+  await tab("clients", `#clients-table button[data-client="${CLIENT}"][data-action="deliveries"]`);
+  await page.click(`#clients-table button[data-client="${CLIENT}"][data-action="deliveries"]`);
+  await page.waitForSelector("#screen-deliveries:not([hidden])");
+  await waitLedger((rows) => rows.some((r) => r.state === "delivered"), "a delivered entry");
+  report.ledger_rows = await ledgerRows();
+  await page.waitForSelector("#stats:not([hidden]) #stats-figures dd");
+  report.stats = await page.$$eval("#stats-figures dd", (dds) => Object.fromEntries(dds.map((d) => [d.dataset.figure, d.textContent])));
+  report.stats_failure = await text("#stats-failure");
+  const firstDelivery = report.ledger_rows[0].id;
+  await page.click(`#ledger-table button[data-delivery="${firstDelivery}"][data-action="history"]`);
+  report.history = await text(`#ledger-table tr[data-history-of="${firstDelivery}"]`);
+  await clearNotice();
+  await shot("06-ledger");
+  // Filters: by the session ended, and by a state none is in.
+  await page.click("#ledger-clear");
+  await typeInto("#ledger-filters input[name=session]", report.session_id);
+  await page.click("#ledger-filters button[type=submit]");
+  await waitLedger((rows) => rows.length === 1, "the session's one delivery");
+  report.by_session = await ledgerRows();
+  await page.click("#ledger-clear");
+  await page.select("#ledger-filters select[name=state]", "dead");
+  await page.click("#ledger-filters button[type=submit]");
+  await page.waitForSelector("#ledger-table p.empty");
 
   // The audit log: the session's end, and the back-channel logout (its delivery, once done).
   await tab("audit", "#audit-filters");
@@ -323,17 +332,71 @@ try {
   await clearNotice();
   await shot("07-audit");
 
-  // A second session, ended by "sign out everywhere".
+  // A second session, ended by "sign out everywhere"; the RP refuses that logout token once
+  // (the test tells it to), and the operator retries the rejected delivery from the ledger.
+  process.stdout.write(`${JSON.stringify({ event: "reject-next" })}\n`);
+  await stdinLines.next();
   const second = await userSignsIn(secret);
   report.sid2 = second.sid;
   await tab("users", `#users-table button[data-user="${USER}"][data-action="sessions"]`);
   await page.click(`#users-table button[data-user="${USER}"][data-action="sessions"]`);
   await page.waitForSelector("#sessions:not([hidden]) #sessions-table tr[data-session]");
+  report.session_id2 = await page.$eval("#sessions-table tr[data-session]", (r) => r.dataset.session);
   await clearNotice();
   await page.click("#sign-out-everywhere");
   await notice(`${USER} signed out everywhere: 1 session(s) ended`);
   report.everywhere = await text("#notice");
   await page.waitForFunction(() => !document.querySelector("#sessions-table tr[data-session]"));
+  await tab("deliveries", "#ledger-filters");
+  await page.click("#ledger-clear");
+  await page.select("#ledger-filters select[name=state]", "rejected");
+  await page.click("#ledger-filters button[type=submit]");
+  await waitLedger((rows) => rows.length === 1, "the rejected delivery");
+  const [rejected] = await ledgerRows();
+  report.rejected = rejected;
+  await clearNotice();
+  await page.click(`#ledger-table button[data-delivery="${rejected.id}"][data-action="retry"]`);
+  await notice("Delivery queued again.");
+  await page.click("#ledger-clear");
+  await typeInto("#ledger-filters input[name=session]", report.session_id2);
+  await page.click("#ledger-filters button[type=submit]");
+  await waitLedger((rows) => rows.some((r) => r.id === rejected.id && r.state === "delivered"), "the retried delivery delivered");
+  await page.click(`#ledger-table button[data-delivery="${rejected.id}"][data-action="history"]`);
+  report.retried_history = await page.$$eval(`#ledger-table tr[data-history-of="${rejected.id}"] table tbody tr`, (rows) => rows.map((r) => r.textContent));
+  await clearNotice();
+  await shot("08-retried");
+
+  // Page by page: one entry a page, the next page by its cursor, and back to the first.
+  await page.click("#ledger-clear");
+  await typeInto("#ledger-filters input[name=limit]", "1");
+  await page.click("#ledger-filters button[type=submit]");
+  await waitLedger((rows) => rows.length === 1, "one entry on the first page");
+  await page.waitForFunction(() => !document.getElementById("ledger-next").disabled);
+  const [page1] = await ledgerRows();
+  await page.click("#ledger-next");
+  await waitLedger((rows) => rows.length === 1 && rows[0].id !== page1.id, "the second page");
+  const [page2] = await ledgerRows();
+  // A full page has a cursor even when nothing follows: the next page is then empty, and has
+  // none.
+  const later = [];
+  for (let i = 0; i < 5 && !(await page.$eval("#ledger-next", (b) => b.disabled)); i++) {
+    const before = await page.$eval("#ledger-table", (t) => t.textContent);
+    await page.click("#ledger-next");
+    await page.waitForFunction((b) => document.getElementById("ledger-table").textContent !== b, {}, before);
+    later.push(...(await ledgerRows()).map((r) => r.id));
+  }
+  const lastPage = await page.$eval("#ledger-next", (b) => b.disabled);
+  await page.click("#ledger-first");
+  await waitLedger((rows) => rows.length === 1 && rows[0].id === page1.id, "the first page again");
+  report.pages = { first: page1.id, second: page2.id, later, ends: lastPage };
+
+  // The RP checker, from the client's row.
+  await tab("clients", `#clients-table button[data-client="${CLIENT}"][data-action="check"]`);
+  await page.click(`#clients-table button[data-client="${CLIENT}"][data-action="check"]`);
+  await page.waitForSelector("#client-check:not([hidden]) table", { timeout: 30000 });
+  report.check_title = await page.$eval("#client-check h3", (h) => h.textContent);
+  report.check_cases = await page.$$eval("#client-check tbody tr", (rows) => rows.map((r) => r.textContent));
+  await shot("09-rp-check");
 
   // Nothing injected ran, and no image was ever made from data.
   report.xss = await page.evaluate(() => window.__xss ?? null);

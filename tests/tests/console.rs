@@ -2,8 +2,9 @@
 //! page is served without the admin token under a strict CSP, with no inline script or style;
 //! the lists of realms, clients and users need the token, page by page, and never show a
 //! password hash. Then the console in headless Chromium (`tests/js/console-browser.mjs`) through
-//! an operator's whole story, with a user signing in through openid-client and this test's RP
-//! receiving the logout token. Natively and against the worker in workerd.
+//! an operator's whole story, with a user signing in through openid-client, this test's RP
+//! receiving the logout tokens, the deliveries in the ledger (one refused, retried from the
+//! console), the RP checker and the audit log. Natively and against the worker in workerd.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::io::{BufRead as _, BufReader, Write as _};
@@ -11,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use oidc_edge_tests::op::{Op, PASSWORD, REALM, Reply, Start, USER, http_client};
-use oidc_edge_tests::rp::{Expect, TestRp};
+use oidc_edge_tests::rp::{Answer, Expect, TestRp};
 use oidc_edge_tests::test_options;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -317,6 +318,11 @@ fn the_console_works_in_headless_chromium() {
                 "rp-app",
             ));
             writeln!(stdin, "go").unwrap();
+        } else if v["event"] == "reject-next" {
+            // The next logout token is refused once (a 400: the delivery is rejected), and
+            // every later one verified.
+            rp.script([Answer::Status(400)], Answer::Verified);
+            writeln!(stdin, "go").unwrap();
         } else {
             report = Some(v);
         }
@@ -389,7 +395,8 @@ fn the_console_works_in_headless_chromium() {
     assert_eq!(v["images"], 0, "{v}");
 
     // The session terminated in the console: the RP was told, with a verified logout token
-    // for that session's sid; then sign out everywhere told it of the second.
+    // for that session's sid; then sign out everywhere told it of the second, refused once
+    // (400) and accepted when the operator retried.
     let sid = v["sid"].as_str().unwrap();
     let sid2 = v["sid2"].as_str().unwrap();
     assert_ne!(sid, sid2);
@@ -399,20 +406,19 @@ fn the_console_works_in_headless_chromium() {
             .unwrap()
             .contains("No live sessions")
     );
-    let got = rp.wait_until(Duration::from_secs(30), "both logout tokens", |r| {
-        r.iter().filter(|x| x.verdict.is_ok()).count() >= 2
+    let answered = |r: &oidc_edge_tests::rp::Received, sid: &str, status: u16| {
+        r.verdict.is_ok() && r.claim("sid") == sid && r.answered.is_some_and(|(s, _)| s == status)
+    };
+    let got = rp.wait_until(Duration::from_secs(30), "the logout tokens", |r| {
+        [(sid, 200), (sid2, 400), (sid2, 200)]
+            .iter()
+            .all(|(s, status)| r.iter().any(|x| answered(x, s, *status)))
     });
-    let mut sids: Vec<String> = got
-        .iter()
-        .map(|r| r.claim("sid").as_str().unwrap().to_owned())
-        .collect();
-    sids.sort();
-    let mut want = vec![sid.to_owned(), sid2.to_owned()];
-    want.sort();
-    assert_eq!(sids, want);
-    for r in &got {
-        assert_eq!(r.claim("aud"), "rp-app");
-        assert_eq!(r.claim("cause"), "SESSION_TERMINATION", "{:?}", r.claims());
+    for r in got.iter().filter(|r| r.verdict.is_ok()) {
+        if r.claim("sid") == sid || r.claim("sid") == sid2 {
+            assert_eq!(r.claim("aud"), "rp-app");
+            assert_eq!(r.claim("cause"), "SESSION_TERMINATION", "{:?}", r.claims());
+        }
     }
     assert!(
         v["everywhere"]
@@ -420,6 +426,59 @@ fn the_console_works_in_headless_chromium() {
             .unwrap()
             .contains("1 back-channel logout deliveries"),
         "{v}"
+    );
+
+    // The ledger: the first delivery, delivered, its attempt a 200; the client's statistics;
+    // the filters by session and by state.
+    let rows = v["ledger_rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{v}");
+    assert_eq!(rows[0]["state"], "delivered");
+    let row = rows[0]["text"].as_str().unwrap();
+    assert!(
+        row.contains("rp-app")
+            && row.contains(USER)
+            && row.contains(v["session_id"].as_str().unwrap()),
+        "{row}"
+    );
+    assert!(v["history"].as_str().unwrap().contains("200"), "{v}");
+    assert!(v["history"].as_str().unwrap().contains(&rp.uri()), "{v}");
+    assert_eq!(v["stats"]["Total"], "1", "{v}");
+    assert_eq!(v["stats"]["Delivered"], "1", "{v}");
+    assert_eq!(v["stats"]["Success rate"], "100.0 %", "{v}");
+    assert!(
+        v["stats"]["Time to notify p50"]
+            .as_str()
+            .unwrap()
+            .ends_with(" ms"),
+        "{v}"
+    );
+    assert_eq!(v["stats_failure"], "No failure in this window.");
+    assert_eq!(v["by_session"].as_array().unwrap().len(), 1);
+    assert_eq!(v["by_session"][0]["id"], rows[0]["id"]);
+    // The second: rejected, retried from the console, delivered; two attempts in its history.
+    assert_eq!(v["rejected"]["state"], "rejected", "{v}");
+    assert!(
+        v["rejected"]["text"]
+            .as_str()
+            .unwrap()
+            .contains(v["session_id2"].as_str().unwrap())
+    );
+    let retried = v["retried_history"].as_array().unwrap();
+    assert_eq!(retried.len(), 2, "{v}");
+    assert!(retried[0].as_str().unwrap().contains("400"), "{v}");
+    assert!(retried[1].as_str().unwrap().contains("200"), "{v}");
+    // Next page by cursor: the two deliveries, one a page, newest first.
+    assert_eq!(v["pages"]["first"], v["rejected"]["id"], "{v}");
+    assert_eq!(v["pages"]["second"], rows[0]["id"], "{v}");
+    assert_eq!(v["pages"]["later"], json!([]), "{v}");
+    assert_eq!(v["pages"]["ends"], true, "{v}");
+    // The RP checker: the RP verifies as it must, so every case passes.
+    let title = v["check_title"].as_str().unwrap();
+    let cases = v["check_cases"].as_array().unwrap();
+    assert!(cases.len() >= 2, "{v}");
+    assert!(
+        title.ends_with(&format!("{n} of {n} passed", n = cases.len())),
+        "{title}"
     );
 
     // The audit screen: the session's end, and its back-channel logout to the RP.
@@ -475,8 +534,5 @@ fn the_console_works_in_headless_chromium() {
             "{shot}"
         );
     }
-    assert_eq!(
-        v["shots"].as_array().unwrap().len(),
-        6 + usize::from(v["ledger"] == true)
-    );
+    assert_eq!(v["shots"].as_array().unwrap().len(), 9);
 }

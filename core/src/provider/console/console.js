@@ -194,7 +194,7 @@ const state = {
   clients: [],
   editingClient: null,
   sessionsOf: null,
-  ledger: { filters: {}, cursors: [null], page: 0, next: null, timer: null },
+  ledger: { filters: {}, cursors: [null], page: 0, next: null, timer: null, seq: 0 },
   statsClient: null,
 };
 
@@ -692,6 +692,7 @@ async function openLedger(filters) {
 function applyLedgerFilters(ev) {
   ev.preventDefault();
   const v = formValues(ev.target);
+  delete v.limit;
   state.ledger.filters = Object.fromEntries(Object.entries(v).filter(([, x]) => x !== ""));
   state.ledger.cursors = [null];
   state.ledger.page = 0;
@@ -712,7 +713,11 @@ async function drawLedger() {
   clearTimeout(state.ledger.timer);
   const l = state.ledger;
   const cursor = l.cursors[l.page];
-  const { data } = await api("GET", withQuery(apiPath("realms", state.realm, "deliveries"), { ...l.filters, cursor, limit: 25 }));
+  // Only the latest request draws: an answer to filters since changed is dropped.
+  const seq = ++l.seq;
+  const limit = Number($("ledger-filters").elements.limit.value) || 25;
+  const { data } = await api("GET", withQuery(apiPath("realms", state.realm, "deliveries"), { ...l.filters, cursor, limit }));
+  if (seq !== l.seq) return;
   const entries = data.result ?? [];
   l.next = data.next_cursor ?? null;
   const columns = [
@@ -773,7 +778,7 @@ async function drawStats(client) {
       ["Success rate", pct(s.success_rate)],
       ["Time to notify p50", ms(s.time_to_notify_ms?.p50)], ["p95", ms(s.time_to_notify_ms?.p95)],
     ];
-    $("stats-figures").replaceChildren(...figures.flatMap(([k, v]) => [el("dt", {}, k), el("dd", { dataset: { figure: k } }, show(v))]));
+    $("stats-figures").replaceChildren(...figures.map(([k, v]) => el("div", { className: "figure" }, el("dt", {}, k), el("dd", { dataset: { figure: k } }, show(v)))));
     const f = s.last_failure;
     $("stats-failure").textContent = f
       ? `Last failure: ${timeMs(f.at_ms)}, ${[f.status ? `HTTP ${f.status}` : "", f.error ?? ""].filter(Boolean).join(", ")} (delivery ${f.id})`
