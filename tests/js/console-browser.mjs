@@ -159,7 +159,11 @@ try {
     });
     await page.type(sel, value);
   };
-  const ledgerRows = () => page.$$eval("#ledger-table tr[data-delivery]", (rows) => rows.map((r) => ({ id: r.dataset.delivery, state: r.dataset.state, text: r.textContent })));
+  /** The ledger's rows, once no request of it is under way. */
+  const ledgerRows = async () => {
+    await page.waitForSelector("#ledger-table:not([data-loading])");
+    return page.$$eval("#ledger-table tr[data-delivery]", (rows) => rows.map((r) => ({ id: r.dataset.delivery, state: r.dataset.state, text: r.textContent })));
+  };
   /** Refresh the ledger until its rows satisfy `done`. */
   const waitLedger = async (done, what) => {
     const until = Date.now() + 30000;
@@ -173,7 +177,7 @@ try {
   };
   const tab = async (name, ready) => {
     await page.click(`#tabs button[data-screen="${name}"]`);
-    await page.waitForSelector(`#screen-${name}:not([hidden]) ${ready}`);
+    await page.waitForSelector(`#screen-${name}:not([hidden]):not([data-loading]) ${ready}`);
   };
 
   // Sign in: a wrong token is refused and forgotten; the right one opens the console.

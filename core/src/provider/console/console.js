@@ -223,10 +223,15 @@ async function showScreen(name) {
     return;
   }
   const draw = { realms: drawRealms, clients: drawClients, users: drawUsers, deliveries: drawLedger, audit: drawAudit }[name];
+  // While a screen is drawn again, what it shows may be replaced at any moment.
+  const screen = $(`screen-${name}`);
+  screen.dataset.loading = "";
   try {
     await draw();
   } catch (e) {
     if (e.status !== 401) failed(`Loading ${name}`, e);
+  } finally {
+    delete screen.dataset.loading;
   }
 }
 
@@ -534,8 +539,8 @@ async function saveClient(ev) {
   else delete body.backchannel_logout_uri;
   try {
     const { status, data } = await api("PUT", apiPath("realms", state.realm, "clients", v.client_id), body);
-    notify(`Client ${v.client_id} ${status === 201 ? "created" : "saved"}.`);
     await drawClients();
+    notify(`Client ${v.client_id} ${status === 201 ? "created" : "saved"}.`);
     editClient(state.clients.find((c) => c.client_id === v.client_id) ?? data);
     if (data.client_secret) {
       $("issued-secret").textContent = data.client_secret;
@@ -549,9 +554,9 @@ async function saveClient(ev) {
 async function deleteClient(id) {
   try {
     await api("DELETE", apiPath("realms", state.realm, "clients", id));
-    notify(`Client ${id} deleted.`);
     if (state.editingClient?.client_id === id) newClient();
     await drawClients();
+    notify(`Client ${id} deleted.`);
   } catch (e) {
     if (e.status !== 401) failed(`Deleting client ${id}`, e);
   }
@@ -670,8 +675,8 @@ async function createUser(ev) {
     }
     await api("PUT", apiPath("realms", state.realm, "users", v.username), body);
     form.reset();
-    notify(`User ${v.username} created.`);
     await drawUsers();
+    notify(`User ${v.username} created.`);
   } catch (e) {
     if (e.status !== 401) failed("Creating the user", e);
   }
@@ -712,9 +717,20 @@ function outcome(o) {
 async function drawLedger() {
   clearTimeout(state.ledger.timer);
   const l = state.ledger;
-  const cursor = l.cursors[l.page];
-  // Only the latest request draws: an answer to filters since changed is dropped.
+  // Only the latest request draws: an answer to filters since changed is dropped. The table is
+  // marked while one is under way.
   const seq = ++l.seq;
+  const table = $("ledger-table");
+  table.dataset.loading = "";
+  try {
+    await drawLedgerPage(l, seq);
+  } finally {
+    if (seq === l.seq) delete table.dataset.loading;
+  }
+}
+
+async function drawLedgerPage(l, seq) {
+  const cursor = l.cursors[l.page];
   const limit = Number($("ledger-filters").elements.limit.value) || 25;
   const { data } = await api("GET", withQuery(apiPath("realms", state.realm, "deliveries"), { ...l.filters, cursor, limit }));
   if (seq !== l.seq) return;
