@@ -130,7 +130,7 @@ if [ -e "$worker_ready" ]; then
   # mostly wait on HTTP, so four run at once even on two cores.
   OIDC_EDGE_TARGET=worker cargo test -p oidc-edge-tests --locked \
     --test scenarios --test backchannel --test server_smoke --test openid_client_interop \
-    --test bad_input --test lifecycle --test demo --test observability --test rp_check \
+    --test bad_input --test lifecycle --test demo --test observability --test rp_check --test console \
     -- --test-threads="${OIDC_EDGE_WORKER_TEST_THREADS:-4}" 2>&1 | tee -a "$log"
   finish_step
 fi

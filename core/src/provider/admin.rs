@@ -1,5 +1,7 @@
 //! The admin API: realms, their keys, clients and users, behind the host's admin token.
 
+mod lists;
+
 use alloc::{format, string::String};
 
 use serde::Deserialize;
@@ -40,6 +42,13 @@ pub(super) async fn route<H: Host>(req: &Request, host: &H, segs: &[&str]) -> Re
             Method::Delete => delete_realm(host, r).await,
             _ => Err(super::request::method_not_allowed()),
         },
+        ["realms"] if m == Method::Get => lists::realms(req, host).await,
+        ["realms", r, "clients"] if m == Method::Get => {
+            lists::clients(req, host, &load(host, r).await?).await
+        }
+        ["realms", r, "users"] if m == Method::Get => {
+            lists::users(req, host, &load(host, r).await?).await
+        }
         ["realms", r, "keys", "rotate"] if m == Method::Post => {
             let mut realm = load(host, r).await?;
             realm::rotate(host, &mut realm).await?;

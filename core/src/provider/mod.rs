@@ -3,13 +3,14 @@
 //! One file per endpoint (`authorize`, `token`, `revoke`, `introspect`, `userinfo`,
 //! `end_session`, `sessions`, `register`, `discovery`, `admin`); `access_token` is how the
 //! endpoints that take an access token check it, `refresh_token` how refresh token families
-//! are kept, rotated and revoked; `demo` is the demo relying party at `/demo`. Every HTTP error is a `Fail`, turned into a response in
+//! are kept, rotated and revoked; `demo` is the demo relying party at `/demo`, `console` the admin console at `/admin/console`. Every HTTP error is a `Fail`, turned into a response in
 //! one place by [`crate::oauth::OAuthError::into_response`].
 
 mod access_token;
 mod admin;
 mod authorize;
 mod backchannel_check;
+mod console;
 mod demo;
 mod discovery;
 mod end_session;
@@ -113,6 +114,8 @@ async fn route<H: Host>(req: &Request, host: &H) -> Result<Response> {
             }
         }
         ["demo", rest @ ..] => demo::route(req, host, rest).await,
+        // The console's page and assets hold no data: they are served without the token.
+        ["admin", "console", rest @ ..] => console::route(req, rest),
         ["admin", rest @ ..] => {
             admin::authorize(req, host)?;
             // A filter that does not decode is refused, never read as no filter.
