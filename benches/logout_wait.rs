@@ -18,6 +18,7 @@ use oidc_edge::native::server::ServerOptions;
 use oidc_edge_core::logout::delivery::DeliveryPolicy;
 use serde_json::json;
 
+use oidc_edge_benches::{median, ms};
 use oidc_edge_tests::op::{Op, Registered, Start};
 use oidc_edge_tests::rp::{Answer, Expect, TestRp};
 
@@ -86,15 +87,6 @@ impl Bench {
         }
         (answered, slowest)
     }
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort_unstable();
-    v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1}", d.as_secs_f64() * 1000.0)
 }
 
 fn main() {

@@ -92,3 +92,19 @@ pub fn start_server(demo: bool) -> target::Server {
 pub fn start_server_with(opts: oidc_edge::native::server::ServerOptions) -> target::Server {
     target::Server::start(opts)
 }
+
+/// The system Chromium the browser tests drive (`$CHROMIUM`, else `/usr/bin/chromium`, as
+/// `scripts/setup.sh browser` installs it); a loud skip notice (or a panic under
+/// `OIDC_EDGE_REQUIRE_INTEROP=1`) when it is missing.
+pub fn chromium() -> Option<String> {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if std::path::Path::new(&chromium).exists() {
+        Some(chromium)
+    } else {
+        skip_or_fail(
+            "OIDC_EDGE_REQUIRE_INTEROP",
+            "Chromium (scripts/setup.sh browser)",
+        );
+        None
+    }
+}

@@ -2369,14 +2369,40 @@ fn admin_and_unknown(c: &Ctx) -> Vec<Case> {
         )
         .bearer(&c.admin),
     );
-    out.push(
-        Case::get(
-            "admin/clients_listing_unsupported",
-            c.admin_realm("clients"),
-        )
-        .bearer(&c.admin),
-    );
-    out.push(Case::get("admin/realms_listing_unsupported", "/admin/realms").bearer(&c.admin));
+    // The listings (the console's): well-formed queries answer, others get their 400.
+    for (name, path) in [
+        ("clients", c.admin_realm("clients")),
+        ("users", c.admin_realm("users")),
+        ("realms", "/admin/realms".to_owned()),
+        (
+            "realms_paged",
+            "/admin/realms?limit=1&cursor=zzz".to_owned(),
+        ),
+    ] {
+        out.push(
+            Case::get(format!("admin/listing/{name}"), path)
+                .bearer(&c.admin)
+                .accepted(),
+        );
+    }
+    for (name, query) in [
+        ("limit_zero", "limit=0"),
+        ("limit_over", "limit=201"),
+        ("limit_text", "limit=all"),
+        ("limit_repeated", "limit=1&limit=2"),
+    ] {
+        out.push(
+            Case::get(
+                format!("range/listing/{name}"),
+                format!("{}?{query}", c.admin_realm("users")),
+            )
+            .bearer(&c.admin),
+        );
+    }
+    out.push(Case::get(
+        "admin_auth/realms_listing_without_token",
+        "/admin/realms",
+    ));
     out.push(Case::get("admin/root", "/admin").bearer(&c.admin));
     out.push(Case::get("admin/root_slash", "/admin/").bearer(&c.admin));
     out.push(

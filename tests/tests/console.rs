@@ -273,14 +273,9 @@ fn the_lists_need_the_token_and_go_page_by_page() {
 /// `tests/js/console-browser.mjs`); its screenshots go to `target/console/`.
 #[test]
 fn the_console_works_in_headless_chromium() {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !std::path::Path::new(&chromium).exists() {
-        oidc_edge_tests::skip_or_fail(
-            "OIDC_EDGE_REQUIRE_INTEROP",
-            "Chromium (scripts/setup.sh browser)",
-        );
+    let Some(chromium) = oidc_edge_tests::chromium() else {
         return;
-    }
+    };
     for package in ["puppeteer-core", "openid-client"] {
         if !oidc_edge_tests::node_package_available(package, "tests/js/console-browser.mjs") {
             return;

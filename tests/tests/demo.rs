@@ -208,14 +208,9 @@ fn without_the_demo_there_is_no_demo_page() {
 /// Content Security Policy violation. Its screenshot is `target/demo-page.png` (the README's).
 #[test]
 fn the_demo_page_works_in_headless_chromium() {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !std::path::Path::new(&chromium).exists() {
-        oidc_edge_tests::skip_or_fail(
-            "OIDC_EDGE_REQUIRE_INTEROP",
-            "Chromium (scripts/setup.sh browser)",
-        );
+    let Some(chromium) = oidc_edge_tests::chromium() else {
         return;
-    }
+    };
     if !oidc_edge_tests::node_package_available("puppeteer-core", "tests/js/demo-browser.mjs") {
         return;
     }

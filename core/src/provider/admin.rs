@@ -42,12 +42,12 @@ pub(super) async fn route<H: Host>(req: &Request, host: &H, segs: &[&str]) -> Re
             Method::Delete => delete_realm(host, r).await,
             _ => Err(super::request::method_not_allowed()),
         },
-        ["realms"] if m == Method::Get => lists::realms(req, host).await,
+        ["realms"] if m == Method::Get => lists::realms(req, host, realm_view).await,
         ["realms", r, "clients"] if m == Method::Get => {
-            lists::clients(req, host, &load(host, r).await?).await
+            lists::clients(req, host, &load(host, r).await?, |c| client_view(c, None)).await
         }
         ["realms", r, "users"] if m == Method::Get => {
-            lists::users(req, host, &load(host, r).await?).await
+            lists::users(req, host, &load(host, r).await?, user_view).await
         }
         ["realms", r, "keys", "rotate"] if m == Method::Post => {
             let mut realm = load(host, r).await?;

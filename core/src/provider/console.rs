@@ -5,8 +5,6 @@
 //! users and their sessions, the delivery ledger, the audit log. A strict CSP (no inline script
 //! or style, no third-party assets; the script builds the page with `textContent` only).
 
-use alloc::format;
-
 use super::request::Result;
 use crate::http::{Method, Request, Response};
 
@@ -23,21 +21,15 @@ pub(super) fn route(req: &Request, rest: &[&str]) -> Result<Response> {
         .with_header("referrer-policy", "no-referrer")
         .with_header("x-content-type-options", "nosniff")
         .with_csp(PAGE_CSP)),
-        (["console.js"], Method::Get) => {
-            Ok(asset("text/javascript", include_str!("console/console.js")))
-        }
-        (["console.css"], Method::Get) => {
-            Ok(asset("text/css", include_str!("console/console.css")))
-        }
+        (["console.js"], Method::Get) => Ok(super::request::static_asset(
+            "text/javascript",
+            include_str!("console/console.js"),
+        )),
+        (["console.css"], Method::Get) => Ok(super::request::static_asset(
+            "text/css",
+            include_str!("console/console.css"),
+        )),
         ([] | ["console.js" | "console.css"], _) => Err(super::request::method_not_allowed()),
         _ => Err(super::request::not_found()),
     }
-}
-
-fn asset(content_type: &str, body: &str) -> Response {
-    Response::empty(200)
-        .with_header("content-type", &format!("{content_type}; charset=utf-8"))
-        .with_header("cache-control", "no-cache")
-        .with_header("x-content-type-options", "nosniff")
-        .with_body(body.as_bytes().to_vec())
 }

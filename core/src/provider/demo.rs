@@ -135,8 +135,14 @@ pub(super) async fn route<H: Host>(req: &Request, host: &H, rest: &[&str]) -> Re
     };
     match (rest, req.method) {
         ([], Method::Get) => page(req, host).await,
-        (["app.js"], Method::Get) => Ok(asset("text/javascript", include_str!("demo/app.js"))),
-        (["app.css"], Method::Get) => Ok(asset("text/css", include_str!("demo/app.css"))),
+        (["app.js"], Method::Get) => Ok(super::request::static_asset(
+            "text/javascript",
+            include_str!("demo/app.js"),
+        )),
+        (["app.css"], Method::Get) => Ok(super::request::static_asset(
+            "text/css",
+            include_str!("demo/app.css"),
+        )),
         (["state"], Method::Get) => Ok(Response::json(200, &state(req, host).await?)),
         (["login"], Method::Get) => login(req, host).await,
         (["callback"], Method::Get) => callback(req, host, &realm).await,
@@ -146,14 +152,6 @@ pub(super) async fn route<H: Host>(req: &Request, host: &H, rest: &[&str]) -> Re
         | (["backchannel-logout", _], _) => Err(super::request::method_not_allowed()),
         _ => Err(super::request::not_found()),
     }
-}
-
-fn asset(content_type: &str, body: &str) -> Response {
-    Response::empty(200)
-        .with_header("content-type", &format!("{content_type}; charset=utf-8"))
-        .with_header("cache-control", "no-cache")
-        .with_header("x-content-type-options", "nosniff")
-        .with_body(body.as_bytes().to_vec())
 }
 
 fn app_of(params: &Params) -> Result<&'static str> {

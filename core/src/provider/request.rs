@@ -211,3 +211,13 @@ pub(super) fn valid_client_id(id: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
 }
+
+/// A static file of a page the provider serves (the demo RP's, the admin console's): compiled
+/// in, revalidated on each load, never sniffed as another type.
+pub(super) fn static_asset(content_type: &str, body: &str) -> Response {
+    Response::empty(200)
+        .with_header("content-type", &format!("{content_type}; charset=utf-8"))
+        .with_header("cache-control", "no-cache")
+        .with_header("x-content-type-options", "nosniff")
+        .with_body(body.as_bytes().to_vec())
+}

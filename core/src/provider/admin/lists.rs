@@ -20,8 +20,12 @@ pub(super) const DEFAULT_LIMIT: usize = 100;
 pub(super) const MAX_LIMIT: usize = 200;
 
 /// `GET /admin/realms`: the realms (not those being deleted), as `GET /admin/realms/{R}`
-/// shows each.
-pub(super) async fn realms<H: Host>(req: &Request, host: &H) -> Result<Response> {
+/// shows each (`view`).
+pub(super) async fn realms<H: Host>(
+    req: &Request,
+    host: &H,
+    view: fn(&Realm) -> Value,
+) -> Result<Response> {
     let prefix = keys::realm("");
     let (names, next) = names(req, host, &prefix).await?;
     let mut out = Vec::new();
@@ -29,20 +33,25 @@ pub(super) async fn realms<H: Host>(req: &Request, host: &H) -> Result<Response>
         if let Some(r) = records::load::<Realm, _>(host, &keys::realm(name)).await?
             && !r.deleting
         {
-            out.push(super::realm_view(&r));
+            out.push(view(&r));
         }
     }
     Ok(answer(out, next))
 }
 
 /// `GET /admin/realms/{R}/clients`: the realm's clients, as `GET .../clients/{id}` shows each,
-/// with whether the client is first party (asked no consent).
-pub(super) async fn clients<H: Host>(req: &Request, host: &H, realm: &Realm) -> Result<Response> {
+/// (`view`), with whether the client is first party (asked no consent).
+pub(super) async fn clients<H: Host>(
+    req: &Request,
+    host: &H,
+    realm: &Realm,
+    view: fn(&Client) -> Value,
+) -> Result<Response> {
     let (ids, next) = names(req, host, &keys::client(&realm.name, "")).await?;
     let mut out = Vec::new();
     for id in &ids {
         if let Some(c) = records::load::<Client, _>(host, &keys::client(&realm.name, id)).await? {
-            let mut v = super::client_view(&c, None);
+            let mut v = view(&c);
             if let Value::Object(m) = &mut v {
                 m.insert(String::from("first_party"), Value::Bool(c.first_party));
             }
@@ -53,13 +62,18 @@ pub(super) async fn clients<H: Host>(req: &Request, host: &H, realm: &Realm) -> 
 }
 
 /// `GET /admin/realms/{R}/users`: the realm's users, as `GET .../users/{name}` shows each (no
-/// password hash).
-pub(super) async fn users<H: Host>(req: &Request, host: &H, realm: &Realm) -> Result<Response> {
+/// password hash: `view`).
+pub(super) async fn users<H: Host>(
+    req: &Request,
+    host: &H,
+    realm: &Realm,
+    view: fn(&User) -> Value,
+) -> Result<Response> {
     let (names, next) = names(req, host, &keys::user(&realm.name, "")).await?;
     let mut out = Vec::new();
     for name in &names {
         if let Some(u) = records::load::<User, _>(host, &keys::user(&realm.name, name)).await? {
-            out.push(super::user_view(&u));
+            out.push(view(&u));
         }
     }
     Ok(answer(out, next))
