@@ -1,17 +1,15 @@
 //! The native host: core's [`Host`] over an embedded store, the system clock, OS entropy and
-//! an HTTP client for back-channel deliveries; and core's crypto seam on tokio's blocking pool.
+//! an HTTP client for back-channel deliveries; core's crypto seam is AWS-LC's ([`NativeCrypto`]).
 
 use std::fmt;
 use std::io::{self, Write as _};
 
 use oidc_edge_core::UnixTime;
-use oidc_edge_core::crypto::{Pbkdf2, ToSign, pbkdf2_sha256};
-use oidc_edge_core::error::JoseError;
 use oidc_edge_core::host::{
-    Clock, Crypto, Entropy, EntropyError, Host, HostConfig, LogEvent, Metric, StoreError,
+    Clock, Entropy, EntropyError, Host, HostConfig, LogEvent, Metric, StoreError,
 };
-use oidc_edge_core::jose::jwk::KeyType;
-use oidc_edge_core::jose::jws;
+
+pub use super::crypto::NativeCrypto;
 
 use super::client::NativeDelivery;
 use super::metrics::Metrics;
@@ -28,6 +26,7 @@ pub struct NativeHost {
     delivery: NativeDelivery,
     timers: Timers,
     metrics: Metrics,
+    crypto: NativeCrypto,
 }
 
 /// The wakes core asked for ([`Host::wake_at`]), for the sweep task to keep.
@@ -81,6 +80,7 @@ impl NativeHost {
             delivery,
             timers: Timers::default(),
             metrics: Metrics::default(),
+            crypto: NativeCrypto::new(),
         })
     }
 
@@ -136,7 +136,7 @@ impl Host for NativeHost {
     }
 
     fn crypto(&self) -> &NativeCrypto {
-        &NativeCrypto
+        &self.crypto
     }
 
     fn log(&self, event: &LogEvent<'_>) {
@@ -158,35 +158,6 @@ impl Host for NativeHost {
 
     fn observe(&self, metric: &Metric) {
         self.metrics.observe(metric);
-    }
-}
-
-/// Core's crypto seam natively: core's own code, with the costly calls on tokio's blocking
-/// pool, so that a fan-out to many RPs signs on every core while the event loop keeps serving.
-/// RSA keys are generated in place (core's default): a realm's keys are generated once.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NativeCrypto;
-
-impl Crypto for NativeCrypto {
-    /// RSA signatures cost milliseconds of CPU each: on the blocking pool. ES256 (about
-    /// 0.1 ms) is signed in place.
-    async fn sign(&self, what: ToSign<'_>, entropy: &dyn Entropy) -> Result<Vec<u8>, JoseError> {
-        let ToSign { key, alg, input } = what;
-        if key.key_type() != KeyType::Rsa {
-            return jws::sign_raw(key, alg, input, entropy);
-        }
-        let (key, input) = (key.clone(), input.to_vec());
-        tokio::task::spawn_blocking(move || jws::sign_raw(&key, alg, &input, &OsEntropy))
-            .await
-            .unwrap_or(Err(JoseError::Crypto("the signing task failed")))
-    }
-
-    /// A password check (about 8 ms of PBKDF2) on the blocking pool too, for the same reason.
-    async fn pbkdf2_sha256(&self, p: Pbkdf2<'_>) -> Result<[u8; 32], JoseError> {
-        let (password, salt, iterations) = (p.password.to_vec(), p.salt.to_vec(), p.iterations);
-        tokio::task::spawn_blocking(move || pbkdf2_sha256(&password, &salt, iterations))
-            .await
-            .map_err(|_| JoseError::Crypto("the PBKDF2 task failed"))
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! | file | what |
 //! | --- | --- |
-//! | [`host`] | core's [`Host`](oidc_edge_core::host::Host) and its crypto seam |
+//! | [`host`] | core's [`Host`](oidc_edge_core::host::Host) |
+//! | [`crypto`] | core's crypto seam with AWS-LC: signatures, RSA key generation, PBKDF2 |
 //! | [`http`] | hyper in, core's request and response, hyper out |
 //! | [`config`] | the server's options, secrets and data directory |
 //! | [`store`] | the embedded store (redb, or memory) |
@@ -16,6 +17,7 @@ pub mod bind;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod crypto;
 pub mod deliver;
 pub mod host;
 pub mod http;
