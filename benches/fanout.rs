@@ -10,7 +10,9 @@
 //! add `2>/dev/null` for the table alone). `FANOUT_REPEAT=n` sets the repetitions (default 7),
 //! `FANOUT_STORE=redb` (or `both`) measures the embedded on-disk store instead of memory,
 //! `FANOUT_ALG=ES256` (or PS256) registers the RPs with that ID-token algorithm (default
-//! RS256, the OIDC default).
+//! RS256, the OIDC default), `FANOUT_N=1,100,1000` sets the sizes (default 1,10,100; the
+//! first is the ratios' baseline), `FANOUT_CONCURRENCY=n` the deliveries in flight at once
+//! (default: the server's, 128).
 //!
 //! The test RP and the HTTP driver are the end-to-end tests' own (`oidc_edge_tests::{rp, op}`):
 //! the bench measures exactly what the tests check.
@@ -58,7 +60,13 @@ impl Bench {
                 addr: "127.0.0.1:0".parse().unwrap(),
                 data: data.as_ref().map(|d| d.path().join("data")),
                 clock: NativeClock::system(),
-                delivery: DeliveryPolicy::default(),
+                delivery: DeliveryPolicy {
+                    concurrency: std::env::var("FANOUT_CONCURRENCY")
+                        .ok()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(DeliveryPolicy::default().concurrency),
+                    ..DeliveryPolicy::default()
+                },
                 sweep_interval: Duration::from_secs(3600),
                 ..ServerOptions::default()
             },
@@ -125,6 +133,12 @@ fn main() {
         _ => &[false],
     };
     let alg = std::env::var("FANOUT_ALG").unwrap_or_else(|_| "RS256".into());
+    // The first N is the baseline of the ratios.
+    let ns: Vec<usize> = std::env::var("FANOUT_N")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .filter(|v: &Vec<usize>| !v.is_empty())
+        .unwrap_or_else(|| vec![1, 10, 100]);
     let mut out = String::new();
     out.push_str(&format!(
         "\nBack-channel fan-out: one session, N RPs ({alg}) answering after {} ms; median of \
@@ -135,7 +149,7 @@ fn main() {
     out.push_str("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     for &on_disk in stores {
         let mut base: Option<(Duration, Duration)> = None;
-        for n in [1usize, 10, 100] {
+        for &n in &ns {
             let bench = Bench::new(n, on_disk, &alg);
             bench.round();
             let rounds: Vec<Round> = (0..repeat).map(|_| bench.round()).collect();
