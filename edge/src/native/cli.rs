@@ -465,13 +465,17 @@ fn read_jwk(path: &str) -> Result<Jwk, Failure> {
     Jwk::from_json(&read_file(path)?).map_err(input(path))
 }
 
-fn mint(args: &MintArgs) -> Result<String, Failure> {
-    let key = read_jwk(&args.key)?;
-    let encrypt_to = args
-        .encrypt_to
-        .as_deref()
+/// The OP's signing key (`--key`) and, with `--encrypt-to`, the public half of the RP's key.
+fn read_keys(key: &str, encrypt_to: Option<&str>) -> Result<(Jwk, Option<Jwk>), Failure> {
+    let key = read_jwk(key)?;
+    let recipient = encrypt_to
         .map(|path| read_jwk(path).map(|k| k.to_public()))
         .transpose()?;
+    Ok((key, recipient))
+}
+
+fn mint(args: &MintArgs) -> Result<String, Failure> {
+    let (key, encrypt_to) = read_keys(&args.key, args.encrypt_to.as_deref())?;
     let request = MintRequest {
         issuer: args.iss.clone(),
         audience: args.aud.clone(),
@@ -608,12 +612,7 @@ fn send(uri: &str, args: &MintArgs, timeout_ms: u64) -> Result<(), Failure> {
 /// HTTP client.
 fn check_rp(args: &CheckRpArgs) -> Result<(), Failure> {
     let url = rp_url(&args.uri)?;
-    let key = read_jwk(&args.key)?;
-    let recipient = args
-        .encrypt_to
-        .as_deref()
-        .map(|path| read_jwk(path).map(|k| k.to_public()))
-        .transpose()?;
+    let (key, recipient) = read_keys(&args.key, args.encrypt_to.as_deref())?;
     // The same defaults and checks as `mint`.
     let request = MintRequest {
         sign_alg: args.sign_alg.clone(),
