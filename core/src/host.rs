@@ -139,4 +139,11 @@ pub trait Host: Store + Clock + Entropy + Deliver {
     fn observe(&self, metric: &Metric) {
         let _ = metric;
     }
+
+    /// Where realm keys are kept once unsealed and parsed, for as long as the host lives
+    /// ([`crate::realm::signing_key`]); `None`: each use unseals and parses again. Default:
+    /// none.
+    fn key_cache(&self) -> Option<&crate::jose::KeyCache> {
+        None
+    }
 }

@@ -1,6 +1,6 @@
 //! Realms and their signing keys: generated on creation, sealed at rest, rotated on request.
 
-use alloc::{format, string::String, vec::Vec};
+use alloc::{format, rc::Rc, string::String, vec::Vec};
 
 use serde_json::{Map, Value};
 
@@ -195,8 +195,9 @@ pub fn jwks(realm: &Realm) -> Value {
     Value::Object(m)
 }
 
-/// The active private key that signs with `alg`.
-pub async fn signing_key<H: Host>(host: &H, realm: &Realm, alg: JwsAlg) -> Result<Jwk, Error> {
+/// The active private key that signs with `alg`: from the host's [`Host::key_cache`] when it
+/// is there, else unsealed and parsed (and then kept there).
+pub async fn signing_key<H: Host>(host: &H, realm: &Realm, alg: JwsAlg) -> Result<Rc<Jwk>, Error> {
     let kty = match alg.key_type() {
         KeyType::EcP256 => "EC",
         KeyType::Rsa => "RSA",
@@ -206,7 +207,11 @@ pub async fn signing_key<H: Host>(host: &H, realm: &Realm, alg: JwsAlg) -> Resul
         .iter()
         .find(|k| k.status == KeyStatus::Active && k.kty == kty)
         .ok_or(JoseError::NoMatchingKey)?;
-    let sealed: SealedKey = records::load(host, &keys::signing_key(&realm.name, &entry.kid))
+    let name = keys::signing_key(&realm.name, &entry.kid);
+    if let Some(key) = host.key_cache().and_then(|c| c.get(&name)) {
+        return Ok(key);
+    }
+    let sealed: SealedKey = records::load(host, &name)
         .await
         .map_err(store)?
         .ok_or(JoseError::NoMatchingKey)?;
@@ -216,7 +221,11 @@ pub async fn signing_key<H: Host>(host: &H, realm: &Realm, alg: JwsAlg) -> Resul
         &sealed.sealed,
     )?;
     let json = core::str::from_utf8(&private).map_err(|_| JoseError::Decrypt)?;
-    Ok(Jwk::from_json(json)?)
+    let key = Rc::new(Jwk::from_json(json)?);
+    if let Some(cache) = host.key_cache() {
+        cache.insert(name, Rc::clone(&key));
+    }
+    Ok(key)
 }
 
 /// The realm's public keys as a set, for verifying its own tokens.

@@ -4,10 +4,12 @@
 
 use oidc_edge_core::host::PostOutcome;
 use oidc_edge_core::http::{Method, Request, Response};
-use oidc_edge_core::jose::{Jwk, JwsAlg};
+use oidc_edge_core::jose::{Jwk, JwsAlg, KeyCache};
 use oidc_edge_core::provider;
+use oidc_edge_core::realm;
 use oidc_edge_tests::memory::*;
 use serde_json::{Value, json};
+use std::rc::Rc;
 
 #[test]
 fn code_flow_gives_each_client_its_own_stable_sid() {
@@ -234,6 +236,44 @@ fn keys_are_sealed_and_rotation_keeps_the_previous_public_key() {
         kids(&before).iter().all(|k| !kids(&third).contains(k)),
         "two rotations retire the first keys"
     );
+}
+
+/// With a key cache, a realm key is unsealed and parsed once: later signatures use the kept
+/// key without reading its sealed record; a rotation's new key (a new `kid`) is the one used
+/// from then on.
+#[test]
+fn a_kept_signing_key_is_reused_until_rotation() {
+    let (mut h, _) = setup();
+    h.key_cache = Some(KeyCache::new());
+    let realm = |h: &TestHost| block_on(realm::load(h, "r1")).unwrap().unwrap();
+    let key = |h: &TestHost| block_on(realm::signing_key(h, &realm(h), JwsAlg::ES256));
+    let first = key(&h).unwrap();
+    // The sealed records gone: only a kept key can still sign.
+    let sealed: Vec<String> = h
+        .store
+        .borrow()
+        .keys()
+        .filter(|k| k.starts_with("key/"))
+        .cloned()
+        .collect();
+    assert!(!sealed.is_empty());
+    let saved: Vec<_> = sealed
+        .iter()
+        .map(|k| (k.clone(), h.store.borrow_mut().remove(k).unwrap()))
+        .collect();
+    let again = key(&h).unwrap();
+    assert!(Rc::ptr_eq(&first, &again), "the key was parsed again");
+    h.key_cache = None;
+    assert!(
+        key(&h).is_err(),
+        "without the cache the sealed record is read"
+    );
+    h.key_cache = Some(KeyCache::new());
+    h.store.borrow_mut().extend(saved);
+    let r = h.admin(Method::Post, "/admin/realms/r1/keys/rotate", json!({}));
+    assert_eq!(r.status, 200);
+    let rotated = key(&h).unwrap();
+    assert_ne!(rotated.kid, first.kid, "the rotated key signs");
 }
 
 #[test]

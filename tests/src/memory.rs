@@ -17,8 +17,8 @@ use oidc_edge_core::host::{
     PostOutcome, RustCrypto, Store, StoreError,
 };
 use oidc_edge_core::http::{Method, Request, Response};
-use oidc_edge_core::jose::Jwk;
 use oidc_edge_core::jose::jws::Verifier;
+use oidc_edge_core::jose::{Jwk, KeyCache};
 use oidc_edge_core::jose::{JwkSet, JwsAlg, jwt};
 use oidc_edge_core::keys::OUTBOX;
 use oidc_edge_core::logout::delivery::{Delivery, DeliveryPolicy};
@@ -77,6 +77,8 @@ pub struct TestHost {
     /// Run once, at the next enqueue, before it: another request arriving while a logout
     /// waits for its queue.
     pub meanwhile: RefCell<Option<Meanwhile>>,
+    /// Parsed realm keys, when the test wants them kept ([`Host::key_cache`]); none by default.
+    pub key_cache: Option<KeyCache>,
 }
 
 /// See [`TestHost::meanwhile`].
@@ -133,6 +135,7 @@ impl TestHost {
             listed: Cell::default(),
             location: Cell::new(0),
             eventual: Cell::new(None),
+            key_cache: None,
             writes: RefCell::default(),
             stale_secs: Cell::new(STALE_SECS),
             wakes: RefCell::default(),
@@ -315,6 +318,10 @@ impl Host for TestHost {
 
     fn crypto(&self) -> &FixtureCrypto {
         &self.crypto
+    }
+
+    fn key_cache(&self) -> Option<&KeyCache> {
+        self.key_cache.as_ref()
     }
 
     async fn wake_at(&self, realm: &str, id: &str, at: u64) -> Result<(), StoreError> {

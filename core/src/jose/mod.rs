@@ -12,6 +12,7 @@
 //! ([`jws::sign_with`]).
 
 pub mod b64;
+pub mod cache;
 pub mod compact;
 pub mod error;
 pub mod jwe;
@@ -21,6 +22,7 @@ pub mod jwt;
 pub mod rand;
 pub mod time;
 
+pub use cache::KeyCache;
 pub use error::{ClaimsError, JoseError, JwtError};
 pub use jwe::{ContentEnc, KeyMgmtAlg};
 pub use jwk::{Jwk, JwkSet};

@@ -8,6 +8,7 @@ use oidc_edge_core::UnixTime;
 use oidc_edge_core::host::{
     Clock, Entropy, EntropyError, Host, HostConfig, LogEvent, Metric, StoreError,
 };
+use oidc_edge_core::jose::KeyCache;
 
 pub use super::crypto::NativeCrypto;
 
@@ -27,6 +28,8 @@ pub struct NativeHost {
     timers: Timers,
     metrics: Metrics,
     crypto: NativeCrypto,
+    /// Realm keys once unsealed and parsed.
+    keys: KeyCache,
 }
 
 /// The wakes core asked for ([`Host::wake_at`]), for the sweep task to keep.
@@ -81,6 +84,7 @@ impl NativeHost {
             timers: Timers::default(),
             metrics: Metrics::default(),
             crypto: NativeCrypto::new(),
+            keys: KeyCache::new(),
         })
     }
 
@@ -158,6 +162,10 @@ impl Host for NativeHost {
 
     fn observe(&self, metric: &Metric) {
         self.metrics.observe(metric);
+    }
+
+    fn key_cache(&self) -> Option<&KeyCache> {
+        Some(&self.keys)
     }
 }
 
