@@ -58,6 +58,9 @@ pub struct Expect {
     pub clock: NativeClock,
     /// Clock skew tolerated, in seconds.
     pub leeway_secs: u64,
+    /// Record tokens as they come and validate them only when asked
+    /// ([`TestRp::validate_received`]): for a bench that times the OP, not the RPs' CPU.
+    pub later: bool,
 }
 
 impl Expect {
@@ -71,7 +74,15 @@ impl Expect {
             algs: JwsAlg::ALL.to_vec(),
             clock: NativeClock::system(),
             leeway_secs: 5,
+            later: false,
         }
+    }
+
+    /// Validate later, when asked ([`Expect::later`]); the answer is the scripted one.
+    #[must_use]
+    pub fn validated_later(mut self) -> Self {
+        self.later = true;
+        self
     }
 
     /// Tokens must be JWEs to `key`.
@@ -111,6 +122,8 @@ pub enum Rejection {
     Jwks(String),
     /// §2.6 failed (including step 7: a `jti` seen before).
     Token(LogoutTokenError),
+    /// Not validated yet ([`Expect::later`]).
+    Later,
 }
 
 impl fmt::Display for Rejection {
@@ -120,6 +133,7 @@ impl fmt::Display for Rejection {
             Self::NotConfigured => f.write_str("the test RP was not told what to expect"),
             Self::Jwks(e) => write!(f, "fetching the JWKS: {e}"),
             Self::Token(e) => write!(f, "{} ({e})", e.code()),
+            Self::Later => f.write_str("not validated yet"),
         }
     }
 }
@@ -296,6 +310,31 @@ impl TestRp {
         })
     }
 
+    /// Validate the tokens recorded without validation ([`Expect::validated_later`]), in the
+    /// order they came; every POST received so far.
+    pub fn validate_received(&self) -> Vec<Received> {
+        let (expect, jwks, waiting) = {
+            let st = self.shared.lock();
+            let waiting: Vec<(usize, Option<String>)> = st
+                .received
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| matches!(r.verdict, Err(Rejection::Later)))
+                .map(|(i, r)| (i, r.logout_token.clone()))
+                .collect();
+            (st.expect.clone(), st.jwks.clone(), waiting)
+        };
+        for (i, token) in waiting {
+            let verdict = match (token, &expect, &jwks) {
+                (Some(t), Some(expect), Some(jwks)) => validate(&t, expect, jwks, &self.shared),
+                _ => Err(Rejection::NotConfigured),
+            };
+            let mut st = self.shared.lock();
+            st.received[i].verdict = not_replayed(&mut st, verdict);
+        }
+        self.shared.lock().received.clone()
+    }
+
     /// Wait until `done` holds of the received POSTs; panics after `timeout`.
     pub fn wait_until(
         &self,
@@ -455,18 +494,14 @@ fn record(shared: &Shared, req: HttpRequest) -> (usize, Answer, bool) {
         let st = shared.lock();
         (st.expect.clone(), st.jwks.clone())
     };
-    let mut verdict = match (&token, expect, jwks) {
+    let verdict = match (&token, expect, jwks) {
         (None, _, _) => Err(Rejection::NoToken),
         (Some(_), None, _) | (Some(_), _, None) => Err(Rejection::NotConfigured),
+        (Some(_), Some(expect), Some(_)) if expect.later => Err(Rejection::Later),
         (Some(t), Some(expect), Some(jwks)) => validate(t, &expect, &jwks, shared),
     };
     let mut st = shared.lock();
-    // §2.6 step 7: a jti seen before is a replay (the OP mints a fresh one per attempt).
-    if let Ok(c) = &verdict
-        && !st.seen_jti.insert(c.jti.clone())
-    {
-        verdict = Err(Rejection::Token(LogoutTokenError::Replayed));
-    }
+    let verdict = not_replayed(&mut st, verdict);
     let answer = st.script.pop_front().unwrap_or(st.steady);
     let ok = verdict.is_ok();
     st.received.push(Received {
@@ -480,6 +515,19 @@ fn record(shared: &Shared, req: HttpRequest) -> (usize, Answer, bool) {
     });
     shared.changed.notify_all();
     (st.received.len() - 1, answer, ok)
+}
+
+/// §2.6 step 7: a jti seen before is a replay (the OP mints a fresh one per attempt).
+fn not_replayed(
+    st: &mut State,
+    verdict: Result<LogoutTokenClaims, Rejection>,
+) -> Result<LogoutTokenClaims, Rejection> {
+    match verdict {
+        Ok(c) if !st.seen_jti.insert(c.jti.clone()) => {
+            Err(Rejection::Token(LogoutTokenError::Replayed))
+        }
+        other => other,
+    }
 }
 
 fn validate(

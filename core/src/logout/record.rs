@@ -20,13 +20,19 @@ pub struct DeliveryPolicy {
     pub concurrency: usize,
 }
 
+impl DeliveryPolicy {
+    /// Deliveries in flight at once by default: enough for a session held by a thousand RPs
+    /// to reach them all in one wave.
+    pub const DEFAULT_CONCURRENCY: usize = 1024;
+}
+
 impl Default for DeliveryPolicy {
     fn default() -> Self {
         Self {
             timeout_ms: 5000,
             retry_max: 5,
             retry_base_ms: 1000,
-            concurrency: 128,
+            concurrency: Self::DEFAULT_CONCURRENCY,
         }
     }
 }

@@ -28,6 +28,9 @@ use super::{NativeClock, OsEntropy, now};
 
 /// Largest key or JWKS file read, in bytes.
 const MAX_FILE: u64 = 256 * 1024;
+/// `--delivery-concurrency`'s default: core's policy's, which a `u32` holds.
+#[allow(clippy::cast_possible_truncation)]
+const DEFAULT_CONCURRENCY: u32 = DeliveryPolicy::DEFAULT_CONCURRENCY as u32;
 /// Largest response body printed by `send`, in bytes.
 const MAX_BODY_SHOWN: usize = 4096;
 
@@ -149,7 +152,7 @@ struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     retry_base_ms: u64,
     /// Back-channel logout: deliveries in flight at once.
-    #[arg(long = "delivery-concurrency", value_name = "N", default_value_t = 128,
+    #[arg(long = "delivery-concurrency", value_name = "N", default_value_t = DEFAULT_CONCURRENCY,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     delivery_concurrency: u32,
     /// How often expired sessions are ended (and their relying parties told), in seconds.
