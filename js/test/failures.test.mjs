@@ -11,10 +11,10 @@ import { LOGOUT_EVENT, oidc, pkgDir, thrown } from "./helpers.mjs";
 
 const ISS = "https://op.example/realms/r";
 const AUD = "rp-1";
-const es = oidc.generateKey("ES256");
-const other = oidc.generateKey("ES256");
-const rs = oidc.generateKey("RS256");
-const rpKey = oidc.generateKey("ECDH-ES+A128KW");
+const es = await oidc.generateKey("ES256");
+const other = await oidc.generateKey("ES256");
+const rs = await oidc.generateKey("RS256");
+const rpKey = await oidc.generateKey("ECDH-ES+A128KW");
 const jwks = oidc.publicJwks([es, rs]);
 const options = { jwks, issuer: ISS, audience: AUD };
 const now = () => Math.floor(Date.now() / 1000);
@@ -55,7 +55,7 @@ const good = () => ({
 
 describe("§2.6 failures", () => {
   test("a valid token passes (the baseline for what follows)", async () => {
-    assert.equal(oidc.verifyLogoutToken(mint(), options).sub, "u");
+    assert.equal(oidc.verifyLogoutToken(await mint(), options).sub, "u");
     assert.equal(oidc.verifyLogoutToken(await joseToken(good()), options).sub, "u");
   });
 
@@ -68,15 +68,15 @@ describe("§2.6 failures", () => {
     rejects(list, "malformed");
   });
 
-  test("step 1: encrypted when no key was given, plain when one was", () => {
-    const jwe = mint({ encryptTo: oidc.publicJwks(rpKey).keys[0] });
+  test("step 1: encrypted when no key was given, plain when one was", async () => {
+    const jwe = await mint({ encryptTo: oidc.publicJwks(rpKey).keys[0] });
     rejects(jwe, "encryption_mismatch");
-    rejects(mint(), "encryption_mismatch", { decryptWith: rpKey });
+    rejects(await mint(), "encryption_mismatch", { decryptWith: rpKey });
   });
 
-  test("step 1: decryption fails (wrong key, spoilt tag), opaquely", () => {
-    const jwe = mint({ encryptTo: oidc.publicJwks(rpKey).keys[0], enc: "A256GCM" });
-    const wrong = oidc.generateKey("ECDH-ES+A128KW");
+  test("step 1: decryption fails (wrong key, spoilt tag), opaquely", async () => {
+    const jwe = await mint({ encryptTo: oidc.publicJwks(rpKey).keys[0], enc: "A256GCM" });
+    const wrong = await oidc.generateKey("ECDH-ES+A128KW");
     rejects(jwe, "decryption_failed", { decryptWith: wrong });
     const parts = jwe.split(".");
     const tag = Buffer.from(parts[4], "base64url");
@@ -87,20 +87,20 @@ describe("§2.6 failures", () => {
   });
 
   test("step 2: an algorithm not configured, or not supported", async () => {
-    rejects(mint(), "unsupported_algorithm", { algorithms: ["RS256", "PS256"] });
+    rejects(await mint(), "unsupported_algorithm", { algorithms: ["RS256", "PS256"] });
     rejects(await joseToken(good(), { alg: "HS256" }), "unsupported_algorithm");
     const none = `${Buffer.from('{"alg":"none","typ":"logout+jwt"}').toString("base64url")}.${Buffer.from(JSON.stringify(good())).toString("base64url")}.`;
     rejects(none, "unsupported_algorithm");
   });
 
-  test("step 2: no key fits; the signature does not verify", () => {
-    rejects(mint(), "no_matching_key", { jwks: oidc.publicJwks([other, rs]) });
-    const [h, p, s] = mint().split(".");
+  test("step 2: no key fits; the signature does not verify", async () => {
+    rejects(await mint(), "no_matching_key", { jwks: oidc.publicJwks([other, rs]) });
+    const [h, p, s] = (await mint()).split(".");
     const sig = Buffer.from(s, "base64url");
     sig[10] ^= 0x40;
     rejects(`${h}.${p}.${sig.toString("base64url")}`, "invalid_signature");
     // A payload swapped under a valid signature.
-    const [, p2] = mint({ subject: "someone-else" }).split(".");
+    const [, p2] = (await mint({ subject: "someone-else" })).split(".");
     rejects(`${h}.${p2}.${s}`, "invalid_signature");
   });
 
@@ -113,16 +113,16 @@ describe("§2.6 failures", () => {
   });
 
   test("step 3: iss, aud, exp, iat", async () => {
-    rejects(mint(), "invalid_issuer", { issuer: "https://op.example/realms/other" });
-    rejects(mint({ issuer: "https://evil.example" }), "invalid_issuer");
-    rejects(mint(), "invalid_audience", { audience: "rp-2" });
+    rejects(await mint(), "invalid_issuer", { issuer: "https://op.example/realms/other" });
+    rejects(await mint({ issuer: "https://evil.example" }), "invalid_issuer");
+    rejects(await mint(), "invalid_audience", { audience: "rp-2" });
     rejects(await joseToken({ ...good(), aud: ["rp-2", "rp-3"] }), "invalid_audience");
     // Expired beyond the leeway (60 s by default), and within it.
-    rejects(mint({ now: now() - 300 }), "expired");
-    assert.ok(oidc.verifyLogoutToken(mint({ now: now() - 150 }), options));
-    rejects(mint({ now: now() - 150 }), "expired", { leewaySecs: 0 });
-    rejects(mint(), "expired", { now: now() + 3600 });
-    rejects(mint({ now: now() + 300 }), "issued_in_future");
+    rejects(await mint({ now: now() - 300 }), "expired");
+    assert.ok(oidc.verifyLogoutToken(await mint({ now: now() - 150 }), options));
+    rejects(await mint({ now: now() - 150 }), "expired", { leewaySecs: 0 });
+    rejects(await mint(), "expired", { now: now() + 3600 });
+    rejects(await mint({ now: now() + 300 }), "issued_in_future");
   });
 
   test("step 3: a required claim missing or of the wrong type", async () => {
@@ -161,8 +161,8 @@ describe("§2.6 failures", () => {
     rejects(await joseToken({ ...good(), nonce: "n-0S6_WzA2Mj" }), "nonce_present");
   });
 
-  test("step 7: a jti seen before; seenJti is asked last, once, with the jti", () => {
-    const token = mint();
+  test("step 7: a jti seen before; seenJti is asked last, once, with the jti", async () => {
+    const token = await mint();
     const asked = [];
     const jtis = new Set();
     const seenJti = (jti) => {
@@ -180,19 +180,21 @@ describe("§2.6 failures", () => {
     assert.equal(asked.length, 2);
     // Its exception comes through as it was thrown.
     const boom = new Error("the replay store is down");
-    assert.equal(thrown(() => oidc.verifyLogoutToken(mint(), { ...options, seenJti: () => { throw boom; } })), boom);
-    assert.equal(thrown(() => oidc.verifyLogoutToken(mint(), { ...options, seenJti: "no" })).code, "invalid_argument");
+    const fresh = await mint();
+    assert.equal(thrown(() => oidc.verifyLogoutToken(fresh, { ...options, seenJti: () => { throw boom; } })), boom);
+    assert.equal(thrown(() => oidc.verifyLogoutToken(fresh, { ...options, seenJti: "no" })).code, "invalid_argument");
   });
 
-  test("options are checked: private keys in jwks, a public decryptWith, unknown options", () => {
-    assert.equal(thrown(() => oidc.verifyLogoutToken(mint(), { ...options, jwks: [es] })).code, "invalid_key");
+  test("options are checked: private keys in jwks, a public decryptWith, unknown options", async () => {
+    const token = await mint();
+    assert.equal(thrown(() => oidc.verifyLogoutToken(token, { ...options, jwks: [es] })).code, "invalid_key");
     assert.equal(
-      thrown(() => oidc.verifyLogoutToken(mint(), { ...options, decryptWith: oidc.publicJwks(rpKey).keys[0] })).code,
+      thrown(() => oidc.verifyLogoutToken(token, { ...options, decryptWith: oidc.publicJwks(rpKey).keys[0] })).code,
       "invalid_key",
     );
-    assert.equal(thrown(() => oidc.verifyLogoutToken(mint(), { ...options, algorithm: ["ES256"] })).code, "invalid_argument");
-    assert.equal(thrown(() => oidc.verifyLogoutToken(mint(), { ...options, algorithms: [] })).code, "invalid_argument");
-    assert.equal(thrown(() => oidc.verifyLogoutToken(mint(), { jwks, issuer: ISS })).code, "invalid_argument");
+    assert.equal(thrown(() => oidc.verifyLogoutToken(token, { ...options, algorithm: ["ES256"] })).code, "invalid_argument");
+    assert.equal(thrown(() => oidc.verifyLogoutToken(token, { ...options, algorithms: [] })).code, "invalid_argument");
+    assert.equal(thrown(() => oidc.verifyLogoutToken(token, { jwks, issuer: ISS })).code, "invalid_argument");
   });
 });
 

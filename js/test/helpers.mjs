@@ -1,5 +1,6 @@
 // Shared by the tests: the built package (node and web flavours), an in-memory store, and small
 // HTTP helpers. The package is the one scripts/build-js.sh writes to build/js.
+import assert from "node:assert/strict";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import http from "node:http";
@@ -29,6 +30,40 @@ export function thrown(f) {
     return e;
   }
   throw new Error("expected an exception");
+}
+
+/** Await `promise` and return the error it rejected with (failing when it resolved). */
+export async function rejection(promise) {
+  assert.ok(promise instanceof Promise, "a promise, not a value or a synchronous throw");
+  try {
+    await promise;
+  } catch (e) {
+    return e;
+  }
+  throw new Error("expected a rejection");
+}
+
+/**
+ * Spy on `crypto.subtle[method]` (WebCrypto, which the package calls through the global
+ * `crypto`) while `f` runs: each call's first argument (the algorithm) is recorded, and the
+ * call goes through unless `refuse` is set, when it rejects as a runtime that cannot do it
+ * would. Resolves to the recorded algorithms.
+ */
+export async function spySubtle(method, f, { refuse = false } = {}) {
+  const subtle = globalThis.crypto.subtle;
+  const calls = [];
+  const original = subtle[method];
+  subtle[method] = function (...args) {
+    calls.push(args[0]);
+    return refuse ? Promise.reject(new DOMException(`${method} refused by the test`, "NotSupportedError")) : original.apply(this, args);
+  };
+  try {
+    await f();
+  } finally {
+    delete subtle[method];
+  }
+  assert.equal(subtle[method], original);
+  return calls;
 }
 
 /** The JSON of a compact token's first segment (the protected header). */

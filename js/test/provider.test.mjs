@@ -256,7 +256,7 @@ describe("Provider over node:http", () => {
     const flaky = await startRp([503]);
     const secret = await startRp();
     await op.createRealm();
-    const rpKey = oidc.generateKey("ECDH-ES+A128KW");
+    const rpKey = await oidc.generateKey("ECDH-ES+A128KW");
     const a = await op.client("rp-flaky", { backchannel_logout_uri: flaky.uri, id_token_signed_response_alg: "RS256" });
     const b = await op.client("rp-secret", {
       backchannel_logout_uri: secret.uri,

@@ -1,11 +1,12 @@
 // mintLogoutToken and verifyLogoutToken: round trips for every signing algorithm and every
-// encryption alg/enc pair, and interop with the independent `jose` library both ways.
+// encryption alg/enc pair, interop with the independent `jose` library both ways, and the
+// signatures WebCrypto's (the package's own code where WebCrypto refuses).
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import * as jose from "jose";
 
-import { LOGOUT_EVENT, header, oidc, payload, thrown } from "./helpers.mjs";
+import { LOGOUT_EVENT, header, oidc, payload, rejection, spySubtle, thrown } from "./helpers.mjs";
 
 const ISS = "https://op.example/realms/r";
 const AUD = "rp-1";
@@ -14,8 +15,9 @@ const KEY_MGMT = ["ECDH-ES", "ECDH-ES+A128KW", "ECDH-ES+A256KW", "RSA-OAEP-256"]
 const ENCS = ["A128CBC-HS256", "A256CBC-HS512", "A128GCM", "A256GCM"];
 
 // RSA key generation is the slow part: one key per algorithm for the whole file.
-const signing = Object.fromEntries(SIGNING.map((alg) => [alg, oidc.generateKey(alg)]));
-const decryption = Object.fromEntries(KEY_MGMT.map((alg) => [alg, oidc.generateKey(alg)]));
+const keysFor = async (algs) => Object.fromEntries(await Promise.all(algs.map(async (alg) => [alg, await oidc.generateKey(alg)])));
+const signing = await keysFor(SIGNING);
+const decryption = await keysFor(KEY_MGMT);
 const jwks = oidc.publicJwks(Object.values(signing));
 const publicOf = (key) => oidc.publicJwks(key).keys[0];
 const verifyOptions = { jwks, issuer: ISS, audience: AUD };
@@ -37,7 +39,7 @@ function assertLogoutClaims(claims, { sub, sid, cause } = {}) {
 describe("signed logout tokens", () => {
   for (const alg of SIGNING) {
     test(`${alg}: mint, verify, and jose agrees`, async () => {
-      const token = oidc.mintLogoutToken({
+      const token = await oidc.mintLogoutToken({
         key: signing[alg],
         issuer: ISS,
         audience: AUD,
@@ -79,9 +81,9 @@ describe("signed logout tokens", () => {
     });
   }
 
-  test("defaults and options: the key's alg, sid only, lifetime, time, tracking id", () => {
+  test("defaults and options: the key's alg, sid only, lifetime, time, tracking id", async () => {
     const now = Math.floor(Date.now() / 1000) - 30;
-    const token = oidc.mintLogoutToken({
+    const token = await oidc.mintLogoutToken({
       key: signing.PS256,
       issuer: ISS,
       audience: AUD,
@@ -98,42 +100,121 @@ describe("signed logout tokens", () => {
     );
     // A key without alg signs ES256 (EC) or RS256 (RSA); `alg` picks PS256 for an RSA key.
     const { alg: _a, ...bareRsa } = signing.RS256;
-    assert.equal(header(oidc.mintLogoutToken({ key: bareRsa, issuer: ISS, audience: AUD, subject: "u" })).alg, "RS256");
+    assert.equal(header(await oidc.mintLogoutToken({ key: bareRsa, issuer: ISS, audience: AUD, subject: "u" })).alg, "RS256");
     assert.equal(
-      header(oidc.mintLogoutToken({ key: bareRsa, alg: "PS256", issuer: ISS, audience: AUD, subject: "u" })).alg,
+      header(await oidc.mintLogoutToken({ key: bareRsa, alg: "PS256", issuer: ISS, audience: AUD, subject: "u" })).alg,
       "PS256",
     );
     const { alg: _b, ...bareEc } = signing.ES256;
-    assert.equal(header(oidc.mintLogoutToken({ key: bareEc, issuer: ISS, audience: AUD, subject: "u" })).alg, "ES256");
+    assert.equal(header(await oidc.mintLogoutToken({ key: bareEc, issuer: ISS, audience: AUD, subject: "u" })).alg, "ES256");
   });
 
-  test("every token has a fresh jti", () => {
-    const mint = () => payload(oidc.mintLogoutToken({ key: signing.ES256, issuer: ISS, audience: AUD, subject: "u" })).jti;
-    const jtis = new Set(Array.from({ length: 20 }, mint));
+  test("every token has a fresh jti", async () => {
+    const mint = async () => payload(await oidc.mintLogoutToken({ key: signing.ES256, issuer: ISS, audience: AUD, subject: "u" })).jti;
+    const jtis = new Set(await Promise.all(Array.from({ length: 20 }, mint)));
     assert.equal(jtis.size, 20);
   });
 
-  test("minting refuses what the spec or the key forbids", () => {
+  test("minting refuses what the spec or the key forbids, as a rejected promise", async () => {
     const base = { key: signing.ES256, issuer: ISS, audience: AUD, subject: "u" };
-    const code = (o) => thrown(() => oidc.mintLogoutToken(o)).code;
-    assert.equal(code({ ...base, subject: undefined }), "invalid_argument", "neither sub nor sid");
-    assert.equal(code({ ...base, expiresIn: 121 }), "invalid_argument", "exp at most 2 min after iat");
-    assert.equal(code({ ...base, expiresIn: 0 }), "invalid_argument");
-    assert.equal(code({ ...base, cause: "BORED" }), "invalid_argument");
-    assert.equal(code({ ...base, nonce: "n" }), "invalid_argument", "unknown options are refused");
-    assert.equal(code({ ...base, issuer: undefined }), "invalid_argument");
-    assert.equal(code({ ...base, key: publicOf(signing.ES256) }), "invalid_key", "a public key cannot sign");
-    assert.equal(code({ ...base, alg: "RS256" }), "invalid_key", "RS256 with an EC key");
-    assert.equal(code({ ...base, key: signing.RS256, alg: "PS256" }), "invalid_key", "the key is for RS256 only");
-    assert.equal(code({ ...base, alg: "HS256" }), "unsupported_algorithm");
-    assert.equal(code({ ...base, enc: "A256GCM" }), "invalid_argument", "enc without encryptTo");
-    assert.equal(code({ ...base, encryptTo: decryption["ECDH-ES"] }), "invalid_key", "encryptTo a private key");
+    const code = async (o) => (await rejection(oidc.mintLogoutToken(o))).code;
+    assert.equal(await code({ ...base, subject: undefined }), "invalid_argument", "neither sub nor sid");
+    assert.equal(await code({ ...base, expiresIn: 121 }), "invalid_argument", "exp at most 2 min after iat");
+    assert.equal(await code({ ...base, expiresIn: 0 }), "invalid_argument");
+    assert.equal(await code({ ...base, cause: "BORED" }), "invalid_argument");
+    assert.equal(await code({ ...base, nonce: "n" }), "invalid_argument", "unknown options are refused");
+    assert.equal(await code({ ...base, issuer: undefined }), "invalid_argument");
+    assert.equal(await code({ ...base, key: publicOf(signing.ES256) }), "invalid_key", "a public key cannot sign");
+    assert.equal(await code({ ...base, alg: "RS256" }), "invalid_key", "RS256 with an EC key");
+    assert.equal(await code({ ...base, key: signing.RS256, alg: "PS256" }), "invalid_key", "the key is for RS256 only");
+    assert.equal(await code({ ...base, alg: "HS256" }), "unsupported_algorithm");
+    assert.equal(await code({ ...base, enc: "A256GCM" }), "invalid_argument", "enc without encryptTo");
+    assert.equal(await code({ ...base, encryptTo: decryption["ECDH-ES"] }), "invalid_key", "encryptTo a private key");
     assert.equal(
-      code({ ...base, encryptTo: publicOf(decryption["ECDH-ES"]), encryptionAlg: "RSA-OAEP-256" }),
+      await code({ ...base, encryptTo: publicOf(decryption["ECDH-ES"]), encryptionAlg: "RSA-OAEP-256" }),
       "invalid_key",
       "RSA-OAEP-256 to an EC key",
     );
-    assert.equal(code({ ...base, encryptTo: publicOf(decryption["ECDH-ES"]), enc: "A192GCM" }), "unsupported_algorithm");
+    assert.equal(await code({ ...base, encryptTo: publicOf(decryption["ECDH-ES"]), enc: "A192GCM" }), "unsupported_algorithm");
+    assert.equal(await code({ ...base, key: undefined }), "invalid_argument", "no key");
+    assert.equal(await code({ ...base, key: "ES256" }), "invalid_argument", "a key that is not a JWK");
+    assert.equal(await code("options"), "invalid_argument", "options that are not an object");
+  });
+});
+
+describe("signed through WebCrypto", () => {
+  // What the package asks WebCrypto's sign for, per JWS algorithm (PSS: a salt as long as the hash).
+  const SIGN_PARAMS = {
+    ES256: { name: "ECDSA", hash: "SHA-256" },
+    RS256: { name: "RSASSA-PKCS1-v1_5" },
+    PS256: { name: "RSA-PSS", saltLength: 32 },
+  };
+  const RECIPIENTS = [
+    ["RSA-OAEP-256", "A256GCM"],
+    ["ECDH-ES+A128KW", "A128CBC-HS256"],
+  ];
+
+  /** The token verifies with verifyLogoutToken and with jose (decrypted by each first when a JWE). */
+  async function verifiesEverywhere(token, alg, rpKey) {
+    const claims = oidc.verifyLogoutToken(token, { ...verifyOptions, algorithms: [alg], decryptWith: rpKey });
+    assertLogoutClaims(claims, { sub: "user-3" });
+    let jws = token;
+    if (rpKey) {
+      const { plaintext } = await jose.compactDecrypt(token, await jose.importJWK(rpKey, rpKey.alg));
+      jws = new TextDecoder().decode(plaintext);
+    }
+    assert.equal(header(jws).alg, alg);
+    const verified = await jose.jwtVerify(jws, jose.createLocalJWKSet(jwks), {
+      issuer: ISS,
+      audience: AUD,
+      typ: "logout+jwt",
+      algorithms: [alg],
+    });
+    assert.deepEqual(verified.payload, claims);
+  }
+
+  for (const alg of SIGNING) {
+    test(`${alg}: WebCrypto signs plain and encrypted tokens, which verifyLogoutToken and jose accept`, async () => {
+      const tokens = [];
+      const calls = await spySubtle("sign", async () => {
+        tokens.push([await oidc.mintLogoutToken({ key: signing[alg], issuer: ISS, audience: AUD, subject: "user-3" })]);
+        for (const [kw, enc] of RECIPIENTS) {
+          const rpKey = decryption[kw];
+          const options = { key: signing[alg], issuer: ISS, audience: AUD, subject: "user-3", encryptTo: publicOf(rpKey), enc };
+          tokens.push([await oidc.mintLogoutToken(options), rpKey]);
+        }
+      });
+      assert.equal(calls.length, tokens.length, "one WebCrypto signature per token");
+      for (const c of calls) assert.deepEqual({ ...c }, SIGN_PARAMS[alg]);
+      for (const [token, rpKey] of tokens) await verifiesEverywhere(token, alg, rpKey);
+    });
+
+    test(`${alg}: where WebCrypto refuses, the package's own code signs, and the token is as good`, async () => {
+      const tokens = [];
+      const calls = await spySubtle(
+        "sign",
+        async () => {
+          tokens.push([await oidc.mintLogoutToken({ key: signing[alg], issuer: ISS, audience: AUD, subject: "user-3" })]);
+          const [kw, enc] = RECIPIENTS[0];
+          const rpKey = decryption[kw];
+          const options = { key: signing[alg], issuer: ISS, audience: AUD, subject: "user-3", encryptTo: publicOf(rpKey), enc };
+          tokens.push([await oidc.mintLogoutToken(options), rpKey]);
+        },
+        { refuse: true },
+      );
+      assert.equal(calls.length, 2, "WebCrypto was asked first");
+      for (const [token, rpKey] of tokens) await verifiesEverywhere(token, alg, rpKey);
+    });
+  }
+
+  test("bad input is refused before WebCrypto is asked", async () => {
+    const calls = await spySubtle("sign", async () => {
+      const e = await rejection(oidc.mintLogoutToken({ key: publicOf(signing.RS256), issuer: ISS, audience: AUD, subject: "u" }));
+      assert.equal(e.code, "invalid_key");
+      const f = await rejection(oidc.mintLogoutToken({ key: signing.PS256, issuer: ISS, audience: AUD }));
+      assert.equal(f.code, "invalid_argument");
+    });
+    assert.deepEqual(calls, []);
   });
 });
 
@@ -142,7 +223,7 @@ describe("encrypted logout tokens", () => {
     for (const enc of ENCS) {
       test(`${alg} + ${enc}: mint, verify, and jose agrees`, async () => {
         const rpKey = decryption[alg];
-        const token = oidc.mintLogoutToken({
+        const token = await oidc.mintLogoutToken({
           key: signing.ES256,
           issuer: ISS,
           audience: AUD,
@@ -173,18 +254,16 @@ describe("encrypted logout tokens", () => {
     }
   }
 
-  test("the key management algorithm defaults to the RP key's alg, else by key type", () => {
+  test("the key management algorithm defaults to the RP key's alg, else by key type", async () => {
     const { alg: _, ...bareEc } = publicOf(decryption["ECDH-ES+A256KW"]);
-    const mint = (encryptTo, extra = {}) =>
-      header(oidc.mintLogoutToken({ key: signing.ES256, issuer: ISS, audience: AUD, subject: "u", encryptTo, ...extra }));
-    assert.deepEqual(
-      [mint(publicOf(decryption["ECDH-ES+A256KW"])).alg, mint(publicOf(decryption["ECDH-ES+A256KW"])).enc],
-      ["ECDH-ES+A256KW", "A128CBC-HS256"],
-    );
-    assert.equal(mint(bareEc).alg, "ECDH-ES");
-    assert.equal(mint(bareEc, { encryptionAlg: "ECDH-ES+A128KW" }).alg, "ECDH-ES+A128KW");
+    const mint = async (encryptTo, extra = {}) =>
+      header(await oidc.mintLogoutToken({ key: signing.ES256, issuer: ISS, audience: AUD, subject: "u", encryptTo, ...extra }));
+    const h = await mint(publicOf(decryption["ECDH-ES+A256KW"]));
+    assert.deepEqual([h.alg, h.enc], ["ECDH-ES+A256KW", "A128CBC-HS256"]);
+    assert.equal((await mint(bareEc)).alg, "ECDH-ES");
+    assert.equal((await mint(bareEc, { encryptionAlg: "ECDH-ES+A128KW" })).alg, "ECDH-ES+A128KW");
     const { alg: __, ...bareRsa } = publicOf(decryption["RSA-OAEP-256"]);
-    assert.equal(mint(bareRsa).alg, "RSA-OAEP-256");
+    assert.equal((await mint(bareRsa)).alg, "RSA-OAEP-256");
   });
 
   for (const [alg, enc] of [
@@ -217,11 +296,11 @@ describe("the web build", () => {
   test("loads with init() and agrees with the node build", async () => {
     const { loadWeb } = await import("./helpers.mjs");
     const web = await loadWeb();
-    const key = web.generateKey("ES256");
-    const token = web.mintLogoutToken({ key, issuer: ISS, audience: AUD, subject: "w" });
+    const key = await web.generateKey("ES256");
+    const token = await web.mintLogoutToken({ key, issuer: ISS, audience: AUD, subject: "w" });
     const claims = oidc.verifyLogoutToken(token, { issuer: ISS, audience: AUD, jwks: oidc.publicJwks(key) });
     assert.equal(claims.sub, "w");
-    const back = oidc.mintLogoutToken({ key, issuer: ISS, audience: AUD, sid: "n" });
+    const back = await oidc.mintLogoutToken({ key, issuer: ISS, audience: AUD, sid: "n" });
     assert.equal(web.verifyLogoutToken(back, { issuer: ISS, audience: AUD, jwks: web.publicJwks(key) }).sid, "n");
     assert.equal(thrown(() => web.verifyLogoutToken(back, { issuer: ISS, audience: "x", jwks: web.publicJwks(key) })).code, "invalid_audience");
     assert.equal(typeof web.Provider, "function");

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::UnixTime;
 use crate::error::{ClaimsError, Error, JoseError};
-use crate::host::Entropy;
+use crate::host::{Crypto, Entropy};
 use crate::jose::jwe::{Decrypter, EncryptOptions};
 use crate::jose::jws::Verifier;
 use crate::jose::jwt::{self, Claims, Validation};
@@ -130,11 +130,22 @@ pub async fn mint_with<H: crate::host::Host>(
     params: &LogoutTokenParams<'_>,
     keys: &LogoutTokenKeys<'_>,
 ) -> Result<String, Error> {
-    let claims = claims(params, host)?;
+    mint_via(host.crypto(), host, params, keys).await
+}
+
+/// [`mint`], with the signature made by `crypto` (outside a host: the npm package's
+/// `mintLogoutToken` signs through WebCrypto).
+pub async fn mint_via<C: Crypto + ?Sized>(
+    crypto: &C,
+    entropy: &dyn Entropy,
+    params: &LogoutTokenParams<'_>,
+    keys: &LogoutTokenKeys<'_>,
+) -> Result<String, Error> {
+    let claims = claims(params, entropy)?;
     let enc_opts = encrypt_options(params, keys);
     Ok(crate::crypto::sign_jwt(
-        host.crypto(),
-        host,
+        crypto,
+        entropy,
         &claims,
         keys.signing_key,
         keys.alg,

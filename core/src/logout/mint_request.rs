@@ -1,6 +1,7 @@
 //! A logout token asked for by name, outside a provider: the CLI's `logout-token mint` and the
 //! npm package's `mintLogoutToken` both fill a [`MintRequest`] (the npm package deserialises its
-//! options straight into it) and leave every default and check to [`MintRequest::mint`].
+//! options straight into it) and leave every default and check to [`MintRequest::mint`] (the
+//! npm package to [`MintRequest::prepare`], then signs through WebCrypto).
 
 use alloc::string::String;
 use core::fmt;
@@ -227,6 +228,19 @@ impl MintRequest {
         now: UnixTime,
         entropy: &dyn Entropy,
     ) -> Result<String, MintError> {
+        let (params, keys) = self.prepare(key, encrypt_to, now)?;
+        logout_token::mint(&params, &keys, entropy).map_err(MintError::Mint)
+    }
+
+    /// Every check of [`MintRequest::mint`], and what it then mints with: for a caller that
+    /// signs through a [`Crypto`](crate::host::Crypto) seam ([`logout_token::mint_via`]), as
+    /// the npm package does through WebCrypto.
+    pub fn prepare<'a>(
+        &'a self,
+        key: &'a Jwk,
+        encrypt_to: Option<&'a Jwk>,
+        now: UnixTime,
+    ) -> Result<(LogoutTokenParams<'a>, LogoutTokenKeys<'a>), MintError> {
         let alg = self.signing_alg(key)?;
         let cause = self.cause()?;
         let encryption = self.encryption(encrypt_to)?;
@@ -259,6 +273,6 @@ impl MintRequest {
             alg,
             encrypt_to: encrypt_to.zip(encryption).map(|(k, (a, e))| (k, a, e)),
         };
-        logout_token::mint(&params, &keys, entropy).map_err(MintError::Mint)
+        Ok((params, keys))
     }
 }

@@ -71,6 +71,13 @@ impl Log {
     }
 }
 
+/// The crypto of the standalone `mintLogoutToken` and `generateKey`: WebCrypto, as a
+/// `Provider`'s, without a log to tell (where WebCrypto refuses, core's code gives the same
+/// result, only slower).
+pub fn standalone_crypto() -> WebCrypto {
+    WebCrypto::new(|_| {})
+}
+
 /// Core's host for a `Provider`.
 pub struct JsHost {
     store: JsStore,

@@ -1,11 +1,15 @@
-//! Keys: `generateKey` and `publicJwks`.
+//! Keys: `generateKey` (RSA keys by WebCrypto) and `publicJwks`.
 
-use oidc_edge_core::jose::jwk::{MAX_KEYS, RSA_MIN_BITS};
+use js_sys::Promise;
+use oidc_edge_core::host::Crypto as _;
+use oidc_edge_core::jose::jwk::{KeyType, MAX_KEYS, RSA_MIN_BITS};
 use oidc_edge_core::jose::{Jwk, JwsAlg, KeyMgmtAlg};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
 
+use super::host::standalone_crypto;
 use super::interop::{core_error, fail, from_js, invalid_argument, to_js};
 use crate::web::WebEntropy;
 
@@ -35,48 +39,53 @@ impl Purpose {
 /// A fresh private JWK for `alg` (`ES256`, `RS256`, `PS256` to sign; `ECDH-ES`,
 /// `ECDH-ES+A128KW`, `ECDH-ES+A256KW`, `RSA-OAEP-256` to receive encrypted tokens), with `kid`
 /// (its RFC 7638 thumbprint), `alg` and `use` set. RSA keys have 2048 bits unless
-/// `options.modulusLength` says otherwise (up to 4096).
-#[wasm_bindgen(js_name = generateKey, unchecked_return_type = "PrivateJwk")]
+/// `options.modulusLength` says otherwise (up to 4096), and are WebCrypto's, as a `Provider`'s
+/// realm keys ([`standalone_crypto`]).
+#[wasm_bindgen(js_name = generateKey, unchecked_return_type = "Promise<PrivateJwk>")]
 pub fn generate_key(
     #[wasm_bindgen(unchecked_param_type = "SigningAlg | KeyManagementAlg")] alg: &str,
     #[wasm_bindgen(unchecked_optional_param_type = "GenerateKeyOptions")] options: JsValue,
-) -> Result<JsValue, JsValue> {
-    let options: GenerateKeyOptions = if options.is_undefined() || options.is_null() {
-        GenerateKeyOptions::default()
-    } else {
-        from_js(options, "generateKey options")?
-    };
-    let purpose = Purpose::parse(alg).ok_or_else(|| {
-        fail(
-            "unsupported_algorithm",
-            format!(
-                "unsupported algorithm {alg:?}: ES256, RS256, PS256, ECDH-ES, ECDH-ES+A128KW, ECDH-ES+A256KW or RSA-OAEP-256"
-            ),
-        )
-    })?;
-    let key_type = match purpose {
-        Purpose::Sign(a) => a.key_type(),
-        Purpose::Encrypt(a) => a.key_type(),
-    };
-    let mut key = match key_type {
-        oidc_edge_core::jose::jwk::KeyType::EcP256 => {
-            if options.modulus_length.is_some() {
-                return Err(invalid_argument("modulusLength is for RSA keys only"));
+) -> Promise {
+    let alg = alg.to_owned();
+    future_to_promise(async move {
+        let options: GenerateKeyOptions = if options.is_undefined() || options.is_null() {
+            GenerateKeyOptions::default()
+        } else {
+            from_js(options, "generateKey options")?
+        };
+        let purpose = Purpose::parse(&alg).ok_or_else(|| {
+            fail(
+                "unsupported_algorithm",
+                format!(
+                    "unsupported algorithm {alg:?}: ES256, RS256, PS256, ECDH-ES, ECDH-ES+A128KW, ECDH-ES+A256KW or RSA-OAEP-256"
+                ),
+            )
+        })?;
+        let key_type = match purpose {
+            Purpose::Sign(a) => a.key_type(),
+            Purpose::Encrypt(a) => a.key_type(),
+        };
+        let mut key = match key_type {
+            KeyType::EcP256 => {
+                if options.modulus_length.is_some() {
+                    return Err(invalid_argument("modulusLength is for RSA keys only"));
+                }
+                Jwk::generate_ec(&WebEntropy)
             }
-            Jwk::generate_ec(&WebEntropy)
+            KeyType::Rsa => {
+                let bits = options.modulus_length.unwrap_or(RSA_MIN_BITS);
+                standalone_crypto().generate_rsa(bits, &WebEntropy).await
+            }
         }
-        oidc_edge_core::jose::jwk::KeyType::Rsa => {
-            Jwk::generate_rsa(options.modulus_length.unwrap_or(RSA_MIN_BITS), &WebEntropy)
-        }
-    }
-    .map_err(|e| core_error(&e.into()))?;
-    let (alg, key_use) = match purpose {
-        Purpose::Sign(a) => (a.as_str(), "sig"),
-        Purpose::Encrypt(a) => (a.as_str(), "enc"),
-    };
-    key.alg = Some(alg.to_owned());
-    key.key_use = Some(key_use.to_owned());
-    to_js(&key.to_value())
+        .map_err(|e| core_error(&e.into()))?;
+        let (alg, key_use) = match purpose {
+            Purpose::Sign(a) => (a.as_str(), "sig"),
+            Purpose::Encrypt(a) => (a.as_str(), "enc"),
+        };
+        key.alg = Some(alg.to_owned());
+        key.key_use = Some(key_use.to_owned());
+        to_js(&key.to_value())
+    })
 }
 
 /// The public JWK Set `{keys: [...]}` of one JWK, an array of them, or a JWK Set; private

@@ -3,9 +3,9 @@
 //!
 //! | export | what |
 //! | --- | --- |
-//! | [`generateKey`](keys::generate_key) | a fresh private JWK for signing or for receiving encrypted tokens |
+//! | [`generateKey`](keys::generate_key) | a fresh private JWK for signing or for receiving encrypted tokens (RSA: WebCrypto's) |
 //! | [`publicJwks`](keys::public_jwks) | the public JWK Set of one or more keys |
-//! | [`mintLogoutToken`](tokens::mint_logout_token) | core's [`mint`]: a logout token, nested in a JWE on request |
+//! | [`mintLogoutToken`](tokens::mint_logout_token) | core's [`mint_via`] WebCrypto: a logout token, nested in a JWE on request |
 //! | [`verifyLogoutToken`](tokens::verify_logout_token) | core's [`verify`]: Back-Channel Logout 1.0 §2.6, steps 1 to 7 |
 //! | [`Provider`] | the whole provider over a store and an HTTP client the host gives |
 //!
@@ -26,7 +26,7 @@
 //! | [`interop`] | calling JS: methods, promises, timers, errors |
 //! | [`provider`], [`keys`], [`tokens`] | the exported API |
 //!
-//! [`mint`]: oidc_edge_core::logout::logout_token::mint
+//! [`mint_via`]: oidc_edge_core::logout::logout_token::mint_via
 //! [`verify`]: oidc_edge_core::logout::logout_token::verify
 //! [`LogoutTokenError::code`]: oidc_edge_core::logout::LogoutTokenError::code
 

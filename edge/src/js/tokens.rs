@@ -1,8 +1,9 @@
-//! Logout tokens: `mintLogoutToken` (for providers) and `verifyLogoutToken` (for relying
-//! parties), both core's, with JS objects in and out.
+//! Logout tokens: `mintLogoutToken` (for providers, signed through WebCrypto) and
+//! `verifyLogoutToken` (for relying parties), both core's, with JS objects in and out.
 
 use std::cell::RefCell;
 
+use js_sys::Promise;
 use oidc_edge_core::UnixTime;
 use oidc_edge_core::jose::{JwkSet, JwsAlg};
 use oidc_edge_core::logout::mint_request::{MintError, MintField, MintRequest};
@@ -10,7 +11,9 @@ use oidc_edge_core::logout::{LogoutTokenError, LogoutTokenValidation, logout_tok
 use serde::Deserialize;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
 
+use super::host::standalone_crypto;
 use super::interop::{core_error, fail, from_js, invalid_argument, to_js};
 use super::keys::{parse_key, parse_keys};
 use crate::web::{WebEntropy, now_secs};
@@ -53,34 +56,42 @@ fn take_member(data: &js_sys::Object, name: &str) -> Option<JsValue> {
 }
 
 /// Mint a logout token (Back-Channel Logout 1.0 §2.4): a JWS with `typ: logout+jwt`, nested in
-/// a JWE to `encryptTo` when given. Throws when neither `subject` nor `sid` is given.
+/// a JWE to `encryptTo` when given. Resolves to the token; rejects when neither `subject` nor
+/// `sid` is given.
 ///
 /// The keys are read here; every other option goes straight into core's [`MintRequest`], which
-/// chooses the defaults and makes the checks.
-#[wasm_bindgen(js_name = mintLogoutToken)]
+/// chooses the defaults and makes the checks. The signature is WebCrypto's, as the
+/// `Provider`'s ([`standalone_crypto`]).
+#[wasm_bindgen(js_name = mintLogoutToken, unchecked_return_type = "Promise<string>")]
 pub fn mint_logout_token(
     #[wasm_bindgen(unchecked_param_type = "MintLogoutTokenOptions")] options: JsValue,
-) -> Result<String, JsValue> {
-    let data = options_copy(&options, "mintLogoutToken")?;
-    let take = |name: &str| {
-        take_member(&data, name)
-            .map(|v| from_js::<Value>(v, name))
-            .transpose()
-    };
-    let key = take("key")?.ok_or_else(|| invalid_argument("key is required"))?;
-    let encrypt_to = take("encryptTo")?;
-    let request: MintRequest = from_js(data.into(), "mintLogoutToken options")?;
-    let key = parse_key(key, "key")?;
-    let encrypt_to = encrypt_to.map(|k| parse_key(k, "encryptTo")).transpose()?;
-    request
-        .mint(&key, encrypt_to.as_ref(), UnixTime(now_secs()), &WebEntropy)
-        .map_err(|e| match e {
-            MintError::Mint(e) => core_error(&e),
-            e => fail(
-                e.code(),
-                format!("{}: {e}", e.field().map_or("options", option_name)),
-            ),
-        })
+) -> Promise {
+    future_to_promise(async move {
+        let data = options_copy(&options, "mintLogoutToken")?;
+        let take = |name: &str| {
+            take_member(&data, name)
+                .map(|v| from_js::<Value>(v, name))
+                .transpose()
+        };
+        let key = take("key")?.ok_or_else(|| invalid_argument("key is required"))?;
+        let encrypt_to = take("encryptTo")?;
+        let request: MintRequest = from_js(data.into(), "mintLogoutToken options")?;
+        let key = parse_key(key, "key")?;
+        let encrypt_to = encrypt_to.map(|k| parse_key(k, "encryptTo")).transpose()?;
+        let (params, keys) = request
+            .prepare(&key, encrypt_to.as_ref(), UnixTime(now_secs()))
+            .map_err(|e| match e {
+                MintError::Mint(e) => core_error(&e),
+                e => fail(
+                    e.code(),
+                    format!("{}: {e}", e.field().map_or("options", option_name)),
+                ),
+            })?;
+        let token = logout_token::mint_via(&standalone_crypto(), &WebEntropy, &params, &keys)
+            .await
+            .map_err(|e| core_error(&e))?;
+        Ok(JsValue::from(token))
+    })
 }
 
 /// The option of `mintLogoutToken` a [`MintField`] stands for.

@@ -8,6 +8,7 @@ use oidc_edge_core::crypto::{Pbkdf2, ToSign};
 use oidc_edge_core::error::JoseError;
 use oidc_edge_core::host::{Crypto, Entropy, EntropyError, RustCrypto};
 use oidc_edge_core::jose::Jwk;
+use oidc_edge_core::jose::jwk::{RSA_MAX_BITS, RSA_MIN_BITS};
 
 /// Now, in whole seconds since the epoch.
 pub fn now_secs() -> u64 {
@@ -70,6 +71,11 @@ impl Crypto for WebCrypto {
     }
 
     async fn generate_rsa(&self, bits: usize, entropy: &dyn Entropy) -> Result<Jwk, JoseError> {
+        // A size core refuses: core's code says so at once (WebCrypto would first spend the
+        // time of generating it).
+        if !(RSA_MIN_BITS..=RSA_MAX_BITS).contains(&bits) {
+            return RustCrypto.generate_rsa(bits, entropy).await;
+        }
         match subtle::generate_rsa(bits).await {
             Ok(key) => Ok(key),
             Err(e) => {

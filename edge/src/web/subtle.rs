@@ -1,6 +1,7 @@
 //! WebCrypto (`crypto.subtle`), which the runtime runs natively: the calls behind
 //! [`super::WebCrypto`], the JavaScript hosts' answer to core's crypto seam. Used by the Workers
-//! host and by the npm package's `Provider` (Node, Deno, Bun, browsers).
+//! host and by the npm package (Node, Deno, Bun, browsers): its `Provider`, `mintLogoutToken`
+//! and `generateKey`.
 //!
 //! Why: in wasm, an RS256 signature with core's pure-Rust `rsa` costs about 21 ms of CPU and a
 //! 50,000-iteration PBKDF2 about 50 ms (README, "What a request costs in workerd"), over the

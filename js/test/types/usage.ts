@@ -16,10 +16,10 @@ import {
 } from "oidc-edge";
 import initWeb, { verifyLogoutToken as verifyOnTheWeb } from "oidc-edge/web";
 
-const key: PrivateJwk = generateKey("ES256");
-const rpKey: PrivateJwk = generateKey("RSA-OAEP-256", { modulusLength: 3072 });
+const key: PrivateJwk = await generateKey("ES256");
+const rpKey: PrivateJwk = await generateKey("RSA-OAEP-256", { modulusLength: 3072 });
 const jwks: Jwks = publicJwks([key]);
-const token: string = mintLogoutToken({
+const token: string = await mintLogoutToken({
   key,
   issuer: "https://op.example/realms/r",
   audience: "rp",
