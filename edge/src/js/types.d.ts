@@ -226,7 +226,7 @@ export interface DeliveryOptions {
   retryMax?: number;
   /** Backoff base in ms: the n-th retry waits about `base * 2^(n-1)` (default 1000). */
   retryBaseMs?: number;
-  /** Deliveries in flight at once (default 128). */
+  /** Deliveries in flight at once (default 1024). */
   concurrency?: number;
   /**
    * Run deliveries in the background as soon as a logout or sweep queues them, with retries on
