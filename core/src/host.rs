@@ -11,10 +11,12 @@
 //! | [`Host::wake_at`] | a timer: end a session at its deadline | none (the sweep's interval) |
 //! | [`Host::sleep_ms`] | a pause: the logout page waits for the RPs' answers | none (no wait) |
 //! | [`Host::observe`] | counters and histograms ([`Metric`]) | nothing kept |
+//! | [`Host::unsealed_key`] | a memo of the realms' private keys, unsealed and parsed | none (each signature unseals) |
 
 use core::fmt;
 
 pub use crate::crypto::{Crypto, RustCrypto};
+use crate::jose::Jwk;
 pub use crate::jose::rand::{Entropy, EntropyError};
 pub use crate::log::LogEvent;
 pub use crate::metrics::Metric;
@@ -138,5 +140,21 @@ pub trait Host: Store + Clock + Entropy + Deliver {
     /// Count something that happened ([`Metric`]). Default: nothing is kept.
     fn observe(&self, metric: &Metric) {
         let _ = metric;
+    }
+
+    /// A realm's private key as [`Host::keep_unsealed_key`] was given it, by the SHA-256 of
+    /// its sealed form (the stored text, which names one key under one master key: a rotated
+    /// key is another text). [`crate::realm::signing_key`] asks before it unseals and parses.
+    /// Default: none kept, so every signature unseals and parses its key.
+    fn unsealed_key(&self, sealed: &[u8; 32]) -> Option<Jwk> {
+        let _ = sealed;
+        None
+    }
+
+    /// Keep `key`, unsealed from the sealed text whose SHA-256 is `sealed`, for
+    /// [`Host::unsealed_key`]. A host that keeps it holds the private key in memory for as long
+    /// (its crypto seam may hold it too, parsed). Default: nothing is kept.
+    fn keep_unsealed_key(&self, sealed: [u8; 32], key: &Jwk) {
+        let _ = (sealed, key);
     }
 }

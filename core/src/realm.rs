@@ -3,6 +3,7 @@
 use alloc::{format, string::String, vec::Vec};
 
 use serde_json::{Map, Value};
+use sha2::{Digest as _, Sha256};
 
 use crate::crypto::Crypto as _;
 use crate::error::{Error, JoseError};
@@ -210,13 +211,26 @@ pub async fn signing_key<H: Host>(host: &H, realm: &Realm, alg: JwsAlg) -> Resul
         .await
         .map_err(store)?
         .ok_or(JoseError::NoMatchingKey)?;
+    // The sealed text names the key (and its context, which names realm and kid): the same
+    // text unseals to the same key, so a host may keep what it unsealed.
+    let memo: [u8; 32] = Sha256::new()
+        .chain_update(seal_context(&realm.name, &entry.kid))
+        .chain_update([0])
+        .chain_update(&sealed.sealed)
+        .finalize()
+        .into();
+    if let Some(key) = host.unsealed_key(&memo) {
+        return Ok(key);
+    }
     let private = sealing::unseal(
         &host.config().master_key,
         &seal_context(&realm.name, &entry.kid),
         &sealed.sealed,
     )?;
     let json = core::str::from_utf8(&private).map_err(|_| JoseError::Decrypt)?;
-    Ok(Jwk::from_json(json)?)
+    let key = Jwk::from_json(json)?;
+    host.keep_unsealed_key(memo, &key);
+    Ok(key)
 }
 
 /// The realm's public keys as a set, for verifying its own tokens.

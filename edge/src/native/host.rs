@@ -8,10 +8,12 @@ use oidc_edge_core::UnixTime;
 use oidc_edge_core::host::{
     Clock, Entropy, EntropyError, Host, HostConfig, LogEvent, Metric, StoreError,
 };
+use oidc_edge_core::jose::Jwk;
 
 pub use super::crypto::NativeCrypto;
 
 use super::client::NativeDelivery;
+use super::crypto::KeyMemo;
 use super::metrics::Metrics;
 use super::store::NativeStore;
 use super::{NativeClock, OsEntropy};
@@ -27,6 +29,8 @@ pub struct NativeHost {
     timers: Timers,
     metrics: Metrics,
     crypto: NativeCrypto,
+    /// The realms' private keys, unsealed and parsed ([`Host::unsealed_key`]).
+    unsealed: KeyMemo<Jwk>,
 }
 
 /// The wakes core asked for ([`Host::wake_at`]), for the sweep task to keep.
@@ -81,6 +85,7 @@ impl NativeHost {
             timers: Timers::default(),
             metrics: Metrics::default(),
             crypto: NativeCrypto::new(),
+            unsealed: KeyMemo::default(),
         })
     }
 
@@ -158,6 +163,15 @@ impl Host for NativeHost {
 
     fn observe(&self, metric: &Metric) {
         self.metrics.observe(metric);
+    }
+
+    /// Kept in memory like AWS-LC's parsed keys: a signature then neither unseals nor parses.
+    fn unsealed_key(&self, sealed: &[u8; 32]) -> Option<Jwk> {
+        self.unsealed.get(sealed)
+    }
+
+    fn keep_unsealed_key(&self, sealed: [u8; 32], key: &Jwk) {
+        self.unsealed.keep(sealed, key.clone());
     }
 }
 
