@@ -11,6 +11,7 @@
 //! | [`Host::wake_at`] | a timer: end a session at its deadline | none (the sweep's interval) |
 //! | [`Host::sleep_ms`] | a pause: the logout page waits for the RPs' answers | none (no wait) |
 //! | [`Host::observe`] | counters and histograms ([`Metric`]) | nothing kept |
+//! | [`Host::key_cache`] | the realms' private keys, kept once unsealed and parsed | none (each signature unseals) |
 
 use core::fmt;
 

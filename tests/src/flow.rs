@@ -12,6 +12,8 @@ use sha2::{Digest, Sha256};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "oidc_edge_session";
+/// The sign-in form's CSRF cookie.
+pub const CSRF_COOKIE: &str = "oidc_edge_csrf";
 
 /// One way to reach a provider: send a request, read the whole answer.
 pub trait Call {
@@ -209,14 +211,41 @@ pub fn html_unescape(s: &str) -> String {
 pub fn consent_request(realm: &str, page_html: &str, session: &str, decision: &str) -> Request {
     let mut fields = hidden_fields(page_html);
     fields.push(("decision".to_owned(), decision.to_owned()));
-    with_session(
-        Request::new(Method::Post, &realm_path(realm, "consent")),
-        session,
+    form_post(
+        with_session(
+            Request::new(Method::Post, &realm_path(realm, "consent")),
+            session,
+        ),
+        &fields,
     )
-    .with_header("content-type", "application/x-www-form-urlencoded")
-    .with_body(encode_params(
-        fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-    ))
+}
+
+/// The sign-in form (`page_html`, the page an authorization request without a session gets)
+/// posted back as the user's browser would: its hidden fields (the authorization request and
+/// the CSRF token), the credentials, and the form's CSRF cookie.
+pub fn login_request(
+    realm: &str,
+    page_html: &str,
+    csrf_cookie: &str,
+    user: &str,
+    password: &str,
+) -> Request {
+    let mut fields = hidden_fields(page_html);
+    fields.push(("username".to_owned(), user.to_owned()));
+    fields.push(("password".to_owned(), password.to_owned()));
+    form_post(
+        Request::new(Method::Post, &realm_path(realm, "login"))
+            .with_header("cookie", &format!("{CSRF_COOKIE}={csrf_cookie}")),
+        &fields,
+    )
+}
+
+/// `req` with `fields` as its form-urlencoded body.
+fn form_post(req: Request, fields: &[(String, String)]) -> Request {
+    req.with_header("content-type", "application/x-www-form-urlencoded")
+        .with_body(encode_params(
+            fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        ))
 }
 
 /// When `r` is the consent page, answer it with `decision`; otherwise `r` itself.

@@ -34,7 +34,7 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub const EMAIL: &str = "alice@example.com";
 /// Her name.
 pub const NAME: &str = "Alice Liddell";
-pub use crate::flow::SESSION_COOKIE;
+pub use crate::flow::{CSRF_COOKIE, SESSION_COOKIE};
 
 /// A response read in full.
 #[derive(Debug)]
@@ -506,8 +506,59 @@ impl Op {
         };
         let r = self.send_request(flow::authorize_request(REALM, &rp.id, &rp.redirect, &a));
         let r = self.consent_if_asked(r, session, "allow");
+        let tokens = self.redeem(rp, &r, &state, None);
+        let claims = self.open_id_token(rp, tokens["id_token"].as_str().expect("id_token"));
+        assert_eq!(claims["nonce"], nonce.as_str());
+        (tokens, claims)
+    }
+
+    /// Sign `user` in through the HTML form of `page` (the sign-in page an authorization
+    /// request without a session answered), as the user's browser would: the answer, a 303
+    /// back to the authorization endpoint with the session cookie when the password is right.
+    pub fn login_with_form(&self, page: &Reply, user: &str, password: &str) -> Reply {
+        let csrf = page
+            .cookie(CSRF_COOKIE)
+            .unwrap_or_else(|| panic!("a sign-in form with a CSRF cookie: {}", page.text()));
+        self.send_request(flow::login_request(
+            REALM,
+            &page.text(),
+            &csrf,
+            user,
+            password,
+        ))
+    }
+
+    /// `GET` the provider's own URL `location` (a redirect to one of its endpoints) with the
+    /// session cookie.
+    pub fn follow(&self, location: &str, session: &str) -> Reply {
+        let path = location
+            .strip_prefix(&self.base_url)
+            .unwrap_or_else(|| panic!("{location} is not at {}", self.base_url));
+        self.send_request(flow::with_session(
+            Request::new(http::Method::Get, path),
+            session,
+        ))
+    }
+
+    /// `GET /end_session` (RP-initiated logout) with `params` and the session cookie.
+    pub fn end_session(&self, session: &str, params: &[(&str, &str)]) -> Reply {
+        let path = format!(
+            "{}?{}",
+            flow::realm_path(REALM, "end_session"),
+            encode_params(params.iter().copied())
+        );
+        self.send_request(flow::with_session(
+            Request::new(http::Method::Get, &path),
+            session,
+        ))
+    }
+
+    /// The authorization endpoint's answer `r` (a 302 to `rp` with a code and `state`)
+    /// redeemed at the token endpoint by `rp` (client_secret_basic, with the PKCE `verifier`
+    /// when the request had a challenge): the token endpoint's answer, after checking it is 200.
+    pub fn redeem(&self, rp: &Registered, r: &Reply, state: &str, verifier: Option<&str>) -> Value {
         assert_eq!(r.status, 302, "authorize: {}", r.text());
-        assert_eq!(r.location_param("state").as_deref(), Some(state.as_str()));
+        assert_eq!(r.location_param("state").as_deref(), Some(state));
         let code = r.location_param("code").expect("a code");
         let r = self.send_request(flow::token_request(
             REALM,
@@ -515,13 +566,10 @@ impl Op {
             Some(&rp.secret),
             &rp.redirect,
             &code,
-            None,
+            verifier,
         ));
         assert_eq!(r.status, 200, "token: {}", r.text());
-        let tokens = r.json();
-        let claims = self.open_id_token(rp, tokens["id_token"].as_str().expect("id_token"));
-        assert_eq!(claims["nonce"], nonce.as_str());
-        (tokens, claims)
+        r.json()
     }
 
     /// When `r` is the consent page, answer it with `decision` (`allow` or `deny`) as the

@@ -150,15 +150,13 @@ fn rp_initiated_logout_redirects_with_state_and_is_client_logout() {
     let session = op.session();
     let (raw, id_token) = op.sign_in(&reg, &session);
 
-    let query = encode_params([
-        ("id_token_hint", raw.as_str()),
-        ("post_logout_redirect_uri", "https://rp.example/bye?from=op"),
-        ("state", "st4te/+="),
-    ]);
-    let r = op.send(
-        op.http
-            .get(format!("{}?{query}", op.endpoint("end_session")))
-            .header("cookie", format!("oidc_edge_session={session}")),
+    let r = op.end_session(
+        &session,
+        &[
+            ("id_token_hint", raw.as_str()),
+            ("post_logout_redirect_uri", "https://rp.example/bye?from=op"),
+            ("state", "st4te/+="),
+        ],
     );
     assert_eq!(r.status, 302, "{}", r.text());
     assert_eq!(
@@ -183,15 +181,13 @@ fn a_logout_link_without_a_hint_asks_and_only_the_confirmation_tells_the_rps() {
     let session = op.session();
     let (_, id_token) = op.sign_in(&reg, &session);
     let cookie = format!("oidc_edge_session={session}");
-    let query = encode_params([
-        ("client_id", reg.id.as_str()),
-        ("post_logout_redirect_uri", "https://rp.example/bye"),
-        ("state", "s1"),
-    ]);
-    let page = op.send(
-        op.http
-            .get(format!("{}?{query}", op.endpoint("end_session")))
-            .header("cookie", &cookie),
+    let page = op.end_session(
+        &session,
+        &[
+            ("client_id", reg.id.as_str()),
+            ("post_logout_redirect_uri", "https://rp.example/bye"),
+            ("state", "s1"),
+        ],
     );
     assert_eq!(page.status, 200, "{}", page.text());
     assert!(page.text().contains("name=\"decision\" value=\"logout\""));

@@ -22,8 +22,7 @@ use reqwest::blocking::RequestBuilder;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
-use oidc_edge_tests::op::{EMAIL, NAME, PASSWORD, REALM, SESSION_COOKIE, Start, USER};
-const CSRF_COOKIE: &str = "oidc_edge_csrf";
+use oidc_edge_tests::op::{CSRF_COOKIE, EMAIL, NAME, PASSWORD, REALM, SESSION_COOKIE, Start, USER};
 
 // ---------------------------------------------------------------------------------------------
 // The provider, a browser's session, relying parties
@@ -349,18 +348,7 @@ impl Op {
             "double-submit: the field matches the cookie"
         );
 
-        let mut fields = form.fields.clone();
-        fields.push(("username".into(), USER.into()));
-        fields.push(("password".into(), PASSWORD.into()));
-        let r = self.send(
-            self.http
-                .post(&form.action)
-                .header("cookie", format!("{CSRF_COOKIE}={csrf_cookie}"))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(encode_params(
-                    fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-                )),
-        );
+        let r = self.0.login_with_form(&page, USER, PASSWORD);
         assert_eq!(r.status, 303, "login: {}", r.text());
         let line = r.set_cookie(SESSION_COOKIE).expect("a session cookie");
         for attr in ["HttpOnly", "SameSite=Lax", &format!("Path=/realms/{REALM}")] {

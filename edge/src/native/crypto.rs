@@ -18,12 +18,12 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 
 use aws_lc_rs::encoding::AsDer as _;
+use aws_lc_rs::pbkdf2;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, RSA_PKCS1_SHA256, RSA_PSS_SHA256, RsaKeyPair,
 };
-use aws_lc_rs::{digest, pbkdf2};
 use oidc_edge_core::crypto::{Pbkdf2, ToSign, pbkdf2_sha256};
 use oidc_edge_core::error::JoseError;
 use oidc_edge_core::host::{Crypto, Entropy};
@@ -202,62 +202,80 @@ enum NativeKey {
     Core,
 }
 
-/// The parsed keys, keyed by SHA-256 of `kid` and the private members.
-#[derive(Default)]
-struct KeyCache {
-    keys: Mutex<HashMap<[u8; 32], Arc<NativeKey>>>,
+/// Keys kept by a SHA-256 that names them, at most [`KEY_CACHE_SIZE`]: AWS-LC's parsed keys
+/// (core's `KeyCache` keeps the realms' unsealed keys, in the host).
+pub(crate) struct KeyMemo<V> {
+    keys: Mutex<HashMap<[u8; 32], V>>,
 }
 
-impl std::fmt::Debug for KeyCache {
+impl<V> Default for KeyMemo<V> {
+    fn default() -> Self {
+        Self {
+            keys: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<V: Clone> std::fmt::Debug for KeyMemo<V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyCache")
+        f.debug_struct("KeyMemo")
             .field("keys", &self.len())
             .finish_non_exhaustive()
     }
 }
 
-impl KeyCache {
-    fn len(&self) -> usize {
+impl<V: Clone> KeyMemo<V> {
+    /// How many keys are kept.
+    pub(crate) fn len(&self) -> usize {
         self.keys.lock().map_or(0, |k| k.len())
     }
 
-    /// `key` parsed, from the cache or parsed now (and kept). `key` is private and of a type
-    /// AWS-LC signs with (checked by the caller).
-    fn get(&self, key: &Jwk) -> Result<Arc<NativeKey>, JoseError> {
-        let members = key.to_value();
-        let names: &[&str] = match key.key_type() {
-            KeyType::Rsa => &RSA_MEMBERS,
-            KeyType::EcP256 => &EC_MEMBERS,
-        };
-        let mut ctx = digest::Context::new(&digest::SHA256);
-        ctx.update(key.kid.as_deref().unwrap_or("").as_bytes());
-        for name in names {
-            ctx.update(b"\0");
-            ctx.update(
-                members
-                    .get(*name)
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .as_bytes(),
-            );
-        }
-        let id: [u8; 32] = ctx
-            .finish()
-            .as_ref()
-            .try_into()
-            .map_err(|_| JoseError::Crypto("SHA-256"))?;
-        if let Some(found) = self.keys.lock().ok().and_then(|k| k.get(&id).cloned()) {
-            return Ok(found);
-        }
-        let parsed = Arc::new(parse(key.key_type(), &members, names)?);
+    /// The key kept as `id`.
+    pub(crate) fn get(&self, id: &[u8; 32]) -> Option<V> {
+        self.keys.lock().ok()?.get(id).cloned()
+    }
+
+    /// Keep `key` as `id`.
+    pub(crate) fn keep(&self, id: [u8; 32], key: V) {
         if let Ok(mut keys) = self.keys.lock() {
             if keys.len() >= KEY_CACHE_SIZE {
                 // Keys are few and long-lived: dropping them all now and then costs one parse
                 // each, and needs no bookkeeping.
                 keys.clear();
             }
-            keys.insert(id, Arc::clone(&parsed));
+            keys.insert(id, key);
         }
+    }
+}
+
+/// The parsed keys, keyed by [`Jwk::private_digest`].
+#[derive(Debug, Default)]
+struct KeyCache {
+    keys: KeyMemo<Arc<NativeKey>>,
+}
+
+impl KeyCache {
+    fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// `key` parsed, from the cache or parsed now (and kept). `key` is private and of a type
+    /// AWS-LC signs with (checked by the caller).
+    fn get(&self, key: &Jwk) -> Result<Arc<NativeKey>, JoseError> {
+        // Named by its numbers as they are, not by the JWK's text: that would compute the CRT
+        // coefficient (a modular inversion) and encode every member for each signature.
+        let id = key
+            .private_digest()
+            .ok_or(JoseError::InvalidKey("a public key cannot sign"))?;
+        if let Some(found) = self.keys.get(&id) {
+            return Ok(found);
+        }
+        let names: &[&str] = match key.key_type() {
+            KeyType::Rsa => &RSA_MEMBERS,
+            KeyType::EcP256 => &EC_MEMBERS,
+        };
+        let parsed = Arc::new(parse(key.key_type(), &key.to_value(), names)?);
+        self.keys.keep(id, Arc::clone(&parsed));
         Ok(parsed)
     }
 }
@@ -509,5 +527,26 @@ mod tests {
             crypto.sign_now(&key, JwsAlg::ES256, b"a.b").unwrap();
         }
         assert!(crypto.cached_keys() <= KEY_CACHE_SIZE);
+    }
+
+    /// An RSA key is named by its numbers: the same key read back from its JWK text is the
+    /// same entry; another kid is another.
+    #[test]
+    fn rsa_keys_are_parsed_once() {
+        let crypto = NativeCrypto::new();
+        let rsa = generate_rsa_now(KeySize::Rsa2048).unwrap();
+        let again = Jwk::from_value(&rsa.to_value()).unwrap();
+        assert_eq!(rsa.private_digest(), again.private_digest());
+        assert_eq!(rsa.to_public().private_digest(), None);
+        let first = crypto.sign_now(&rsa, JwsAlg::RS256, b"a.b").unwrap();
+        assert_eq!(
+            crypto.sign_now(&again, JwsAlg::RS256, b"a.b").unwrap(),
+            first
+        );
+        assert_eq!(crypto.cached_keys(), 1);
+        let mut renamed = rsa.clone();
+        renamed.kid = Some("other".into());
+        crypto.sign_now(&renamed, JwsAlg::RS256, b"a.b").unwrap();
+        assert_eq!(crypto.cached_keys(), 2);
     }
 }
