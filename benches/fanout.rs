@@ -17,6 +17,9 @@
 //! OP's alone, not also the RPs' verifying on the same two cores (each ES256 verification
 //! with core's pure-Rust code costs an RP about a third of a millisecond of CPU).
 //!
+//! The table also gives the server's CPU time (its serving thread and blocking pool, from
+//! `/proc`) from the logout call to the N-th RP's answer, and that per RP.
+//!
 //! The test RP and the HTTP driver are the end-to-end tests' own (`oidc_edge_tests::{rp, op}`):
 //! the bench measures exactly what the tests check.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -28,7 +31,7 @@ use oidc_edge::native::server::ServerOptions;
 use oidc_edge_core::logout::delivery::DeliveryPolicy;
 use serde_json::json;
 
-use oidc_edge_benches::{median, ms};
+use oidc_edge_benches::{ServerCpu, median, ms};
 use oidc_edge_tests::op::{Op, Registered, Start};
 use oidc_edge_tests::rp::{Answer, Expect, TestRp};
 
@@ -46,6 +49,8 @@ struct Round {
     last_received: Duration,
     /// The N-th RP answered 200.
     last_done: Duration,
+    /// The server's CPU time (serving thread and blocking pool) from the call to that answer.
+    cpu: Duration,
 }
 
 struct Bench {
@@ -110,14 +115,19 @@ impl Bench {
             self.op.sign_in(reg, &session);
         }
         let before: Vec<usize> = self.rps.iter().map(|(rp, _)| rp.received().len()).collect();
+        let cpu0 = ServerCpu::now();
         let t0 = Instant::now();
         let answer = self.op.sessions_logout(&session, true);
         let answered = t0.elapsed();
         assert_eq!(answer["backchannel_logout_deliveries"], self.rps.len());
         let mut last_received = Duration::ZERO;
         let mut last_done = Duration::ZERO;
+        for ((rp, _), &k) in self.rps.iter().zip(&before) {
+            rp.wait_answered(k + 1, ROUND_TIMEOUT);
+        }
+        let cpu = ServerCpu::now().since(cpu0);
         for ((rp, _), k) in self.rps.iter().zip(before) {
-            let mut got = rp.wait_answered(k + 1, ROUND_TIMEOUT);
+            let mut got = rp.received();
             if self.later {
                 got = rp.validate_received();
             }
@@ -131,6 +141,7 @@ impl Bench {
             answered,
             last_received,
             last_done,
+            cpu: cpu.serving + cpu.pool,
         }
     }
 }
@@ -165,8 +176,8 @@ fn main() {
             "each token validated as it comes"
         }
     ));
-    out.push_str("| store | N | logout answered (ms) | N-th RP received (ms) | N-th RP answered (ms) | received / N=1 | answered / N=1 |\n");
-    out.push_str("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    out.push_str("| store | N | logout answered (ms) | N-th RP received (ms) | N-th RP answered (ms) | received / N=1 | answered / N=1 | OP CPU (ms) | OP CPU per RP (µs) |\n");
+    out.push_str("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     for &on_disk in stores {
         let mut base: Option<(Duration, Duration)> = None;
         for &n in &ns {
@@ -176,15 +187,18 @@ fn main() {
             let answered = median(rounds.iter().map(|r| r.answered).collect());
             let received = median(rounds.iter().map(|r| r.last_received).collect());
             let done = median(rounds.iter().map(|r| r.last_done).collect());
+            let cpu = median(rounds.iter().map(|r| r.cpu).collect());
             let (b_recv, b_done) = *base.get_or_insert((received, done));
             let line = format!(
-                "| {} | {n} | {} | {} | {} | {:.2} | {:.2} |\n",
+                "| {} | {n} | {} | {} | {} | {:.2} | {:.2} | {} | {:.0} |\n",
                 if on_disk { "redb" } else { "memory" },
                 ms(answered),
                 ms(received),
                 ms(done),
                 received.as_secs_f64() / b_recv.as_secs_f64(),
                 done.as_secs_f64() / b_done.as_secs_f64(),
+                ms(cpu),
+                cpu.as_secs_f64() * 1e6 / n as f64,
             );
             eprint!("{line}");
             out.push_str(&line);

@@ -47,57 +47,12 @@ use oidc_edge_tests::rp::{Answer, Expect, TestRp};
 use reqwest::Method;
 use serde_json::json;
 
-use oidc_edge_benches::{env_list, env_or, median};
+use oidc_edge_benches::{ServerCpu, env_list, env_or, median, thread_ns};
 
 /// Where the RP sends the user after logout.
 const POST_LOGOUT: &str = "https://rp.example/signed-out";
 /// The scopes each flow asks for.
 const SCOPE: &str = "openid profile email";
-
-/// The CPU time of the server's threads: its serving thread (`oidc-edge-server`, shown as
-/// `oidc-edge-serve`) and its blocking pool (`oidc-edge-blocking`), from the scheduler's
-/// per-thread accounting. A thread that ended is not counted: the serving thread lives as long
-/// as the server, the pool's threads for 10 s idle.
-#[derive(Clone, Copy, Debug, Default)]
-struct ServerCpu {
-    serving: Duration,
-    pool: Duration,
-}
-
-impl ServerCpu {
-    fn now() -> Self {
-        let mut cpu = Self::default();
-        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-            return cpu;
-        };
-        for task in tasks.flatten() {
-            let dir = task.path();
-            let name = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
-            let spent = Duration::from_nanos(thread_ns(&dir.join("schedstat")));
-            if name.starts_with("oidc-edge-serve") {
-                cpu.serving += spent;
-            } else if name.starts_with("oidc-edge-block") {
-                cpu.pool += spent;
-            }
-        }
-        cpu
-    }
-
-    fn since(self, before: Self) -> Self {
-        Self {
-            serving: self.serving.saturating_sub(before.serving),
-            pool: self.pool.saturating_sub(before.pool),
-        }
-    }
-}
-
-/// The first field of a `schedstat` file: time spent on a CPU, in nanoseconds.
-fn thread_ns(path: &std::path::Path) -> u64 {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
 
 /// The CPU time of one password check: the server's own PBKDF2 call, on this thread, timed
 /// by this thread's CPU clock; the median of `n`.

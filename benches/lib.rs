@@ -36,3 +36,53 @@ pub fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
         .filter(|v: &Vec<usize>| !v.is_empty())
         .unwrap_or_else(|| default.to_vec())
 }
+
+/// The CPU time of the server's threads: its serving thread (`oidc-edge-server`, shown as
+/// `oidc-edge-serve`) and its blocking pool (`oidc-edge-blocking`), from the scheduler's
+/// per-thread accounting. A thread that ended is not counted: the serving thread lives as long
+/// as the server, the pool's threads for 10 s idle.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ServerCpu {
+    /// The serving thread's.
+    pub serving: Duration,
+    /// The blocking pool's.
+    pub pool: Duration,
+}
+
+impl ServerCpu {
+    /// The time spent so far.
+    pub fn now() -> Self {
+        let mut cpu = Self::default();
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+            return cpu;
+        };
+        for task in tasks.flatten() {
+            let dir = task.path();
+            let name = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+            let spent = Duration::from_nanos(thread_ns(&dir.join("schedstat")));
+            if name.starts_with("oidc-edge-serve") {
+                cpu.serving += spent;
+            } else if name.starts_with("oidc-edge-block") {
+                cpu.pool += spent;
+            }
+        }
+        cpu
+    }
+
+    /// The time spent between `before` and `self`.
+    #[must_use]
+    pub fn since(self, before: Self) -> Self {
+        Self {
+            serving: self.serving.saturating_sub(before.serving),
+            pool: self.pool.saturating_sub(before.pool),
+        }
+    }
+}
+
+/// The first field of a `schedstat` file: time spent on a CPU, in nanoseconds.
+pub fn thread_ns(path: &std::path::Path) -> u64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
