@@ -277,12 +277,15 @@ pub(crate) async fn remove_indexes<H: Host>(
     realm: &str,
     session: &Session,
 ) -> Result<(), Error> {
-    host.delete(&keys::user_session(realm, &session.sub, &session.id))
-        .await?;
-    for p in &session.participants {
-        host.delete(&keys::sid(realm, &session.sid_for(&p.client_id)))
-            .await?;
-    }
+    let mut indexes = Vec::with_capacity(session.participants.len() + 1);
+    indexes.push(keys::user_session(realm, &session.sub, &session.id));
+    indexes.extend(
+        session
+            .participants
+            .iter()
+            .map(|p| keys::sid(realm, &session.sid_for(&p.client_id))),
+    );
+    host.delete_many(&indexes).await?;
     Ok(())
 }
 

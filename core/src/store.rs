@@ -99,6 +99,14 @@ pub trait Store {
 
     /// Delete `key`; deleting a missing key is not an error.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
+    /// Delete several keys: in one transaction where the store has them (the native on-disk
+    /// store), one by one otherwise (the default). A session's indexes go this way.
+    async fn delete_many(&self, keys: &[alloc::string::String]) -> Result<(), StoreError> {
+        for key in keys {
+            self.delete(key).await?;
+        }
+        Ok(())
+    }
     /// Keys starting with `prefix`, one [`Page`] of them.
     async fn list(&self, prefix: &str, page: Page<'_>) -> Result<ListPage, StoreError>;
     /// If the value at `key` is exactly `expected` (`None`: there is none), make it `new`
@@ -177,6 +185,10 @@ impl<T: StoreVia> Store for T {
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.store().delete(key).await
+    }
+
+    async fn delete_many(&self, keys: &[alloc::string::String]) -> Result<(), StoreError> {
+        self.store().delete_many(keys).await
     }
 
     async fn list(&self, prefix: &str, page: Page<'_>) -> Result<ListPage, StoreError> {

@@ -175,10 +175,11 @@ pub async fn discard<S: Store + ?Sized>(
     store: &S,
     deliveries: &[Delivery],
 ) -> Result<(), StoreError> {
-    for d in deliveries {
-        store.delete(&keys::ledger(&d.realm, &d.id)).await?;
-    }
-    Ok(())
+    let keys: Vec<String> = deliveries
+        .iter()
+        .map(|d| keys::ledger(&d.realm, &d.id))
+        .collect();
+    store.delete_many(&keys).await
 }
 
 /// A delivery's record.

@@ -83,6 +83,7 @@ enum Write {
     Put(String, Vec<u8>, Option<u64>),
     PutMany(Vec<(String, Vec<u8>, Option<u64>)>),
     Delete(String),
+    DeleteMany(Vec<String>),
     /// Key, expected value, new value (or delete), ttl.
     Swap(String, Option<Vec<u8>>, Option<Vec<u8>>, Option<u64>),
     /// Delete the key if it is (still) expired at this time: a fresh value may have been put.
@@ -134,6 +135,11 @@ fn apply(
         }
         Write::Delete(key) => {
             table.remove(key.as_str())?;
+        }
+        Write::DeleteMany(keys) => {
+            for key in keys {
+                table.remove(key.as_str())?;
+            }
         }
         Write::Swap(key, expected, new, ttl) => {
             let now = clock.now().secs();
@@ -363,6 +369,10 @@ impl Store for RedbStore {
         self.write(Write::Delete(key.to_owned())).await.map(drop)
     }
 
+    async fn delete_many(&self, keys: &[String]) -> Result<(), StoreError> {
+        self.write(Write::DeleteMany(keys.to_vec())).await.map(drop)
+    }
+
     async fn list(&self, prefix: &str, page: Page<'_>) -> Result<ListPage, StoreError> {
         self.list_sync(prefix, &page).map_err(store_error)
     }
@@ -540,6 +550,13 @@ impl Store for NativeStore {
         }
     }
 
+    async fn delete_many(&self, keys: &[String]) -> Result<(), StoreError> {
+        match self {
+            Self::Redb(s) => s.delete_many(keys).await,
+            Self::Mem(s) => s.delete_many(keys).await,
+        }
+    }
+
     async fn list(&self, prefix: &str, page: Page<'_>) -> Result<ListPage, StoreError> {
         match self {
             Self::Redb(s) => s.list(prefix, page).await,
@@ -597,6 +614,25 @@ mod tests {
                 assert_eq!(s.get("a").await.unwrap(), None);
                 s.delete("a").await.unwrap();
                 s.delete("never-there").await.unwrap();
+            });
+        });
+    }
+
+    #[test]
+    fn delete_many_deletes_each_key_and_only_those() {
+        both(|s, _| {
+            block(async {
+                for k in ["i/1", "i/2", "i/3", "keep"] {
+                    s.put(k, b"v", None).await.unwrap();
+                }
+                let gone = ["i/1", "i/3", "never-there"].map(String::from);
+                s.delete_many(&gone).await.unwrap();
+                for k in ["i/1", "i/3", "never-there"] {
+                    assert_eq!(s.get(k).await.unwrap(), None, "{k}");
+                }
+                for k in ["i/2", "keep"] {
+                    assert!(s.get(k).await.unwrap().is_some(), "{k}");
+                }
             });
         });
     }
