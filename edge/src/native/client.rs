@@ -11,6 +11,7 @@
 //! connection opened for a realm that allows private URIs is never reused for one that does
 //! not.
 
+use std::cell::Cell;
 use std::error::Error as StdError;
 use std::fmt;
 use std::net::SocketAddr;
@@ -35,6 +36,12 @@ pub struct NativeDelivery {
     pub(super) wake: Notify,
 }
 
+tokio::task_local! {
+    /// Within a request ([`NativeDelivery::holding_wakes`]): whether it enqueued deliveries
+    /// whose wake of the worker is held back.
+    static HELD: Cell<bool>;
+}
+
 impl NativeDelivery {
     /// Build the HTTP clients.
     pub fn new() -> Result<Self, reqwest::Error> {
@@ -42,6 +49,40 @@ impl NativeDelivery {
             poster: HttpPoster::new()?,
             wake: Notify::new(),
         })
+    }
+
+    /// Answer a request with its wakes of the delivery worker held back until it is done (or
+    /// until it waits for those deliveries, [`NativeDelivery::release_wakes`]). A logout's
+    /// deliveries are durable before the wake either way; holding it lets the request finish
+    /// its own few writes (ending the session, the audit event) before a thousand deliveries
+    /// take the event loop and the store's writer, and they start the moment it is done.
+    pub async fn holding_wakes<F: Future>(&self, request: F) -> F::Output {
+        let (out, held) = HELD
+            .scope(Cell::new(false), async {
+                let out = request.await;
+                (out, HELD.with(Cell::get))
+            })
+            .await;
+        if held {
+            self.wake.notify_one();
+        }
+        out
+    }
+
+    /// Something was enqueued: wake the worker now, or, within a request, when it is done. A
+    /// permit is kept when the worker is busy: it runs again as soon as it is done.
+    pub fn wake_after_request(&self) {
+        if HELD.try_with(|held| held.set(true)).is_err() {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Wake the worker now if the request held its wake back: it is about to wait for what it
+    /// enqueued.
+    pub fn release_wakes(&self) {
+        if HELD.try_with(|held| held.replace(false)) == Ok(true) {
+            self.wake.notify_one();
+        }
     }
 
     /// The HTTP side.

@@ -9,7 +9,6 @@
 //!   test moved the clock.
 //! - The POSTs themselves are [`super::client`]'s, behind the SSRF guard.
 
-use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -28,46 +27,10 @@ const IDLE_WAIT: Duration = Duration::from_secs(60);
 /// Wait after a failed run (a store error) before the next.
 const ERROR_WAIT: Duration = Duration::from_secs(1);
 
-tokio::task_local! {
-    /// Within a request ([`holding_wakes`]): whether it enqueued deliveries whose wake of the
-    /// worker is held back.
-    static HELD: Cell<bool>;
-}
-
-/// Answer a request with its wakes of the delivery worker held back until it is done (or
-/// until it waits for those deliveries, [`release_wakes`]). A logout's deliveries are durable
-/// before the wake either way; holding it lets the request finish its own few writes (ending
-/// the session, the audit event) before a thousand deliveries take the event loop and the
-/// store's writer, and deliveries start the moment it is done.
-pub(crate) async fn holding_wakes<F: Future>(host: &NativeHost, request: F) -> F::Output {
-    let (out, held) = HELD
-        .scope(Cell::new(false), async {
-            let out = request.await;
-            (out, HELD.with(Cell::get))
-        })
-        .await;
-    if held {
-        host.delivery().wake.notify_one();
-    }
-    out
-}
-
-/// Wake the worker now if a request held its wake back: the request is about to wait for
-/// what it enqueued.
-pub(crate) fn release_wakes(host: &NativeHost) {
-    if HELD.try_with(|held| held.replace(false)) == Ok(true) {
-        host.delivery().wake.notify_one();
-    }
-}
-
 impl Deliver for NativeHost {
     async fn enqueue(&self, deliveries: Vec<Delivery>) -> Result<(), StoreError> {
         outbox::put(self, &deliveries).await?;
-        // Outside a request (the sweep, a timer), at once. A permit is kept when the worker is
-        // busy: it runs again as soon as it is done.
-        if HELD.try_with(|held| held.set(true)).is_err() {
-            self.delivery().wake.notify_one();
-        }
+        self.delivery().wake_after_request();
         Ok(())
     }
 

@@ -156,7 +156,7 @@ impl Host for NativeHost {
     /// Real time (also with a manual clock): the deliveries it waits for run meanwhile on the
     /// same event loop.
     async fn sleep_ms(&self, ms: u64) -> bool {
-        super::deliver::release_wakes(self);
+        self.delivery.release_wakes();
         tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
         true
     }

@@ -25,7 +25,6 @@ use oidc_edge_core::provider;
 use tokio::net::TcpStream;
 
 use super::config::Limits;
-use super::deliver::holding_wakes;
 use super::host::{NativeHost, log};
 
 /// Largest request head (request line and headers) read, in bytes; a larger one gets 431. It
@@ -117,7 +116,9 @@ async fn respond(
         Ok(req) if req.path == "/metrics" => metrics(&req, host),
         Ok(mut req) => {
             req.remote = peer.map(str::to_owned);
-            holding_wakes(host, provider::handle(req, host)).await
+            host.delivery()
+                .holding_wakes(provider::handle(req, host))
+                .await
         }
         Err(refusal) => {
             // A 413 may leave the body unread (beyond MAX_DRAIN, or not yet sent).
