@@ -31,7 +31,7 @@ use oidc_edge::native::server::ServerOptions;
 use oidc_edge_core::logout::delivery::DeliveryPolicy;
 use serde_json::json;
 
-use oidc_edge_benches::{ServerCpu, median, ms};
+use oidc_edge_benches::{ServerCpu, env_list, env_or, median, ms};
 use oidc_edge_tests::op::{Op, Registered, Start};
 use oidc_edge_tests::rp::{Answer, Expect, TestRp};
 
@@ -71,10 +71,10 @@ impl Bench {
                 data: data.as_ref().map(|d| d.path().join("data")),
                 clock: NativeClock::system(),
                 delivery: DeliveryPolicy {
-                    concurrency: std::env::var("FANOUT_CONCURRENCY")
-                        .ok()
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(DeliveryPolicy::default().concurrency),
+                    concurrency: env_or(
+                        "FANOUT_CONCURRENCY",
+                        DeliveryPolicy::default().concurrency,
+                    ),
                     ..DeliveryPolicy::default()
                 },
                 sweep_interval: Duration::from_secs(3600),
@@ -147,24 +147,16 @@ impl Bench {
 }
 
 fn main() {
-    let repeat: usize = std::env::var("FANOUT_REPEAT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(7)
-        .max(1);
+    let repeat: usize = env_or("FANOUT_REPEAT", 7).max(1);
     let stores: &[bool] = match std::env::var("FANOUT_STORE").as_deref() {
         Ok("redb") => &[true],
         Ok("both") => &[false, true],
         _ => &[false],
     };
-    let alg = std::env::var("FANOUT_ALG").unwrap_or_else(|_| "RS256".into());
+    let alg: String = env_or("FANOUT_ALG", "RS256".into());
     let later = std::env::var("FANOUT_RP").as_deref() == Ok("later");
     // The first N is the baseline of the ratios.
-    let ns: Vec<usize> = std::env::var("FANOUT_N")
-        .ok()
-        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
-        .filter(|v: &Vec<usize>| !v.is_empty())
-        .unwrap_or_else(|| vec![1, 10, 100]);
+    let ns = env_list("FANOUT_N", &[1, 10, 100]);
     let mut out = String::new();
     out.push_str(&format!(
         "\nBack-channel fan-out: one session, N RPs ({alg}) answering after {} ms, {}; median \
