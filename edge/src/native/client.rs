@@ -15,6 +15,7 @@ use std::cell::Cell;
 use std::error::Error as StdError;
 use std::fmt;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,7 +40,22 @@ pub struct NativeDelivery {
 tokio::task_local! {
     /// Within a request ([`NativeDelivery::holding_wakes`]): whether it enqueued deliveries
     /// whose wake of the worker is held back.
-    static HELD: Cell<bool>;
+    static HELD: Rc<Cell<bool>>;
+}
+
+/// Gives a held wake when the request is over, answered or dropped (its client went away):
+/// what it enqueued is durable and must not wait for the worker's next look.
+struct WakeWhenDone<'a> {
+    wake: &'a Notify,
+    held: Rc<Cell<bool>>,
+}
+
+impl Drop for WakeWhenDone<'_> {
+    fn drop(&mut self) {
+        if self.held.get() {
+            self.wake.notify_one();
+        }
+    }
 }
 
 impl NativeDelivery {
@@ -51,22 +67,18 @@ impl NativeDelivery {
         })
     }
 
-    /// Answer a request with its wakes of the delivery worker held back until it is done (or
+    /// Answer a request with its wakes of the delivery worker held back until it is over (or
     /// until it waits for those deliveries, [`NativeDelivery::release_wakes`]). A logout's
     /// deliveries are durable before the wake either way; holding it lets the request finish
     /// its own few writes (ending the session, the audit event) before a thousand deliveries
     /// take the event loop and the store's writer, and they start the moment it is done.
     pub async fn holding_wakes<F: Future>(&self, request: F) -> F::Output {
-        let (out, held) = HELD
-            .scope(Cell::new(false), async {
-                let out = request.await;
-                (out, HELD.with(Cell::get))
-            })
-            .await;
-        if held {
-            self.wake.notify_one();
-        }
-        out
+        let held = Rc::new(Cell::new(false));
+        let _done = WakeWhenDone {
+            wake: &self.wake,
+            held: Rc::clone(&held),
+        };
+        HELD.scope(held, request).await
     }
 
     /// Something was enqueued: wake the worker now, or, within a request, when it is done. A
@@ -280,6 +292,53 @@ fn describe(e: &reqwest::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    /// A request's wake is held until it is over, answered or dropped; outside a request, and
+    /// when the request starts waiting, it is given at once; a request that enqueued nothing
+    /// gives none.
+    #[test]
+    fn a_request_holds_its_wake_until_it_is_over() {
+        let d = NativeDelivery::new().unwrap();
+        let woken = || async {
+            tokio::time::timeout(Duration::from_millis(50), d.wake.notified())
+                .await
+                .is_ok()
+        };
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+            .block_on(async {
+                d.holding_wakes(async {
+                    d.wake_after_request();
+                    assert!(!woken().await, "woken mid-request");
+                })
+                .await;
+                assert!(woken().await, "not woken once answered");
+                d.holding_wakes(async {}).await;
+                assert!(!woken().await, "woken with nothing enqueued");
+                let dropped = d.holding_wakes(async {
+                    d.wake_after_request();
+                    std::future::pending::<()>().await;
+                });
+                assert!(
+                    tokio::time::timeout(Duration::from_millis(10), dropped)
+                        .await
+                        .is_err()
+                );
+                assert!(woken().await, "not woken when the request was dropped");
+                d.wake_after_request();
+                assert!(woken().await, "not woken outside a request");
+                d.holding_wakes(async {
+                    d.wake_after_request();
+                    d.release_wakes();
+                    assert!(woken().await, "not woken when the request waits");
+                })
+                .await;
+                assert!(!woken().await, "woken twice");
+            });
+    }
+
     use super::*;
     use std::io::{Read as _, Write as _};
     use std::net::TcpListener;
