@@ -80,10 +80,10 @@ type Stored = (Option<u64>, Vec<u8>);
 
 /// A write for the writer thread.
 enum Write {
-    Put(String, Vec<u8>, Option<u64>),
-    PutMany(Vec<(String, Vec<u8>, Option<u64>)>),
-    Delete(String),
-    DeleteMany(Vec<String>),
+    /// Entries (key, value, ttl): one for a put.
+    Put(Vec<(String, Vec<u8>, Option<u64>)>),
+    /// Keys: one for a delete.
+    Delete(Vec<String>),
     /// Key, expected value, new value (or delete), ttl.
     Swap(String, Option<Vec<u8>>, Option<Vec<u8>>, Option<u64>),
     /// Delete the key if it is (still) expired at this time: a fresh value may have been put.
@@ -125,18 +125,12 @@ fn apply(
     write: &Write,
 ) -> Result<bool, redb::Error> {
     match write {
-        Write::Put(key, value, ttl) => {
-            table.insert(key.as_str(), (expiry(clock, *ttl), value.as_slice()))?;
-        }
-        Write::PutMany(entries) => {
+        Write::Put(entries) => {
             for (key, value, ttl) in entries {
                 table.insert(key.as_str(), (expiry(clock, *ttl), value.as_slice()))?;
             }
         }
-        Write::Delete(key) => {
-            table.remove(key.as_str())?;
-        }
-        Write::DeleteMany(keys) => {
+        Write::Delete(keys) => {
             for key in keys {
                 table.remove(key.as_str())?;
             }
@@ -356,21 +350,23 @@ impl Store for RedbStore {
     }
 
     async fn put(&self, key: &str, value: &[u8], ttl_secs: Option<u64>) -> Result<(), StoreError> {
-        self.write(Write::Put(key.to_owned(), value.to_vec(), ttl_secs))
+        self.write(Write::Put(vec![(key.to_owned(), value.to_vec(), ttl_secs)]))
             .await
             .map(drop)
     }
 
     async fn put_many(&self, entries: &[(String, Vec<u8>, Option<u64>)]) -> Result<(), StoreError> {
-        self.write(Write::PutMany(entries.to_vec())).await.map(drop)
+        self.write(Write::Put(entries.to_vec())).await.map(drop)
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.write(Write::Delete(key.to_owned())).await.map(drop)
+        self.write(Write::Delete(vec![key.to_owned()]))
+            .await
+            .map(drop)
     }
 
     async fn delete_many(&self, keys: &[String]) -> Result<(), StoreError> {
-        self.write(Write::DeleteMany(keys.to_vec())).await.map(drop)
+        self.write(Write::Delete(keys.to_vec())).await.map(drop)
     }
 
     async fn list(&self, prefix: &str, page: Page<'_>) -> Result<ListPage, StoreError> {
