@@ -67,6 +67,22 @@ pub trait Crypto {
     async fn pbkdf2_sha256(&self, p: Pbkdf2<'_>) -> Result<[u8; 32], JoseError> {
         Ok(pbkdf2_sha256(p.password, p.salt, p.iterations))
     }
+
+    /// Whether `sig` is `key`'s JWS signature of `input` under `alg`, as
+    /// [`jws::verify_signature`] answers. In place and synchronous: a verification is cheap
+    /// next to a signature (a host whose platform verifies only asynchronously, as WebCrypto
+    /// does, keeps this default).
+    fn verify(&self, key: &Jwk, alg: JwsAlg, input: &[u8], sig: &[u8]) -> bool {
+        jws::verify_signature(key, alg, input, sig)
+    }
+}
+
+/// Every crypto seam checks a [`jws::Verifier`]'s signatures its own way
+/// ([`jws::Verifier::checking_with`]).
+impl<C: Crypto> jws::CheckSignature for C {
+    fn check_signature(&self, key: &Jwk, alg: JwsAlg, signing_input: &[u8], sig: &[u8]) -> bool {
+        self.verify(key, alg, signing_input, sig)
+    }
 }
 
 /// Core's own pure-Rust primitives: the default answer to [`Crypto`].

@@ -461,6 +461,46 @@ fn a_hint_of_the_current_session_ends_it_at_once_and_an_older_one_asks() {
     assert!(!is_live(&h, &session));
 }
 
+/// An `id_token_hint` and an access token are checked by the host's crypto seam (natively,
+/// AWS-LC), not by core's code behind its back: a seam that refuses them all is obeyed.
+#[test]
+fn hints_and_access_tokens_are_checked_through_the_crypto_seam() {
+    let (h, session) = setup();
+    let rp = logout_rp(&h);
+    let t = tokens(&h, &rp, &session, "");
+    let (at, hint) = (
+        t["access_token"].as_str().unwrap(),
+        t["id_token"].as_str().unwrap(),
+    );
+    let checked = h.crypto.verified.get();
+    assert_eq!(userinfo(&h, at).status, 200);
+    assert!(
+        h.crypto.verified.get() > checked,
+        "userinfo checked its token past the seam"
+    );
+
+    h.crypto.refuse_all.set(true);
+    assert_eq!(userinfo(&h, at).status, 401);
+    let r = end_session(&h, &session, &format!("id_token_hint={hint}"));
+    assert_eq!(r.status, 400, "{}", text(&r));
+    assert!(
+        text(&r).contains("not issued by this realm"),
+        "{}",
+        text(&r)
+    );
+    assert!(is_live(&h, &session));
+
+    h.crypto.refuse_all.set(false);
+    let checked = h.crypto.verified.get();
+    let r = end_session(&h, &session, &format!("id_token_hint={hint}"));
+    assert_eq!(r.status, 200, "{}", text(&r));
+    assert!(
+        h.crypto.verified.get() > checked,
+        "the hint checked past the seam"
+    );
+    assert!(!is_live(&h, &session));
+}
+
 #[test]
 fn access_tokens_and_logout_tokens_are_not_id_token_hints() {
     let (h, session) = setup();

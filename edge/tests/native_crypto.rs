@@ -1,13 +1,10 @@
 //! The native crypto seam (AWS-LC) and core's pure-Rust code are interchangeable: each one's
-//! signatures verify with the other's verifier (RS256, PS256, ES256), a key generated natively
+//! signatures verify with the other's verifier (RS256, PS256, ES256), both verifiers give the
+//! same answer for valid and altered signatures, a key generated natively
 //! signs with core's code, PBKDF2 gives the same bytes, and jose (npm) accepts what the native
 //! seam signed. Refused keys are errors, never panics.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256, RSA_PSS_2048_8192_SHA256,
-    RsaPublicKeyComponents, UnparsedPublicKey,
-};
 use oidc_edge::native::OsEntropy;
 use oidc_edge::native::crypto::NativeCrypto;
 use oidc_edge_core::crypto::{self, Crypto, Pbkdf2, RustCrypto, ToSign};
@@ -44,31 +41,20 @@ fn member(key: &Jwk, name: &str) -> Vec<u8> {
     b64::decode(key.to_value()[name].as_str().unwrap()).unwrap()
 }
 
-/// AWS-LC's verifier, given the public members of `key`.
-fn aws_verifies(key: &Jwk, alg: JwsAlg, input: &[u8], sig: &[u8]) -> bool {
-    match alg {
-        JwsAlg::ES256 => {
-            let mut sec1 = vec![0x04];
-            sec1.extend(member(key, "x"));
-            sec1.extend(member(key, "y"));
-            UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, sec1)
-                .verify(input, sig)
-                .is_ok()
-        }
-        JwsAlg::RS256 | JwsAlg::PS256 => {
-            let params = if alg == JwsAlg::RS256 {
-                &RSA_PKCS1_2048_8192_SHA256
-            } else {
-                &RSA_PSS_2048_8192_SHA256
-            };
-            RsaPublicKeyComponents {
-                n: member(key, "n"),
-                e: member(key, "e"),
-            }
-            .verify(params, input, sig)
-            .is_ok()
-        }
-    }
+/// A small JWT signed through the native seam.
+async fn native_jwt(native: &NativeCrypto, key: &Jwk, alg: JwsAlg) -> String {
+    let claims = json!({"iss": "https://op.example", "sub": "alice"});
+    crypto::sign_jwt(
+        native,
+        &OsEntropy,
+        claims.as_object().unwrap(),
+        key,
+        alg,
+        Some("JWT"),
+        None,
+    )
+    .await
+    .unwrap()
 }
 
 fn sig_len(alg: JwsAlg) -> usize {
@@ -101,21 +87,13 @@ async fn native_signatures_verify_with_core() {
             !jws::verify_signature(&public, alg, INPUT, &tampered(&sig)),
             "{alg}"
         );
-        assert!(aws_verifies(&public, alg, INPUT, &sig), "{alg}");
+        assert!(
+            NativeCrypto::new().verify(&public, alg, INPUT, &sig),
+            "{alg}"
+        );
 
         // A whole JWT through the seam, checked by core's Verifier.
-        let claims = json!({"iss": "https://op.example", "sub": "alice"});
-        let token = crypto::sign_jwt(
-            &native,
-            &OsEntropy,
-            claims.as_object().unwrap(),
-            key,
-            alg,
-            Some("JWT"),
-            None,
-        )
-        .await
-        .unwrap();
+        let token = native_jwt(&native, key, alg).await;
         let set = JwkSet { keys: vec![public] };
         let verified = Verifier::new(&set, &[alg]).verify(&token).unwrap();
         assert_eq!(verified.alg, alg);
@@ -135,12 +113,121 @@ async fn core_signatures_verify_with_aws_lc() {
             input: INPUT,
         };
         let sig = RustCrypto.sign(what, &OsEntropy).await.unwrap();
-        assert!(aws_verifies(&key.to_public(), alg, INPUT, &sig), "{alg}");
         assert!(
-            !aws_verifies(&key.to_public(), alg, INPUT, &tampered(&sig)),
+            NativeCrypto::new().verify(&key.to_public(), alg, INPUT, &sig),
+            "{alg}"
+        );
+        assert!(
+            !NativeCrypto::new().verify(&key.to_public(), alg, INPUT, &tampered(&sig)),
             "{alg}"
         );
     }
+}
+
+/// One check: what it is, the key, the algorithm, the input, the signature, and whether it is
+/// valid.
+type Case<'a> = (&'a str, &'a Jwk, JwsAlg, &'a [u8], Vec<u8>, bool);
+
+/// Native verification gives core's answer: signatures by either seam are accepted by both,
+/// and every altered one (a flipped bit, the wrong algorithm, the wrong key, a wrong length,
+/// ES256 as DER, another input) is refused by both; a `Verifier` checking through the native
+/// seam does the same as core's.
+#[tokio::test]
+async fn native_verification_answers_as_core_does() {
+    let keys = Keys::new();
+    let other = Keys::new();
+    let native = NativeCrypto::new();
+    let mut checked = 0;
+    for alg in ALGS {
+        let key = keys.for_alg(alg);
+        let public = key.to_public();
+        let what = ToSign {
+            key,
+            alg,
+            input: INPUT,
+        };
+        for sig in [
+            RustCrypto.sign(what, &OsEntropy).await.unwrap(),
+            native.sign(what, &OsEntropy).await.unwrap(),
+        ] {
+            let wrong_alg = match alg {
+                JwsAlg::RS256 => JwsAlg::PS256,
+                JwsAlg::PS256 => JwsAlg::RS256,
+                JwsAlg::ES256 => JwsAlg::RS256,
+            };
+            let mut der_like = vec![0x30, 0x44, 0x02, 0x20];
+            der_like.extend_from_slice(&sig);
+            let cases: [Case<'_>; 8] = [
+                ("as signed", &public, alg, INPUT, sig.clone(), true),
+                ("by the private key", key, alg, INPUT, sig.clone(), true),
+                ("a flipped bit", &public, alg, INPUT, tampered(&sig), false),
+                (
+                    "another input",
+                    &public,
+                    alg,
+                    b"eyJ9.eyJ9",
+                    sig.clone(),
+                    false,
+                ),
+                (
+                    "the wrong algorithm",
+                    &public,
+                    wrong_alg,
+                    INPUT,
+                    sig.clone(),
+                    false,
+                ),
+                (
+                    "another key",
+                    other.for_alg(alg),
+                    alg,
+                    INPUT,
+                    sig.clone(),
+                    false,
+                ),
+                (
+                    "one byte short",
+                    &public,
+                    alg,
+                    INPUT,
+                    sig[1..].to_vec(),
+                    false,
+                ),
+                ("longer, DER-like", &public, alg, INPUT, der_like, false),
+            ];
+            for (what, k, a, input, sig, valid) in cases {
+                assert_eq!(
+                    jws::verify_signature(k, a, input, &sig),
+                    valid,
+                    "core: {alg} {what}"
+                );
+                assert_eq!(
+                    native.verify(k, a, input, &sig),
+                    valid,
+                    "native: {alg} {what}"
+                );
+                checked += 1;
+            }
+        }
+        // Through a Verifier, as the provider checks an id_token_hint.
+        let token = native_jwt(&native, key, alg).await;
+        let set = JwkSet {
+            keys: vec![public.clone()],
+        };
+        let others = JwkSet {
+            keys: vec![other.for_alg(alg).to_public()],
+        };
+        for (set, valid) in [(&set, true), (&others, false)] {
+            let by_core = Verifier::new(set, &ALGS).verify(&token).map(|v| v.payload);
+            let by_native = Verifier::new(set, &ALGS)
+                .checking_with(&native)
+                .verify(&token)
+                .map(|v| v.payload);
+            assert_eq!(by_core.is_ok(), valid, "{alg}");
+            assert_eq!(by_native, by_core, "{alg}");
+        }
+    }
+    assert_eq!(checked, 48);
 }
 
 #[tokio::test]
@@ -168,7 +255,7 @@ async fn natively_generated_rsa_keys_are_core_keys() {
                 input: INPUT,
             };
             let by_core = RustCrypto.sign(what, &OsEntropy).await.unwrap();
-            assert!(aws_verifies(&key, alg, INPUT, &by_core), "{bits} {alg}");
+            assert!(native.verify(&key, alg, INPUT, &by_core), "{bits} {alg}");
             assert!(jws::verify_signature(&key, alg, INPUT, &by_core));
             let by_native = native.sign(what, &OsEntropy).await.unwrap();
             assert!(jws::verify_signature(

@@ -290,14 +290,23 @@ impl Deliver for TestHost {
 
 /// Core's pure-Rust crypto, but RSA-2048 keys are the fixtures (`tests/data/rsa-2048.json`)
 /// in order instead of fresh ones: key generation would be most of the tests' time. Other sizes
-/// are generated.
+/// are generated. Signature checks are counted, and can be made to fail.
 #[derive(Debug, Default)]
 pub struct FixtureCrypto {
     /// How many fixture keys have been handed out.
     pub rsa_keys: Cell<usize>,
+    /// How many signatures were checked through the seam ([`Crypto::verify`]).
+    pub verified: Cell<usize>,
+    /// When set, every check through the seam fails, whatever core's code says.
+    pub refuse_all: Cell<bool>,
 }
 
 impl Crypto for FixtureCrypto {
+    fn verify(&self, key: &Jwk, alg: JwsAlg, input: &[u8], sig: &[u8]) -> bool {
+        self.verified.set(self.verified.get() + 1);
+        !self.refuse_all.get() && RustCrypto.verify(key, alg, input, sig)
+    }
+
     async fn generate_rsa(&self, bits: usize, entropy: &dyn Entropy) -> Result<Jwk, JoseError> {
         let fixtures = rsa_fixtures();
         if bits != 2048 {

@@ -237,6 +237,20 @@ fn ec_public_from_xy(x: &[u8; 32], y: &[u8; 32]) -> Result<p256::PublicKey, Jose
         .map_err(|_| JoseError::InvalidKey("point is not on P-256"))
 }
 
+/// A public key's numbers ([`Jwk::public_numbers`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PublicNumbers {
+    /// A P-256 point, uncompressed SEC1.
+    EcSec1([u8; 65]),
+    /// An RSA modulus and exponent, big-endian, no leading zeros.
+    Rsa {
+        /// The modulus.
+        n: Vec<u8>,
+        /// The public exponent.
+        e: Vec<u8>,
+    },
+}
+
 /// The affine coordinates of a P-256 public key.
 pub(crate) fn ec_xy(public: &p256::PublicKey) -> Result<([u8; 32], [u8; 32]), JoseError> {
     let bytes = public.to_sec1_bytes();
@@ -425,6 +439,23 @@ impl Jwk {
             KeyMaterial::RsaPrivate(k) => Some(k.as_public_key()),
             _ => None,
         }
+    }
+
+    /// The public key's numbers as a platform verifier takes them: a P-256 point as
+    /// uncompressed SEC1 (`04 || x || y`), an RSA key as its big-endian `n` and `e`.
+    pub fn public_numbers(&self) -> Option<PublicNumbers> {
+        if let Some(p) = self.rsa_public() {
+            return Some(PublicNumbers::Rsa {
+                n: p.n().as_ref().to_be_bytes_trimmed_vartime().into_vec(),
+                e: p.e().to_be_bytes_trimmed_vartime().into_vec(),
+            });
+        }
+        let (x, y) = ec_xy(&self.ec_public()?).ok()?;
+        let mut sec1 = [0u8; 65];
+        sec1[0] = 0x04;
+        sec1[1..33].copy_from_slice(&x);
+        sec1[33..].copy_from_slice(&y);
+        Some(PublicNumbers::EcSec1(sec1))
     }
 
     /// Whether `use`, `key_ops` and `alg` allow this key to perform `op` with algorithm `alg`.

@@ -70,7 +70,7 @@ pub(super) fn open<H: Host>(
     let keys_set = realm::public_keys(realm)?;
     let Ok(opened) = jwt::open(
         token,
-        &Verifier::new(&keys_set, &[JwsAlg::ES256]),
+        &Verifier::new(&keys_set, &[JwsAlg::ES256]).checking_with(host.crypto()),
         None,
         host,
     ) else {

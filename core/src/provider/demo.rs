@@ -305,8 +305,13 @@ async fn callback<H: Host>(req: &Request, host: &H, realm: &Realm) -> Result<Res
         .as_str()
         .ok_or_else(|| Fail::bad_request("the token endpoint gave no ID token"))?;
     let keys = realm::public_keys(realm)?;
-    let opened = jwt::open(id_token, &Verifier::new(&keys, &JwsAlg::ALL), None, host)
-        .map_err(|e| Fail::bad_request(format!("the ID token: {e}")))?;
+    let opened = jwt::open(
+        id_token,
+        &Verifier::new(&keys, &JwsAlg::ALL).checking_with(host.crypto()),
+        None,
+        host,
+    )
+    .map_err(|e| Fail::bad_request(format!("the ID token: {e}")))?;
     let mut v = Validation::new(host.now());
     v.issuer = Some(&issuer);
     v.audience = Some(&pending.app);

@@ -57,7 +57,10 @@ fn read_hint<H: Host>(
         )));
     }
     let keys = realm::public_keys(realm)?;
-    let Ok(v) = Verifier::new(&keys, &JwsAlg::ALL).verify(hint) else {
+    let Ok(v) = Verifier::new(&keys, &JwsAlg::ALL)
+        .checking_with(host.crypto())
+        .verify(hint)
+    else {
         return Ok(Err(error_page(
             "id_token_hint was not issued by this realm.",
         )));
