@@ -17,6 +17,9 @@
 //! OP's alone, not also the RPs' verifying on the same two cores (each ES256 verification
 //! with core's pure-Rust code costs an RP about a third of a millisecond of CPU).
 //!
+//! To profile the rounds alone (not the set-up, which signs every RP in): `mkfifo /tmp/ctl`,
+//! then `PERF_CTL=/tmp/ctl perf record -D -1 --control fifo:/tmp/ctl -g <bench binary> --bench`.
+//!
 //! The table also gives the server's CPU time (its serving thread and blocking pool, from
 //! `/proc`) from the logout call to the N-th RP's answer, and that per RP.
 //!
@@ -31,7 +34,7 @@ use oidc_edge::native::server::ServerOptions;
 use oidc_edge_core::logout::delivery::DeliveryPolicy;
 use serde_json::json;
 
-use oidc_edge_benches::{ServerCpu, env_list, env_or, median, ms};
+use oidc_edge_benches::{PerfControl, ServerCpu, env_list, env_or, median, ms};
 use oidc_edge_tests::op::{Op, Registered, Start};
 use oidc_edge_tests::rp::{Answer, Expect, TestRp};
 
@@ -58,6 +61,8 @@ struct Bench {
     rps: Vec<(TestRp, Registered)>,
     /// The RPs validate their tokens after the round, not as they come.
     later: bool,
+    /// Profiles the rounds alone when asked (`PERF_CTL`).
+    perf: std::cell::RefCell<PerfControl>,
     _data: Option<tempfile::TempDir>,
 }
 
@@ -105,6 +110,7 @@ impl Bench {
             op,
             rps,
             later,
+            perf: std::cell::RefCell::new(PerfControl::from_env()),
             _data: data,
         }
     }
@@ -116,6 +122,7 @@ impl Bench {
         }
         let before: Vec<usize> = self.rps.iter().map(|(rp, _)| rp.received().len()).collect();
         let cpu0 = ServerCpu::now();
+        self.perf.borrow_mut().enable();
         let t0 = Instant::now();
         let answer = self.op.sessions_logout(&session, true);
         let answered = t0.elapsed();
@@ -126,6 +133,7 @@ impl Bench {
             rp.wait_answered(k + 1, ROUND_TIMEOUT);
         }
         let cpu = ServerCpu::now().since(cpu0);
+        self.perf.borrow_mut().disable();
         for ((rp, _), k) in self.rps.iter().zip(before) {
             let mut got = rp.received();
             if self.later {

@@ -86,3 +86,36 @@ pub fn thread_ns(path: &std::path::Path) -> u64 {
         .and_then(|s| s.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
 }
+
+/// `perf record`'s control FIFO, when the environment names one (`PERF_CTL=/path`, with
+/// `perf record -D -1 --control fifo:/path ...`): a bench enables the profiler around what it
+/// measures only, not its set-up. Without it, every call does nothing.
+#[derive(Debug)]
+pub struct PerfControl(Option<std::fs::File>);
+
+impl PerfControl {
+    /// The FIFO named by `PERF_CTL`, if any (opened for writing: perf must be reading it).
+    pub fn from_env() -> Self {
+        Self(
+            std::env::var_os("PERF_CTL")
+                .and_then(|p| std::fs::OpenOptions::new().write(true).open(p).ok()),
+        )
+    }
+
+    /// Start sampling.
+    pub fn enable(&mut self) {
+        self.send(b"enable\n");
+    }
+
+    /// Stop sampling.
+    pub fn disable(&mut self) {
+        self.send(b"disable\n");
+    }
+
+    fn send(&mut self, command: &[u8]) {
+        use std::io::Write as _;
+        if let Some(f) = &mut self.0 {
+            let _ = f.write_all(command);
+        }
+    }
+}
