@@ -37,13 +37,14 @@ pub fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
         .unwrap_or_else(|| default.to_vec())
 }
 
-/// The CPU time of the server's threads: its serving thread (`oidc-edge-server`, shown as
-/// `oidc-edge-serve`) and its blocking pool (`oidc-edge-blocking`), from the scheduler's
+/// The CPU time of the server's threads: its serving threads (the event loop,
+/// `oidc-edge-server`, shown as `oidc-edge-serve`, and the deliveries' HTTP thread,
+/// `oidc-edge-http`) and its blocking pool (`oidc-edge-blocking`), from the scheduler's
 /// per-thread accounting. A thread that ended is not counted: the serving thread lives as long
 /// as the server, the pool's threads for 10 s idle.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ServerCpu {
-    /// The serving thread's.
+    /// The serving threads' (event loop and delivery HTTP).
     pub serving: Duration,
     /// The blocking pool's.
     pub pool: Duration,
@@ -60,7 +61,7 @@ impl ServerCpu {
             let dir = task.path();
             let name = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
             let spent = Duration::from_nanos(thread_ns(&dir.join("schedstat")));
-            if name.starts_with("oidc-edge-serve") {
+            if name.starts_with("oidc-edge-serve") || name.starts_with("oidc-edge-http") {
                 cpu.serving += spent;
             } else if name.starts_with("oidc-edge-block") {
                 cpu.pool += spent;

@@ -74,8 +74,7 @@ impl NativeHost {
     /// A host over `store` with `config`, reading time from `clock`. Fails only when the HTTP
     /// client cannot be set up (no TLS roots, say).
     pub fn new(store: NativeStore, config: HostConfig, clock: NativeClock) -> io::Result<Self> {
-        let delivery = NativeDelivery::new()
-            .map_err(|e| io::Error::other(format!("the delivery HTTP client: {e}")))?;
+        let delivery = NativeDelivery::new().map_err(|e| io::Error::other(e.to_string()))?;
         Ok(Self {
             store,
             config,
