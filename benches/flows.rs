@@ -18,10 +18,11 @@
 //!
 //! Each of `c` clients (threads, one HTTP client each, each its own user) runs flows one after
 //! another until N flows are done in all. The provider's CPU time is that of its threads (the
-//! serving thread and its blocking pool, where signatures and password checks run: named
-//! `oidc-edge-*`), read from `/proc/self/task/*/schedstat`; the clients and the test RP run in
-//! the same process on the same cores but are not counted; the table splits the serving thread
-//! (HTTP, routing, the store, JSON, ES256) from the blocking pool (the password check, RSA
+//! serving threads, the event loop and the deliveries' HTTP thread, and its blocking pool,
+//! where RSA signatures and password checks run: named `oidc-edge-*`), read from
+//! `/proc/self/task/*/schedstat`; the clients and the test RP run in the same process on the
+//! same cores but are not counted; the table splits the serving threads (HTTP, routing, the
+//! store, JSON, ES256, verification) from the blocking pool (the password check, RSA
 //! signatures). The CPU time of one password check
 //! is measured in the same run by calling the server's PBKDF2 directly; `cores ÷ that` is the
 //! most flows per second the machine could do if everything but the password check were free.
@@ -204,7 +205,7 @@ fn main() {
         "\nFull flows ({}): sign-in form, password login (PBKDF2-SHA256, {PASSWORD_ITERATIONS} \
          iterations), authorize (code + PKCE S256), token (client_secret_basic; {alg} ID token), \
          RP-initiated logout with the back-channel logout token delivered to the RP; {n} flows \
-         per row, one user per client. OP CPU: its serving thread and blocking pool (the \
+         per row, one user per client. OP CPU: its serving threads and blocking pool (the \
          clients and the test RP share the {cores} cores but are not counted). The password \
          check is measured just before and just after each row (the mean of the two): `PBKDF2` \
          is one check's CPU time alone (median of 15), `limit` = {cores} cores / that; \
@@ -213,7 +214,7 @@ fn main() {
         if on_disk { "redb" } else { "memory" },
     );
     out.push_str(
-        "| clients | flows/s | OP CPU per flow (ms) | serving thread (ms) | blocking pool (ms) | PBKDF2 (ms) | PBKDF2 share | other OP CPU (ms) | limit (flows/s) | of limit | checks/s | of checks/s |\n",
+        "| clients | flows/s | OP CPU per flow (ms) | serving threads (ms) | blocking pool (ms) | PBKDF2 (ms) | PBKDF2 share | other OP CPU (ms) | limit (flows/s) | of limit | checks/s | of checks/s |\n",
     );
     out.push_str(
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",

@@ -4,11 +4,11 @@
 //! | file | what |
 //! | --- | --- |
 //! | [`host`] | core's [`Host`](oidc_edge_core::host::Host) |
-//! | [`crypto`] | core's crypto seam with AWS-LC: signatures, RSA key generation, PBKDF2 |
+//! | [`crypto`] | core's crypto seam with AWS-LC: signatures and their verification, RSA key generation, PBKDF2 |
 //! | [`http`] | hyper in, core's request and response, hyper out |
 //! | [`config`] | the server's options, secrets and data directory |
 //! | [`store`] | the embedded store (redb, or memory) |
-//! | [`deliver`], [`client`] | the delivery worker; the HTTP client behind the SSRF guard |
+//! | [`deliver`], [`client`] | the delivery worker; the HTTP client behind the SSRF guard, on a thread of its own |
 //! | [`server`], [`bind`] | `oidc-edge serve` and the test harness; start-up and the accept loop, with the background tasks (`tasks.rs`) and the banner (`banner.rs`) |
 //! | [`cli`] | the `oidc-edge` command line |
 
