@@ -140,6 +140,27 @@ fn a_full_runner_waits_for_room_not_for_a_time() {
 }
 
 #[test]
+fn an_attempt_is_audited_before_its_ledger_record_says_it_ended() {
+    // Whoever sees the ledger say "delivered" or "rejected" (the console, `deliveries`, a test
+    // waiting for an empty outbox) and then reads the audit log finds the attempt there.
+    let h = TestHost::new();
+    let now = h.now_ms();
+    let d = gone(1, now);
+    put(&h, std::slice::from_ref(&d));
+    let r = Runner::new();
+    assert_eq!(claim(&r, &h, 8).deliveries, std::slice::from_ref(&d));
+    h.puts.borrow_mut().clear();
+    assert_eq!(run(&r, &h, d.clone()), None);
+    let puts = h.puts.borrow();
+    let audit = puts.iter().position(|k| k.starts_with(&keys::audit_of(&d.realm)));
+    let ledger = puts.iter().rposition(|k| *k == keys::ledger(&d.realm, &d.id));
+    assert!(
+        matches!((audit, ledger), (Some(a), Some(l)) if a < l),
+        "audit event then ledger record: {puts:?}"
+    );
+}
+
+#[test]
 fn a_delivery_whose_process_died_mid_post_is_claimed_by_the_next() {
     let h = TestHost::new();
     let now = h.now_ms();

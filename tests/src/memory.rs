@@ -79,6 +79,8 @@ pub struct TestHost {
     pub meanwhile: RefCell<Option<Meanwhile>>,
     /// Parsed realm keys, when the test wants them kept ([`Host::key_cache`]); none by default.
     pub key_cache: Option<KeyCache>,
+    /// Every key put, in the order of the puts.
+    pub puts: RefCell<Vec<String>>,
 }
 
 /// See [`TestHost::meanwhile`].
@@ -136,6 +138,7 @@ impl TestHost {
             location: Cell::new(0),
             eventual: Cell::new(None),
             key_cache: None,
+            puts: RefCell::default(),
             writes: RefCell::default(),
             stale_secs: Cell::new(STALE_SECS),
             wakes: RefCell::default(),
@@ -206,6 +209,7 @@ impl Store for TestHost {
     async fn put(&self, key: &str, value: &[u8], ttl: Option<u64>) -> Result<(), StoreError> {
         let exp = ttl.map(|t| self.now.get() + t);
         self.log_write(key, Some((value.to_vec(), exp)));
+        self.puts.borrow_mut().push(key.to_owned());
         self.store
             .borrow_mut()
             .insert(key.into(), (value.to_vec(), exp));

@@ -250,8 +250,8 @@ pub fn dead_letter(mut d: Delivery) -> Delivery {
     d
 }
 
-/// One attempt, start to end: [`prepare`], the host's POST, [`conclude`], the attempt in the
-/// delivery's ledger record ([`super::ledger::record`]), the audit event recorded and the
+/// One attempt, start to end: [`prepare`], the host's POST, [`conclude`], the audit event
+/// recorded, the attempt in the delivery's ledger record ([`super::ledger::record`]) and the
 /// attempt counted ([`Metric::Attempt`]). The caller stores the concluded delivery (the
 /// outbox's [`super::outbox::settle`], or a Queue message).
 pub async fn attempt<H: Host>(host: &H, d: &Delivery) -> Result<Concluded, Error> {
@@ -289,8 +289,11 @@ pub async fn attempt<H: Host>(host: &H, d: &Delivery) -> Result<Concluded, Error
             jti: None,
         },
     };
-    let entry = ledger::record(host, &concluded.delivery, Some(tried)).await?;
+    // The audit event first: once the ledger says how the attempt ended, the event is there
+    // for whoever reads the ledger and then the audit log (a crash between the two leaves
+    // the ledger pending and the attempt is made again, audited twice, never not at all).
     audit::record(host, &d.realm, concluded.audit.clone()).await?;
+    let entry = ledger::record(host, &concluded.delivery, Some(tried)).await?;
     host.observe(&Metric::Attempt {
         outcome: match concluded.next {
             Next::Done(DeliveryState::Delivered) => AttemptOutcome::Delivered,
