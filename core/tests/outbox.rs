@@ -152,8 +152,12 @@ fn an_attempt_is_audited_before_its_ledger_record_says_it_ended() {
     h.puts.borrow_mut().clear();
     assert_eq!(run(&r, &h, d.clone()), None);
     let puts = h.puts.borrow();
-    let audit = puts.iter().position(|k| k.starts_with(&keys::audit_of(&d.realm)));
-    let ledger = puts.iter().rposition(|k| *k == keys::ledger(&d.realm, &d.id));
+    let audit = puts
+        .iter()
+        .position(|k| k.starts_with(&keys::audit_of(&d.realm)));
+    let ledger = puts
+        .iter()
+        .rposition(|k| *k == keys::ledger(&d.realm, &d.id));
     assert!(
         matches!((audit, ledger), (Some(a), Some(l)) if a < l),
         "audit event then ledger record: {puts:?}"
