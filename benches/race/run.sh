@@ -16,24 +16,24 @@ export RACE_FLOWS="${RACE_FLOWS:-400}" RACE_CLIENTS="${RACE_CLIENTS:-1,8}"
 npm ci --no-audit --no-fund --silent >&2
 cargo bench -p oidc-edge-benches --bench fanout --bench flows --no-run >&2
 
+# One half: node-oidc-provider's side (`race.mjs $1`), then oidc-edge's bench $1 once per alg,
+# with the alg in the variable $2 and the settings after it.
+half() {
+  local bench="$1" alg_var="$2"
+  shift 2
+  echo
+  node race.mjs "$bench"
+  for alg in ${RACE_ALG//,/ }; do
+    echo
+    echo "oidc-edge, $alg:"
+    env "$@" "$alg_var=$alg" cargo bench -q -p oidc-edge-benches --bench "$bench" 2>/dev/null
+  done
+}
+
 echo "node-oidc-provider $(node -p 'require("./node_modules/oidc-provider/package.json").version') on Node.js $(node --version); oidc-edge $(git rev-parse --short HEAD 2>/dev/null || echo '(no git)'); $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores"
 if [[ "$what" == all || "$what" == fanout ]]; then
-  echo
-  node race.mjs fanout
-  for alg in ${RACE_ALG//,/ }; do
-    echo
-    echo "oidc-edge, $alg:"
-    FANOUT_RP=later FANOUT_N="$RACE_N" FANOUT_ALG="$alg" FANOUT_REPEAT="$RACE_REPEAT" \
-      cargo bench -q -p oidc-edge-benches --bench fanout 2>/dev/null
-  done
+  half fanout FANOUT_ALG FANOUT_RP=later FANOUT_N="$RACE_N" FANOUT_REPEAT="$RACE_REPEAT"
 fi
 if [[ "$what" == all || "$what" == flows ]]; then
-  echo
-  node race.mjs flows
-  for alg in ${RACE_ALG//,/ }; do
-    echo
-    echo "oidc-edge, $alg:"
-    FLOWS_N="$RACE_FLOWS" FLOWS_CLIENTS="$RACE_CLIENTS" FLOWS_ALG="$alg" \
-      cargo bench -q -p oidc-edge-benches --bench flows 2>/dev/null
-  done
+  half flows FLOWS_ALG FLOWS_N="$RACE_FLOWS" FLOWS_CLIENTS="$RACE_CLIENTS"
 fi

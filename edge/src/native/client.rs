@@ -119,20 +119,24 @@ pub struct HttpPoster {
 /// server's event loop loads, signs and records. A fan-out to 1,000 RPs so works on two cores
 /// instead of one: on one thread, the HTTP was about half of each delivery's time.
 #[derive(Debug)]
-struct HttpThread(Option<tokio::runtime::Runtime>);
+struct HttpThread {
+    /// Where the POSTs are spawned.
+    handle: tokio::runtime::Handle,
+    /// The runtime itself, taken when dropped.
+    runtime: Option<tokio::runtime::Runtime>,
+}
 
 impl HttpThread {
     fn new() -> std::io::Result<Self> {
-        tokio::runtime::Builder::new_multi_thread()
+        let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("oidc-edge-http")
             .enable_all()
-            .build()
-            .map(|rt| Self(Some(rt)))
-    }
-
-    fn handle(&self) -> Option<&tokio::runtime::Handle> {
-        self.0.as_ref().map(tokio::runtime::Runtime::handle)
+            .build()?;
+        Ok(Self {
+            handle: runtime.handle().clone(),
+            runtime: Some(runtime),
+        })
     }
 }
 
@@ -140,7 +144,7 @@ impl Drop for HttpThread {
     /// Stopped without waiting: the host may be dropped inside the server's own runtime, where
     /// blocking is not allowed. A POST still running ends with it.
     fn drop(&mut self) {
-        if let Some(rt) = self.0.take() {
+        if let Some(rt) = self.runtime.take() {
             rt.shutdown_background();
         }
     }
@@ -188,11 +192,12 @@ impl HttpPoster {
         } else {
             &self.guarded
         };
-        let send = send(client.clone(), url, post.body.to_owned(), post.timeout_ms);
-        let Some(thread) = self.thread.handle() else {
-            return send.await;
-        };
-        let task = thread.spawn(send);
+        let task = self.thread.handle.spawn(send(
+            client.clone(),
+            url,
+            post.body.to_owned(),
+            post.timeout_ms,
+        ));
         let _abort = AbortOnDrop(task.abort_handle());
         task.await
             .unwrap_or_else(|e| PostOutcome::Failed(format!("the HTTP task failed: {e}")))
@@ -375,53 +380,6 @@ fn describe(e: &reqwest::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-
-    /// A request's wake is held until it is over, answered or dropped; outside a request, and
-    /// when the request starts waiting, it is given at once; a request that enqueued nothing
-    /// gives none.
-    #[test]
-    fn a_request_holds_its_wake_until_it_is_over() {
-        let d = NativeDelivery::new().unwrap();
-        let woken = || async {
-            tokio::time::timeout(Duration::from_millis(50), d.wake.notified())
-                .await
-                .is_ok()
-        };
-        tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap()
-            .block_on(async {
-                d.holding_wakes(async {
-                    d.wake_after_request();
-                    assert!(!woken().await, "woken mid-request");
-                })
-                .await;
-                assert!(woken().await, "not woken once answered");
-                d.holding_wakes(async {}).await;
-                assert!(!woken().await, "woken with nothing enqueued");
-                let dropped = d.holding_wakes(async {
-                    d.wake_after_request();
-                    std::future::pending::<()>().await;
-                });
-                assert!(
-                    tokio::time::timeout(Duration::from_millis(10), dropped)
-                        .await
-                        .is_err()
-                );
-                assert!(woken().await, "not woken when the request was dropped");
-                d.wake_after_request();
-                assert!(woken().await, "not woken outside a request");
-                d.holding_wakes(async {
-                    d.wake_after_request();
-                    d.release_wakes();
-                    assert!(woken().await, "not woken when the request waits");
-                })
-                .await;
-                assert!(!woken().await, "woken twice");
-            });
-    }
-
     use super::*;
     use std::io::{Read as _, Write as _};
     use std::net::TcpListener;
@@ -492,6 +450,52 @@ mod tests {
         }))
     }
 
+    /// A request's wake is held until it is over, answered or dropped; outside a request, and
+    /// when the request starts waiting, it is given at once; a request that enqueued nothing
+    /// gives none.
+    #[test]
+    fn a_request_holds_its_wake_until_it_is_over() {
+        let d = NativeDelivery::new().unwrap();
+        let woken = || async {
+            tokio::time::timeout(Duration::from_millis(50), d.wake.notified())
+                .await
+                .is_ok()
+        };
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+            .block_on(async {
+                d.holding_wakes(async {
+                    d.wake_after_request();
+                    assert!(!woken().await, "woken mid-request");
+                })
+                .await;
+                assert!(woken().await, "not woken once answered");
+                d.holding_wakes(async {}).await;
+                assert!(!woken().await, "woken with nothing enqueued");
+                let dropped = d.holding_wakes(async {
+                    d.wake_after_request();
+                    std::future::pending::<()>().await;
+                });
+                assert!(
+                    tokio::time::timeout(Duration::from_millis(10), dropped)
+                        .await
+                        .is_err()
+                );
+                assert!(woken().await, "not woken when the request was dropped");
+                d.wake_after_request();
+                assert!(woken().await, "not woken outside a request");
+                d.holding_wakes(async {
+                    d.wake_after_request();
+                    d.release_wakes();
+                    assert!(woken().await, "not woken when the request waits");
+                })
+                .await;
+                assert!(!woken().await, "woken twice");
+            });
+    }
+
     /// The POSTs run on the HTTP thread, not the caller's; and the poster, dropped inside the
     /// caller's runtime (as the server drops its host), stops that thread without a panic.
     #[test]
@@ -499,7 +503,7 @@ mod tests {
         let (addr, _rx) = rp(Some("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"));
         block(async {
             let poster = HttpPoster::new().unwrap();
-            let thread = poster.thread.handle().unwrap().clone();
+            let thread = poster.thread.handle.clone();
             let uri = format!("http://{addr}/bc");
             let out = poster.post(Post {
                 uri: &uri,

@@ -1,7 +1,8 @@
 //! Core's crypto seam natively, with AWS-LC through [`aws_lc_rs`]: RS256, PS256 and ES256
-//! signatures and their verification, RSA key generation and PBKDF2-HMAC-SHA256. Signatures cost about a fifth of
-//! what core's pure-Rust code takes; PBKDF2 about the same, both using the CPU's SHA
-//! extensions (`cargo bench -p oidc-edge-benches --bench crypto`; README, Performance).
+//! signatures and their verification, RSA key generation and PBKDF2-HMAC-SHA256. Signatures
+//! cost about a fifth of what core's pure-Rust code takes; PBKDF2 about the same, both using
+//! the CPU's SHA extensions (`cargo bench -p oidc-edge-benches --bench crypto`; README,
+//! Performance).
 //!
 //! Why AWS-LC: it is rustls's default provider and well kept, and unlike `ring` it can generate
 //! RSA keys, so every costly primitive of the seam is answered by the one library. It builds
